@@ -1,0 +1,1 @@
+"""The ``hpcpolicy`` command line: parse arguments, call the engine or service, format the answer."""

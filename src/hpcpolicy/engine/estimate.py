@@ -1,0 +1,63 @@
+"""What a job will consume: resource-hours from the request, cost from the partition's rates."""
+
+from __future__ import annotations
+
+from hpcpolicy.engine.decision import Estimate
+from hpcpolicy.engine.request import Request
+from hpcpolicy.engine.snapshot import PartitionRef, gpu_rate
+
+
+def walltime_for(request: Request, part: PartitionRef | None, policy_default: float) -> float:
+    """The request's walltime, else the partition's default, else the policy's default."""
+    if request.walltime_hours is not None:
+        return request.walltime_hours
+    if part is not None and part.default_walltime_hours is not None:
+        return part.default_walltime_hours
+    return policy_default
+
+
+def estimate(request: Request, part: PartitionRef | None, walltime: float) -> Estimate:
+    """Hours given in the request win over resources × walltime (the original service sent hours only).
+
+    Cost is zero when no partition is known: there are no rates to apply.
+    """
+    cpu_hours = request.cpu_hours if request.cpu_hours is not None else request.cpus * walltime
+    gpu_hours = request.gpu_hours if request.gpu_hours is not None else request.gpus * walltime
+    if part is None:
+        return Estimate(cpu_hours, gpu_hours, 0.0, walltime)
+    return Estimate(
+        cpu_hours,
+        gpu_hours,
+        price(unit_rates(request, part), cpu_hours, gpu_hours, request.memory_gb, walltime),
+        walltime,
+    )
+
+
+def unit_rates(request: Request, part: PartitionRef | None) -> tuple[float, float, float]:
+    """(per CPU-hour, per GPU-hour for the job's GPU type, per memory GB-hour) on ``part``.
+
+    A lien records these so that the job is charged at the prices in force when it was admitted.
+    """
+    if part is None:
+        return (0.0, 0.0, 0.0)
+    rates = part.spec.rates
+    return (rates.cpu_hour, gpu_rate(part.spec, request.gpu_type), rates.memory_gb_hour)
+
+
+def price(
+    rates: tuple[float, float, float], cpu_hours: float, gpu_hours: float, memory_gb: float, hours: float
+) -> float:
+    """Cost in billing units: the one pricing formula, for estimates and for actual usage."""
+    return round(cpu_hours * rates[0] + gpu_hours * rates[1] + memory_gb * hours * rates[2], 9)
+
+
+def ranking_cost(request: Request, part: PartitionRef, walltime: float) -> float:
+    """The job's cost on ``part`` at the nodes' own GPU rate: the routing order, cheap to compute.
+
+    Equal to :func:`estimate`'s cost wherever the partition can take the job (a request for another GPU
+    type is refused by the partition rules anyway).
+    """
+    cpu_rate, gpu, mem_rate = part.rates
+    cpu_hours = request.cpu_hours if request.cpu_hours is not None else request.cpus * walltime
+    gpu_hours = request.gpu_hours if request.gpu_hours is not None else request.gpus * walltime
+    return cpu_hours * cpu_rate + gpu_hours * gpu + request.memory_gb * walltime * mem_rate
