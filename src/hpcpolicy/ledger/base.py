@@ -1,0 +1,71 @@
+"""The ledger contract: what the service layer may ask of any ledger implementation.
+
+A :class:`Ledger` hands out sessions; one session is one transaction (commit on normal exit, roll back
+on an exception), so a decision and its lien are written together or not at all. ``lock`` serialises
+admissions that share a scope for the rest of the transaction: two concurrent requests can never both
+read the same balance and both spend it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Protocol
+
+from hpcpolicy.engine import Active, Amounts
+from hpcpolicy.ledger.model import Adjustment, Charge, DecisionRecord, Lien
+
+
+class LedgerUnavailable(RuntimeError):
+    """The ledger's storage cannot be reached or failed: the service fails closed (503)."""
+
+
+class LedgerSession(Protocol):
+    def lock(self, scopes: Sequence[str]) -> None: ...
+
+    def settled(self, scope: str, start: datetime, end: datetime) -> Amounts:
+        """Charges plus signed adjustments on ``scope`` dated in ``[start, end)``."""
+        ...
+
+    def reserved(self, scope: str, now: datetime) -> tuple[Amounts, Active]:
+        """Open liens on ``scope`` at ``now``: their amounts, their count and GPUs."""
+        ...
+
+    def add_lien(self, lien: Lien) -> None: ...
+
+    def update_lien(self, lien: Lien) -> None: ...
+
+    def get_lien(self, lien_id: str) -> Lien | None: ...
+
+    def find_lien_by_job(self, job_id: str) -> Lien | None: ...
+
+    def add_charge(self, charge: Charge) -> None: ...
+
+    def find_charge(self, key: str) -> Charge | None: ...
+
+    def charges_for_lien(self, lien_id: str) -> list[Charge]: ...
+
+    def add_adjustment(self, adjustment: Adjustment) -> None: ...
+
+    def find_adjustment(self, key: str) -> Adjustment | None: ...
+
+    def add_decision(self, record: DecisionRecord) -> None: ...
+
+    def get_decision(self, decision_id: str) -> DecisionRecord | None: ...
+
+    def find_decision(self, key: str) -> DecisionRecord | None: ...
+
+    def expire_liens(self, now: datetime) -> int:
+        """Mark reserved liens past their TTL as expired (they already stopped counting); return how many."""
+        ...
+
+    def open_liens(self, scope: str | None = None) -> Iterator[Lien]: ...
+
+
+class Ledger(Protocol):
+    def session(self) -> AbstractContextManager[LedgerSession]: ...
+
+    def ping(self) -> None:
+        """Raise :class:`LedgerUnavailable` unless the storage answers."""
+        ...

@@ -1,0 +1,131 @@
+"""Ledger records. Plain dataclasses: the SQL layer maps them to rows, the memory ledger keeps them as is.
+
+A job's life: the admitted decision takes a **lien** (the estimate, reserved); the scheduler reports
+``start`` (job id attached) and ``finish`` with actual usage, which becomes a **charge** while the lien is
+released; ``cancel``/``fail`` release it (charging any usage reported); a lien never started expires
+after its TTL. Admins add **adjustments** (grants, refunds, deposits, debits) with a reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from hpcpolicy.engine.usage import Amounts
+
+
+class LienState(StrEnum):
+    RESERVED = "reserved"  # admitted, not started: counts until it expires
+    RUNNING = "running"  # started: counts until finished, whatever its age
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    EXPIRED = "expired"  # never started within its TTL
+
+
+class AdjustmentKind(StrEnum):
+    """Grant, refund and deposit give budget back (reduce consumption); debit takes it."""
+
+    GRANT = "grant"
+    REFUND = "refund"
+    DEPOSIT = "deposit"
+    DEBIT = "debit"
+
+
+@dataclass(frozen=True, slots=True)
+class Lien:
+    id: str
+    decision_id: str
+    user_id: str
+    project: str | None
+    team: str | None
+    org: str | None
+    cluster: str
+    partition: str
+    cpus: int
+    gpus: int
+    gpu_type: str | None
+    memory_gb: float
+    nodes: int
+    walltime_hours: float
+    amounts: Amounts  # the estimate reserved
+    rates: tuple[float, float, float]  # unit prices at admission: CPU-h, GPU-h, memory GB-h
+    created_at: datetime
+    expires_at: datetime
+    state: LienState = LienState.RESERVED
+    job_id: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    policy_version: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """Usage dated at ``at`` (the job's end), counted in every window containing that instant."""
+
+    id: str
+    lien_id: str | None
+    job_id: str | None
+    user_id: str
+    project: str | None
+    team: str | None
+    org: str | None
+    cluster: str | None
+    partition: str | None
+    amounts: Amounts
+    at: datetime
+    source: str  # finish | cancel | fail | sync | import
+    key: str | None = None  # idempotency / external identity (e.g. slurm:<cluster>:<job id>)
+
+
+@dataclass(frozen=True, slots=True)
+class Adjustment:
+    id: str
+    scope: str  # a scope id: user:…, project:…, team:…, org:…
+    kind: AdjustmentKind
+    amounts: Amounts  # positive amounts; the kind gives the sign
+    reason: str
+    author: str
+    at: datetime
+    key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobUsage:
+    """What a job actually used. Resources left None are taken from the lien (what was requested)."""
+
+    elapsed_hours: float
+    cpus: int | None = None
+    gpus: int | None = None
+    memory_gb: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    id: str
+    at: datetime
+    caller: str
+    user_id: str
+    allow: bool
+    policy_version: str
+    request: dict[str, Any]
+    decision: dict[str, Any]
+    lien_id: str | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeBalance:
+    """One quota's standing: ``available = limit - charged - reserved`` in ``window`` (None: unlimited)."""
+
+    quota_id: str
+    metric: str
+    limit: float | None
+    charged: float
+    reserved: float
+    available: float | None
+    window: str
+    window_start: datetime
+    window_end: datetime

@@ -1,0 +1,146 @@
+"""The balance rules, shared by every ledger implementation (and stated once, here).
+
+- A charge counts in a quota's window when its date (the job's end) falls in ``[start, end)``.
+- An adjustment counts likewise, by its date; grants, refunds and deposits subtract, debits add.
+- An open lien counts against the *current* window of every quota on its path, whenever it was taken:
+  a ``running`` lien always, a ``reserved`` one until ``expires_at``. Reservations are for the future;
+  counting them now is what makes concurrent admissions safe.
+- Consumed = charges + adjustments (signed) + open liens. Concurrency: open liens and their GPUs.
+- Actual usage is priced with the unit rates recorded on the lien at admission.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from hpcpolicy.engine import (
+    Active,
+    Amounts,
+    Decision,
+    PolicySnapshot,
+    QuotaRef,
+    Request,
+    UsageSnapshot,
+    price,
+    unit_rates,
+    window_bounds,
+)
+from hpcpolicy.ledger.model import AdjustmentKind, JobUsage, Lien, LienState
+
+OPEN_STATES = (LienState.RESERVED, LienState.RUNNING)
+#: The sign with which an adjustment's amounts count as consumption.
+ADJUSTMENT_SIGN = {
+    AdjustmentKind.GRANT: -1.0,
+    AdjustmentKind.REFUND: -1.0,
+    AdjustmentKind.DEPOSIT: -1.0,
+    AdjustmentKind.DEBIT: 1.0,
+}
+#: Scope kinds and the lien/charge attribute holding that scope's name.
+SCOPE_FIELDS = {"user": "user_id", "project": "project", "team": "team", "org": "org"}
+
+
+def split_scope(scope: str) -> tuple[str, str]:
+    """``"project:wgs"`` → ``("project", "wgs")``; raises ValueError for an unknown kind."""
+    kind, sep, name = scope.partition(":")
+    if not sep or kind not in SCOPE_FIELDS or not name:
+        raise ValueError(f"scope must be user:<name>, project:<name>, team:<name> or org:<name>, got {scope!r}")
+    return kind, name
+
+
+def lien_counts(state: LienState, expires_at: datetime, now: datetime) -> bool:
+    return state == LienState.RUNNING or (state == LienState.RESERVED and expires_at > now)
+
+
+class OnPath(Protocol):
+    """Anything dated to an account path: liens and charges."""
+
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def project(self) -> str | None: ...
+    @property
+    def team(self) -> str | None: ...
+    @property
+    def org(self) -> str | None: ...
+
+
+def lien_scopes(entry: OnPath) -> list[str]:
+    """The scope ids a lien or charge draws on, most specific first."""
+    scopes = [f"user:{entry.user_id}"]
+    for kind, name in (("project", entry.project), ("team", entry.team), ("org", entry.org)):
+        if name:
+            scopes.append(f"{kind}:{name}")
+    return scopes
+
+
+def actual_amounts(lien: Lien, usage: JobUsage) -> Amounts:
+    """Price what the job used at the lien's recorded rates; unreported resources default to the request."""
+    cpus = lien.cpus if usage.cpus is None else usage.cpus
+    gpus = lien.gpus if usage.gpus is None else usage.gpus
+    memory = lien.memory_gb if usage.memory_gb is None else usage.memory_gb
+    hours = usage.elapsed_hours
+    cpu_hours, gpu_hours = cpus * hours, gpus * hours
+    return Amounts(cpu_hours, gpu_hours, price(lien.rates, cpu_hours, gpu_hours, memory, hours))
+
+
+def snapshot(
+    quotas: Iterable[QuotaRef],
+    now: datetime,
+    settled: Callable[[str, datetime, datetime], Amounts],
+    reserved: Callable[[str], tuple[Amounts, Active]],
+) -> UsageSnapshot:
+    """Build the engine's usage snapshot from two ledger queries.
+
+    ``settled(scope, start, end)``: charges plus signed adjustments dated in the window;
+    ``reserved(scope)``: open liens' amounts and their count/GPUs. Each scope's liens are asked once.
+    """
+    consumed: dict[str, Amounts] = {}
+    active: dict[str, Active] = {}
+    held: dict[str, Amounts] = {}
+    for ref in quotas:
+        if ref.scope not in held:
+            held[ref.scope], active[ref.scope] = reserved(ref.scope)
+        start, end = window_bounds(ref.quota.window, now)
+        consumed[ref.id] = settled(ref.scope, start, end) + held[ref.scope]
+    return UsageSnapshot(consumed, active)
+
+
+def lien_for(
+    lien_id: str,
+    request: Request,
+    decision: Decision,
+    policy: PolicySnapshot,
+    now: datetime,
+    ttl: timedelta,
+    job_id: str | None = None,
+) -> Lien | None:
+    """The lien an admitted decision takes: its estimate, its account path, the unit rates in force."""
+    if not decision.allow or decision.route is None:
+        return None
+    part = policy.partition(decision.route.cluster, decision.route.partition)
+    path = dict(scope.split(":", 1) for scope in decision.account_path)
+    est = decision.estimate
+    return Lien(
+        id=lien_id,
+        decision_id=lien_id,
+        user_id=request.user_id,
+        project=path.get("project"),
+        team=path.get("team"),
+        org=path.get("org"),
+        cluster=decision.route.cluster,
+        partition=decision.route.partition,
+        cpus=request.cpus,
+        gpus=request.gpus,
+        gpu_type=request.gpu_type,
+        memory_gb=request.memory_gb,
+        nodes=request.nodes,
+        walltime_hours=est.walltime_hours,
+        amounts=Amounts(est.cpu_hours, est.gpu_hours, est.cost),
+        rates=unit_rates(request, part),
+        created_at=now,
+        expires_at=now + ttl,
+        job_id=job_id,
+        policy_version=decision.policy_version,
+    )

@@ -1,0 +1,65 @@
+"""Create the SQLAlchemy engine for a ledger URL, with the settings each backend needs to be correct.
+
+- SQLite (embedded default): WAL, ``synchronous=NORMAL``, a busy timeout, and ``BEGIN IMMEDIATE`` for
+  every transaction (pysqlite's own transaction handling is turned off so the BEGIN is ours).
+- PostgreSQL (``postgresql+psycopg://``) and MariaDB/MySQL (``mysql+pymysql://``): READ COMMITTED, so a
+  balance read after taking scope locks sees everything committed before them; pre-ping to drop dead
+  pooled connections after a database restart.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+
+def sqlite_url(data_dir: str | Path) -> str:
+    return f"sqlite:///{Path(data_dir) / 'ledger.db'}"
+
+
+def create_ledger_engine(url: str, *, connect_timeout: float = 5.0, pool_size: int = 10) -> Engine:
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30.0},
+            pool_size=pool_size,
+            max_overflow=2 * pool_size,
+        )
+        _sqlite_transactions(engine)
+        return engine
+    kwargs: dict[str, Any] = {
+        "pool_pre_ping": True,
+        "pool_size": pool_size,
+        "max_overflow": pool_size,
+        "pool_timeout": connect_timeout,
+        "isolation_level": "READ COMMITTED",
+    }
+    if backend == "postgresql":
+        kwargs["connect_args"] = {"connect_timeout": max(1, int(connect_timeout))}
+    elif backend in {"mysql", "mariadb"}:
+        kwargs["connect_args"] = {"connect_timeout": max(1, int(connect_timeout))}
+        kwargs["pool_recycle"] = 3600
+    return create_engine(url, **kwargs)
+
+
+def _sqlite_transactions(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,78 @@
+"""Balances per scope (``GET /v1/usage``) and admin adjustments (grants, refunds, deposits, debits)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from hpcpolicy.engine import Amounts, QuotaRef, window_bounds
+from hpcpolicy.engine.windows import describe
+from hpcpolicy.ledger import Adjustment, AdjustmentKind, ScopeBalance
+from hpcpolicy.ledger.rules import split_scope
+from hpcpolicy.service.context import Context
+from hpcpolicy.service.errors import Conflict, InvalidInput, NotFound
+
+METRICS = ("cpu_hours", "gpu_hours", "cost")
+
+
+class Accounts:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    def quotas(self, scope: str) -> tuple[QuotaRef, ...]:
+        try:
+            kind, name = split_scope(scope)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+        snap = self.ctx.policies.current.snapshot
+        if kind == "user":
+            return snap.user_quotas(name)
+        if scope not in snap.scope_quotas:
+            raise NotFound(f"{scope} is not in the policy")
+        return snap.quotas_for(scope)
+
+    def balances(self, scope: str, now: datetime | None = None) -> list[ScopeBalance]:
+        """Limit, charged, reserved and available per metric of every quota on ``scope``, in its window."""
+        quotas = self.quotas(scope)
+        now = now or self.ctx.clock()
+        out: list[ScopeBalance] = []
+        with self.ctx.ledger.session() as tx:
+            held, active = tx.reserved(scope, now)
+            for ref in quotas:
+                start, end = window_bounds(ref.quota.window, now)
+                settled = tx.settled(scope, start, end)
+                window = describe(ref.quota.window)
+                for metric in METRICS:
+                    limit = getattr(ref.quota, metric)
+                    charged, reserved = getattr(settled, metric), getattr(held, metric)
+                    available = None if limit is None else limit - charged - reserved
+                    out.append(ScopeBalance(ref.id, metric, limit, charged, reserved, available, window, start, end))
+                for metric, limit, count in (
+                    ("jobs", ref.quota.max_jobs, active.jobs),
+                    ("gpus", ref.quota.max_gpus, active.gpus),
+                ):
+                    if limit is not None:
+                        out.append(ScopeBalance(ref.id, metric, limit, 0.0, count, limit - count, "now", now, now))
+        return out
+
+    def adjust(
+        self,
+        scope: str,
+        kind: AdjustmentKind,
+        amounts: Amounts,
+        reason: str,
+        author: str,
+        key: str | None = None,
+    ) -> Adjustment:
+        self.quotas(scope)  # the scope must exist (any user may be adjusted)
+        if min(amounts.cpu_hours, amounts.gpu_hours, amounts.cost) < 0:
+            raise InvalidInput("adjustment amounts must be ≥ 0; the kind gives the direction")
+        if not reason.strip():
+            raise InvalidInput("an adjustment needs a reason")
+        adjustment = Adjustment(self.ctx.ids(), scope, kind, amounts, reason.strip(), author, self.ctx.clock(), key)
+        with self.ctx.ledger.session() as tx:
+            if key is not None and (previous := tx.find_adjustment(key)) is not None:
+                if (previous.scope, previous.kind, previous.amounts) != (scope, kind, amounts):
+                    raise Conflict("idempotency key already used for a different adjustment")
+                return previous
+            tx.add_adjustment(adjustment)
+        return adjustment

@@ -1,0 +1,56 @@
+"""What every service operation needs, wired once (``bootstrap``) and injected: no globals, no hidden clock."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from hpcpolicy.ledger.base import Ledger
+from hpcpolicy.service.policy_store import PolicyStore
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Observer(Protocol):
+    """Told about every recorded decision and every ledger failure (metrics, decision logs)."""
+
+    def decided(self, decision: dict[str, Any], reserved: bool, seconds: float) -> None: ...
+
+    def ledger_failed(self, error: Exception) -> None: ...
+
+
+class Observers:
+    """Fan-out to every subscribed observer (the app subscribes its metrics; tests subscribe spies)."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[Observer] = []
+
+    def subscribe(self, observer: Observer) -> None:
+        self._subscribers.append(observer)
+
+    def decided(self, decision: dict[str, Any], reserved: bool, seconds: float) -> None:
+        for observer in self._subscribers:
+            observer.decided(decision, reserved, seconds)
+
+    def ledger_failed(self, error: Exception) -> None:
+        for observer in self._subscribers:
+            observer.ledger_failed(error)
+
+
+@dataclass(frozen=True)
+class Context:
+    ledger: Ledger
+    policies: PolicyStore
+    clock: Callable[[], datetime] = utc_now
+    ids: Callable[[], str] = new_id
+    lien_ttl: timedelta = field(default=timedelta(hours=24))
+    observers: Observers = field(default_factory=Observers)

@@ -1,0 +1,165 @@
+"""Decisions: evaluate a request against the active policy and the ledger, reserve, record.
+
+The order inside ``decide`` is the contract (after OPA's decision path): make the decision id first,
+take the policy once, read the clock once, then in one transaction lock the account path's scopes,
+read balances, evaluate, write the lien (if admitted and asked to reserve) and the decision record.
+A failure anywhere rolls the whole transaction back: no lien without its decision record, and no record
+claiming a lien that was not written.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from hpcpolicy.engine import (
+    Decision,
+    Request,
+    UsageSnapshot,
+    evaluate,
+    quotas_on_path,
+    resolve_account,
+)
+from hpcpolicy.ledger import DecisionRecord
+from hpcpolicy.ledger.base import LedgerSession, LedgerUnavailable
+from hpcpolicy.ledger.rules import lien_for, snapshot
+from hpcpolicy.ledger.sql.ledger import DuplicateKey
+from hpcpolicy.service.accounts import Accounts
+from hpcpolicy.service.context import Context
+from hpcpolicy.service.errors import Conflict, NotFound
+from hpcpolicy.service.jobs import Jobs
+from hpcpolicy.service.policy_store import ActivePolicy
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A decision as the service returns it: with its id, the lien taken, and whether it was a replay."""
+
+    decision_id: str
+    decision: dict[str, Any]
+    lien_id: str | None
+    at: datetime
+    replayed: bool = False
+    recorded: bool = True
+
+    @property
+    def allow(self) -> bool:
+        return bool(self.decision["allow"])
+
+
+class Governance:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.jobs = Jobs(ctx)
+        self.accounts = Accounts(ctx)
+
+    def decide(
+        self,
+        request: Request,
+        caller: str,
+        *,
+        reserve: bool = False,
+        dry_run: bool = False,
+        key: str | None = None,
+        job_id: str | None = None,
+    ) -> Outcome:
+        started = time.perf_counter()
+        decision_id = self.ctx.ids()
+        active = self.ctx.policies.current
+        now = self.ctx.clock()
+        try:
+            outcome = self._decide(decision_id, active, now, request, caller, reserve, dry_run, key, job_id)
+        except LedgerUnavailable as exc:
+            self.ctx.observers.ledger_failed(exc)
+            raise
+        self.ctx.observers.decided(outcome.decision, outcome.lien_id is not None, time.perf_counter() - started)
+        return outcome
+
+    def _decide(
+        self,
+        decision_id: str,
+        active: ActivePolicy,
+        now: datetime,
+        request: Request,
+        caller: str,
+        reserve: bool,
+        dry_run: bool,
+        key: str | None,
+        job_id: str | None,
+    ) -> Outcome:
+        if dry_run:
+            return Outcome(decision_id, self.check(request, active, now).to_dict(), None, now, recorded=False)
+        try:
+            with self.ctx.ledger.session() as tx:
+                if key is not None and (previous := tx.find_decision(key)) is not None:
+                    return _replay(previous, request)
+                decision = self._evaluate(tx, request, active, now, lock=reserve)
+                lien = (
+                    lien_for(decision_id, request, decision, active.snapshot, now, self.ctx.lien_ttl, job_id)
+                    if reserve
+                    else None
+                )
+                if lien is not None:
+                    tx.add_lien(lien)
+                body = decision.to_dict()
+                tx.add_decision(
+                    DecisionRecord(
+                        id=decision_id,
+                        at=now,
+                        caller=caller,
+                        user_id=request.user_id,
+                        allow=decision.allow,
+                        policy_version=decision.policy_version,
+                        request=request.model_dump(mode="json"),
+                        decision=body,
+                        lien_id=lien.id if lien else None,
+                        key=key,
+                    )
+                )
+                return Outcome(decision_id, body, lien.id if lien else None, now)
+        except DuplicateKey:
+            # A concurrent retry with the same key (or the same job id) committed first.
+            with self.ctx.ledger.session() as tx:
+                previous = tx.find_decision(key) if key is not None else None
+            if previous is None:
+                raise Conflict(f"job id {job_id} already has a lien") from None
+            return _replay(previous, request)
+
+    def check(self, request: Request, active: ActivePolicy | None = None, now: datetime | None = None) -> Decision:
+        """Evaluate against current balances without writing anything (dry runs, compatibility endpoints)."""
+        active = active or self.ctx.policies.current
+        now = now or self.ctx.clock()
+        with self.ctx.ledger.session() as tx:
+            return self._evaluate(tx, request, active, now, lock=False)
+
+    def get_decision(self, decision_id: str) -> DecisionRecord:
+        with self.ctx.ledger.session() as tx:
+            record = tx.get_decision(decision_id)
+        if record is None:
+            raise NotFound(f"no decision {decision_id}")
+        return record
+
+    def _evaluate(
+        self, tx: LedgerSession, request: Request, active: ActivePolicy, now: datetime, *, lock: bool
+    ) -> Decision:
+        snap = active.snapshot
+        project, path, _ = resolve_account(request, snap)
+        if lock:
+            tx.lock(path)
+        usage = usage_for(tx, request, active, project, now)
+        return evaluate(request, snap, usage, now=now)
+
+
+def usage_for(
+    tx: LedgerSession, request: Request, active: ActivePolicy, project: str | None, now: datetime
+) -> UsageSnapshot:
+    quotas = quotas_on_path(request, active.snapshot, project)
+    return snapshot(quotas, now, tx.settled, lambda scope: tx.reserved(scope, now))
+
+
+def _replay(previous: DecisionRecord, request: Request) -> Outcome:
+    if previous.request != request.model_dump(mode="json"):
+        raise Conflict("idempotency key already used for a different request")
+    return Outcome(previous.id, previous.decision, previous.lien_id, previous.at, replayed=True)

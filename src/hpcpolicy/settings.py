@@ -1,0 +1,51 @@
+"""Service settings from flags and the environment (``HPCPOLICY_*``, plus ``DATABASE_URL`` and the
+original service's ``MYSQL_HOST``/``MYSQL_PORT``/``MYSQL_DB``/``MYSQL_USER``/``MYSQL_PASSWORD``).
+
+The embedded default is a SQLite file in ``./.hpcpolicy/`` and the packaged example policy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hpcpolicy.ledger.sql.connect import sqlite_url
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HPCPOLICY_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8003, ge=1, le=65535)
+    data_dir: Path = Path(".hpcpolicy")
+    policy: Path | None = None
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "HPCPOLICY_DATABASE_URL")
+    )
+    mysql_host: str | None = Field(default=None, validation_alias="MYSQL_HOST")
+    mysql_port: int = Field(default=3306, validation_alias="MYSQL_PORT")
+    mysql_db: str = Field(default="hpcpolicy", validation_alias="MYSQL_DB")
+    mysql_user: str = Field(default="root", validation_alias="MYSQL_USER")
+    mysql_password: str = Field(default="", validation_alias="MYSQL_PASSWORD")
+    lien_ttl_seconds: int = Field(default=86400, gt=0)
+    db_timeout_seconds: float = Field(default=5.0, gt=0)
+    workers: int = Field(default=1, ge=1)
+
+    def ledger_url(self) -> str:
+        """``DATABASE_URL`` if set, else MariaDB from ``MYSQL_*`` if ``MYSQL_HOST`` is set, else SQLite."""
+        if self.database_url:
+            return self.database_url
+        if self.mysql_host:
+            password = f":{quote(self.mysql_password, safe='')}" if self.mysql_password else ""
+            return (
+                f"mysql+pymysql://{quote(self.mysql_user, safe='')}{password}@{self.mysql_host}:{self.mysql_port}"
+                f"/{self.mysql_db}?charset=utf8mb4"
+            )
+        return sqlite_url(self.data_dir)
+
+    @property
+    def loopback(self) -> bool:
+        return self.host in {"127.0.0.1", "localhost", "::1"}

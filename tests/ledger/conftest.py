@@ -1,0 +1,51 @@
+"""Ledgers under test: every contract test runs on the in-memory ledger and on SQLite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from hpcpolicy.ledger.memory import MemoryLedger
+from hpcpolicy.ledger.sql.connect import create_ledger_engine
+from hpcpolicy.ledger.sql.ledger import SqlLedger
+from hpcpolicy.ledger.sql.migrate import upgrade
+from tests.dbservers import migrated_engine, server_database, truncate
+
+
+def sqlite_ledger(path: Path) -> SqlLedger:
+    engine = create_ledger_engine(f"sqlite:///{path / 'ledger.db'}")
+    upgrade(engine)
+    return SqlLedger(engine)
+
+
+@pytest.fixture(scope="session")
+def postgresql_engine() -> Iterator[Engine]:
+    with server_database("postgresql") as url:
+        engine = migrated_engine(url)
+        yield engine
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def mariadb_engine() -> Iterator[Engine]:
+    with server_database("mariadb") as url:
+        engine = migrated_engine(url)
+        yield engine
+        engine.dispose()
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql", "mariadb"])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
+    if request.param == "memory":
+        yield MemoryLedger()
+    elif request.param == "sqlite":
+        sql = sqlite_ledger(tmp_path)
+        yield sql
+        sql.engine.dispose()
+    else:
+        engine = request.getfixturevalue(f"{request.param}_engine")
+        truncate(engine)
+        yield SqlLedger(engine)

@@ -1,0 +1,43 @@
+"""Balances and adjustments."""
+
+from __future__ import annotations
+
+import pytest
+
+from hpcpolicy.engine import Amounts, Request
+from hpcpolicy.ledger import AdjustmentKind, JobUsage
+from hpcpolicy.service import Conflict, Governance, InvalidInput, NotFound
+
+
+def test_balances_report_limit_charged_reserved_available(gov: Governance) -> None:
+    out = gov.decide(Request(user_id="alice", partition="cpu", cpus=10, walltime_hours=10), "t", reserve=True)
+    gov.decide(Request(user_id="alice", partition="cpu", cpus=5, walltime_hours=2), "t", reserve=True)
+    gov.jobs.finish(out.decision_id, JobUsage(elapsed_hours=3))
+    rows = {(b.metric): b for b in gov.accounts.balances("project:wgs-cohort")}
+    cpu = rows["cpu_hours"]
+    assert (cpu.limit, cpu.charged, cpu.reserved, cpu.available) == (200000, 30, 10, 200000 - 40)
+    assert rows["jobs"].reserved == 1 and rows["jobs"].available == 199
+    assert cpu.window == "monthly"
+
+
+def test_grant_gives_budget_back_and_debit_takes_it(gov: Governance) -> None:
+    gov.accounts.adjust("user:newbie", AdjustmentKind.GRANT, Amounts(cpu_hours=30), "conference deadline", "admin")
+    assert gov.decide(Request(user_id="newbie", cpu_hours=150), "t").allow
+    gov.accounts.adjust("user:newbie", AdjustmentKind.DEBIT, Amounts(cpu_hours=100), "abuse", "admin")
+    assert not gov.decide(Request(user_id="newbie", cpu_hours=60), "t").allow
+
+
+def test_adjustment_validation_and_idempotency(gov: Governance) -> None:
+    with pytest.raises(NotFound):
+        gov.accounts.adjust("project:nope", AdjustmentKind.GRANT, Amounts(1), "x", "admin")
+    with pytest.raises(InvalidInput):
+        gov.accounts.adjust("galaxy:x", AdjustmentKind.GRANT, Amounts(1), "x", "admin")
+    with pytest.raises(InvalidInput):
+        gov.accounts.adjust("user:a", AdjustmentKind.GRANT, Amounts(-1), "x", "admin")
+    with pytest.raises(InvalidInput):
+        gov.accounts.adjust("user:a", AdjustmentKind.GRANT, Amounts(1), "  ", "admin")
+    first = gov.accounts.adjust("user:a", AdjustmentKind.REFUND, Amounts(5), "node crash", "admin", key="r1")
+    again = gov.accounts.adjust("user:a", AdjustmentKind.REFUND, Amounts(5), "node crash", "admin", key="r1")
+    assert first.id == again.id
+    with pytest.raises(Conflict):
+        gov.accounts.adjust("user:a", AdjustmentKind.REFUND, Amounts(6), "node crash", "admin", key="r1")
