@@ -1,0 +1,48 @@
+"""Who is calling: verified identities for every ``/v1`` call (zero trust), framework-free.
+
+``Authenticator(AuthSettings()).resolve(authorization, x_api_key)`` returns a :class:`Caller` or raises
+:class:`Unauthenticated` (401) / :class:`Forbidden` (403), both :class:`AuthError` with ``status`` and
+``title``. ``Caller.identity_for`` decides whose budget a request may spend.
+"""
+
+from hpcpolicy.auth.apikeys import ApiKeyRecord, generate_key, hash_key
+from hpcpolicy.auth.caller import (
+    DEV_CALLER,
+    SCOPE_ADMIN,
+    SCOPE_DECIDE,
+    Caller,
+    CallerKind,
+    require_admin,
+    require_scope,
+)
+from hpcpolicy.auth.errors import AuthConfigError, AuthError, Forbidden, KeysFileError, Unauthenticated
+from hpcpolicy.auth.keysfile import KeyStore, create_key, load_env_keys, load_keys_file, revoke_key
+from hpcpolicy.auth.resolve import Authenticator
+from hpcpolicy.auth.settings import AuthSettings
+from hpcpolicy.auth.tokens import JwtVerifier
+
+__all__ = [
+    "DEV_CALLER",
+    "SCOPE_ADMIN",
+    "SCOPE_DECIDE",
+    "ApiKeyRecord",
+    "AuthConfigError",
+    "AuthError",
+    "AuthSettings",
+    "Authenticator",
+    "Caller",
+    "CallerKind",
+    "Forbidden",
+    "JwtVerifier",
+    "KeyStore",
+    "KeysFileError",
+    "Unauthenticated",
+    "create_key",
+    "generate_key",
+    "hash_key",
+    "load_env_keys",
+    "load_keys_file",
+    "require_admin",
+    "require_scope",
+    "revoke_key",
+]

@@ -1,0 +1,95 @@
+"""Who is calling, as proven by a credential, and what that lets them claim about a request.
+
+Zero trust: a request body may say ``user_id: alice, roles: [gpu_user]``, but only a caller that is
+trusted to speak for users (a gateway's API key, or dev mode) is believed. Anyone else is the user their
+token names, with the roles their token grants; the body cannot add to either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from hpcpolicy.auth.errors import Forbidden
+
+CallerKind = Literal["user", "service", "dev"]
+
+SCOPE_DECIDE = "decide"
+SCOPE_ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """A verified identity. ``subject`` is the user id (JWT) or the API key's name (service)."""
+
+    subject: str
+    kind: CallerKind
+    roles: frozenset[str] = field(default_factory=frozenset)
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    may_assert_identity: bool = False
+
+    @property
+    def is_admin(self) -> bool:
+        """A property, not a method: ``if who.is_admin`` must never be true merely because it is callable."""
+        return SCOPE_ADMIN in self.scopes
+
+    def has_scope(self, scope: str) -> bool:
+        """Admin implies every scope: an admin can replace the policy, which is more than any scope grants."""
+        return scope in self.scopes or self.is_admin
+
+    def identity_for(self, body_user_id: str | None, body_roles: Iterable[str] | None) -> tuple[str, tuple[str, ...]]:
+        """The ``(user_id, roles)`` a decision is made for, given what the request body claims.
+
+        - May assert identities (gateway key, dev mode): the body is believed. A gateway must name the
+          user; dev mode falls back to its own subject.
+        - JWT user: the token's subject and roles. Body roles are ignored; a body ``user_id`` naming
+          anyone else is refused (403), since that would spend another user's budget.
+        - Service key that may not assert: refused (403); it has no user to decide for.
+
+        Requires the ``decide`` scope: this is what a decision route calls first.
+        """
+        require_scope(self, SCOPE_DECIDE)
+        if self.may_assert_identity:
+            if body_user_id is None:
+                if self.kind != "dev":
+                    raise Forbidden(f"{self.describe()} speaks for users and must name user_id in the request")
+                body_user_id = self.subject
+            return body_user_id, tuple(dict.fromkeys(body_roles or ()))
+        if self.kind == "user":
+            if body_user_id is not None and body_user_id != self.subject:
+                raise Forbidden(f"user {self.subject!r} may not make requests for user {body_user_id!r}")
+            return self.subject, tuple(sorted(self.roles))
+        raise Forbidden(
+            f"{self.describe()} may not make decisions for users: call with the user's token, "
+            "or use a key created with may_assert_identity (a trusted gateway)"
+        )
+
+    def describe(self) -> str:
+        """``user 'alice'``, ``API key 'slurm-gateway'`` or ``dev mode``, for messages and logs."""
+        if self.kind == "user":
+            return f"user {self.subject!r}"
+        if self.kind == "service":
+            return f"API key {self.subject!r}"
+        return "dev mode"
+
+
+def require_scope(caller: Caller, scope: str) -> None:
+    """Raise :class:`Forbidden` unless the caller holds ``scope`` (or is admin)."""
+    if not caller.has_scope(scope):
+        raise Forbidden(f"{caller.describe()} lacks the {scope!r} scope")
+
+
+def require_admin(caller: Caller) -> None:
+    """Raise :class:`Forbidden` unless the caller is an admin (``admin`` scope, ``hpcpolicy:admin`` or admin role)."""
+    if not caller.is_admin:
+        raise Forbidden(f"{caller.describe()} is not an admin")
+
+
+DEV_CALLER = Caller(
+    subject="dev",
+    kind="dev",
+    scopes=frozenset({SCOPE_DECIDE, SCOPE_ADMIN}),
+    may_assert_identity=True,
+)
+"""The caller of every request when no credentials are configured (loopback-only servers, tests)."""

@@ -1,0 +1,183 @@
+"""Where key records live: a keys file (re-read when it changes) and ``HPCPOLICY_API_KEYS``.
+
+The file is YAML (JSON is YAML too): ``keys: [{name, key_id, hash, scopes, may_assert_identity,
+created_at}, ...]``. Writers (``create_key``, ``revoke_key``) take a lock, write a 0600 temporary file
+and ``os.replace`` it, so a reader never sees half a file and two ``hpcpolicy keys create`` lose nothing.
+Comments in a hand-edited file do not survive a write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+
+from hpcpolicy.auth.apikeys import (
+    ENV_SOURCE,
+    ApiKeyRecord,
+    generate_key,
+    hash_key,
+    parse_records,
+    validate_name,
+    validate_scopes,
+)
+from hpcpolicy.auth.caller import SCOPE_DECIDE
+from hpcpolicy.auth.errors import KeysFileError
+
+if sys.platform != "win32":  # the service runs on POSIX; on Windows writers are simply not serialised
+    import fcntl
+
+
+def load_keys_file(path: Path) -> list[ApiKeyRecord]:
+    """Records of a keys file; a missing file has none. Raises :class:`KeysFileError`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KeysFileError(f"{path}: cannot read: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise KeysFileError(f"{path}: not valid YAML/JSON: {exc}") from None
+    return parse_records(data, str(path))
+
+
+def load_env_keys(text: str | None) -> list[ApiKeyRecord]:
+    """Records from ``HPCPOLICY_API_KEYS`` (a JSON list). Raises :class:`KeysFileError`."""
+    if text is None or not text.strip():
+        return []
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise KeysFileError(f"{ENV_SOURCE}: not valid JSON: {exc}") from None
+    return parse_records(data, ENV_SOURCE)
+
+
+def create_key(
+    path: Path,
+    name: str,
+    scopes: Iterable[str] = (SCOPE_DECIDE,),
+    *,
+    may_assert_identity: bool = False,
+    now: datetime | None = None,
+) -> tuple[str, ApiKeyRecord]:
+    """Make a key and append its record to ``path``. Returns ``(plaintext key, record)``.
+
+    The plaintext exists only in the return value: print it once. Names may repeat (rotation: create
+    the new key, deploy it, revoke the old one by ``key_id``).
+    """
+    key_id, key = generate_key()
+    record = ApiKeyRecord(
+        name=validate_name(name),
+        key_id=key_id,
+        hash=hash_key(key),
+        scopes=validate_scopes(scopes),
+        may_assert_identity=may_assert_identity,
+        created_at=(now or datetime.now(UTC)).replace(microsecond=0),
+    )
+    with _locked(path):
+        _write_records(path, [*load_keys_file(path), record])
+    return key, record
+
+
+def revoke_key(path: Path, key_id_or_name: str) -> list[ApiKeyRecord]:
+    """Remove the key with this ``key_id``, or every key with this name. Returns what was removed."""
+    with _locked(path):
+        records = load_keys_file(path)
+        removed = [r for r in records if key_id_or_name in (r.key_id, r.name)]
+        if removed:
+            _write_records(path, [r for r in records if r not in removed])
+    return removed
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Serialise writers (two ``keys create`` at once would otherwise lose one key)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    lock = path.parent / f".{path.name}.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if sys.platform != "win32":
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _write_records(path: Path, records: Sequence[ApiKeyRecord]) -> None:
+    """Write atomically: a 0600 temporary file in the same directory, fsync, then ``os.replace``."""
+    body = yaml.safe_dump({"keys": [r.to_dict() for r in records]}, sort_keys=False)
+    text = "# hpcpolicy API keys: SHA-256 hashes only; manage with `hpcpolicy keys`.\n" + body
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # make the rename durable; not every filesystem allows this
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+class KeyStore:
+    """Key records from the environment (read once) and a keys file (re-read when it changes).
+
+    A ``stat`` per lookup is the whole cost of freshness. A file that becomes unreadable or invalid
+    raises :class:`KeysFileError` on every API-key lookup until fixed: failing closed means a key
+    removed by a botched edit is never honoured, at the price of a 500 instead of a silent fallback.
+    """
+
+    def __init__(self, path: Path | None = None, env_json: str | None = None):
+        self.path = path
+        self._env = {r.key_id: r for r in load_env_keys(env_json)}
+        self._file: dict[str, ApiKeyRecord] = {}
+        self._signature: tuple[int, int, int] | None = None
+        self._lock = threading.Lock()
+        self._refresh()
+
+    def lookup(self, key_id: str) -> ApiKeyRecord | None:
+        self._refresh()
+        return self._file.get(key_id) or self._env.get(key_id)
+
+    def records(self) -> list[ApiKeyRecord]:
+        self._refresh()
+        return [*self._env.values(), *self._file.values()]
+
+    def _refresh(self) -> None:
+        if self.path is None:
+            return
+        try:
+            st = self.path.stat()
+            signature: tuple[int, int, int] | None = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except FileNotFoundError:
+            signature = None
+        except OSError as exc:
+            raise KeysFileError(f"{self.path}: cannot read: {exc}") from None
+        if signature == self._signature:
+            return
+        with self._lock:
+            if signature == self._signature:
+                return
+            records = {r.key_id: r for r in load_keys_file(self.path)}
+            clash = sorted(records.keys() & self._env.keys())
+            if clash:
+                raise KeysFileError(f"{self.path}: key_id(s) {clash} also defined in {ENV_SOURCE}")
+            self._file, self._signature = records, signature
