@@ -1,0 +1,94 @@
+"""``create_app``: the FastAPI application around a built service and an authenticator.
+
+No import-time globals: the CLI's ``serve`` (or a test) builds the service and passes it in.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+
+from hpcpolicy import __version__
+from hpcpolicy.api import problems
+from hpcpolicy.api.deps import Offload
+from hpcpolicy.api.routes import accounts, compat, decisions, jobs, policy, ready
+from hpcpolicy.auth import Authenticator
+from hpcpolicy.observability import logs
+from hpcpolicy.observability.metrics import Metrics
+from hpcpolicy.observability.sampling import LedgerSampler, MetricsObserver
+from hpcpolicy.service import Governance
+
+log = logging.getLogger("hpcpolicy.http")
+
+
+def create_app(
+    governance: Governance,
+    authenticator: Authenticator,
+    metrics: Metrics | None = None,
+    *,
+    ledger_workers: int | None = None,
+) -> FastAPI:
+    """``ledger_workers``: threads running ledger calls (default 1 on SQLite, 8 on a database server)."""
+    app = FastAPI(
+        title="hpc-policy-engine",
+        version=__version__,
+        description="May this job run here, now, and at whose expense? Explainable decisions, budgets, liens.",
+    )
+    app.state.governance = governance
+    app.state.authenticator = authenticator
+    app.state.offload = Offload(ledger_workers or _workers_for(governance))
+    app.state.metrics = metrics = metrics or Metrics()
+    metrics.sample(LedgerSampler(governance))
+    governance.ctx.observers.subscribe(MetricsObserver(metrics))
+    problems.install(app)
+    for module in (compat, ready, decisions, jobs, accounts, policy):
+        app.include_router(module.router)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus() -> Response:
+        body = await run_in_threadpool(generate_latest, metrics.registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    @app.middleware("http")
+    async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        rid = _request_id(request.headers.get("x-request-id"))
+        token = logs.request_id.set(rid)
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        finally:
+            logs.request_id.reset(token)
+        response.headers["X-Request-ID"] = rid
+        log.info(
+            "request",
+            extra={
+                "request_id": rid,
+                "method": request.method,
+                "path": request.url.path,
+                "status": response.status_code,
+                "ms": round((time.perf_counter() - started) * 1000, 3),
+                "caller": getattr(request.state, "caller", None),
+            },
+        )
+        return response
+
+    return app
+
+
+def _workers_for(governance: Governance) -> int:
+    """One thread for SQLite (one writer at a time anyway) and the in-memory ledger; 8 for a server."""
+    engine = getattr(governance.ctx.ledger, "engine", None)
+    return 8 if engine is not None and engine.dialect.name != "sqlite" else 1
+
+
+def _request_id(given: str | None) -> str:
+    """The caller's id if it is a sane token (so it can be logged safely), else a new one."""
+    if given and len(given) <= 128 and given.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        return given
+    return uuid.uuid4().hex

@@ -1,0 +1,70 @@
+"""FastAPI dependencies as ``Annotated`` aliases: the service, the authenticated caller, admin checks.
+
+Routes declare ``gov: GovernanceDep, caller: CallerDep`` and never build either themselves; the app
+factory puts the service and authenticator on ``app.state``, so tests build apps with fakes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Header, Request
+
+from hpcpolicy.auth import Authenticator, Caller, require_admin
+from hpcpolicy.service import Governance
+
+T = TypeVar("T")
+
+
+class Offload:
+    """Runs blocking service calls off the event loop, on an executor sized for the ledger's backend.
+
+    SQLite takes one writer at a time, so its calls go to a single thread: 32 threads contending for one
+    lock and the GIL would only add queueing and convoys. Server databases get a small pool.
+    """
+
+    def __init__(self, workers: int):
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ledger")
+
+    async def __call__(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, partial(fn, *args))
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def offload(request: Request) -> Offload:
+    runner: Offload = request.app.state.offload
+    return runner
+
+
+def governance(request: Request) -> Governance:
+    gov: Governance = request.app.state.governance
+    return gov
+
+
+def caller(
+    request: Request,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> Caller:
+    authenticator: Authenticator = request.app.state.authenticator
+    who = authenticator.resolve(authorization, x_api_key)
+    request.state.caller = who.subject
+    return who
+
+
+def admin(who: Annotated[Caller, Depends(caller)]) -> Caller:
+    require_admin(who)
+    return who
+
+
+OffloadDep = Annotated[Offload, Depends(offload)]
+GovernanceDep = Annotated[Governance, Depends(governance)]
+CallerDep = Annotated[Caller, Depends(caller)]
+AdminDep = Annotated[Caller, Depends(admin)]

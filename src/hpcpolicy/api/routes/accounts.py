@@ -1,0 +1,77 @@
+"""``GET /v1/usage?scope=…`` (balances) and ``POST /v1/adjustments`` (admin)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from hpcpolicy.api.deps import AdminDep, CallerDep, GovernanceDep, OffloadDep
+from hpcpolicy.api.dto import AdjustmentIn, AdjustmentOut, BalanceOut, UsageOut
+from hpcpolicy.auth import Forbidden
+from hpcpolicy.engine import Amounts
+from hpcpolicy.service import Governance
+
+router = APIRouter(prefix="/v1", tags=["accounts"])
+
+
+@router.get("/usage", response_model=UsageOut)
+async def usage(
+    gov: GovernanceDep,
+    who: CallerDep,
+    run: OffloadDep,
+    scope: Annotated[str | None, Query(description="user:<id>, project:<name>, team:<name> or org:<name>")] = None,
+) -> UsageOut:
+    """Balances per quota of a scope (default: the caller's own user scope)."""
+    scope = scope or f"user:{who.subject}"
+    if not (who.is_admin or who.may_assert_identity or _own(gov, who.subject, scope)):
+        raise Forbidden(f"{who.subject} may not read {scope}")
+    now = gov.ctx.clock()
+    balances = await run(gov.accounts.balances, scope, now)
+    return UsageOut(
+        scope=scope,
+        at=now,
+        balances=[
+            BalanceOut(
+                quota_id=b.quota_id,
+                metric=b.metric,
+                limit=b.limit,
+                charged=b.charged,
+                reserved=b.reserved,
+                available=b.available,
+                window=b.window,
+                window_start=b.window_start,
+                window_end=b.window_end,
+            )
+            for b in balances
+        ],
+    )
+
+
+@router.post("/adjustments", response_model=AdjustmentOut, status_code=201)
+async def adjust(body: AdjustmentIn, gov: GovernanceDep, who: AdminDep, run: OffloadDep) -> AdjustmentOut:
+    """Grant, refund, deposit (give budget back) or debit (take it), with a reason; the author is the caller."""
+    amounts = Amounts(body.cpu_hours, body.gpu_hours, body.cost)
+    adjustment = await run(
+        lambda: gov.accounts.adjust(body.scope, body.kind, amounts, body.reason, who.subject, body.idempotency_key)
+    )
+    a = adjustment.amounts
+    return AdjustmentOut(
+        id=adjustment.id,
+        scope=adjustment.scope,
+        kind=adjustment.kind.value,
+        cpu_hours=a.cpu_hours,
+        gpu_hours=a.gpu_hours,
+        cost=a.cost,
+        reason=adjustment.reason,
+        author=adjustment.author,
+        at=adjustment.at,
+    )
+
+
+def _own(gov: Governance, user: str, scope: str) -> bool:
+    """A user may read their own scope and the projects they belong to."""
+    if scope == f"user:{user}":
+        return True
+    member = gov.ctx.policies.current.loaded.policy.users.get(user)
+    return member is not None and scope.startswith("project:") and scope.removeprefix("project:") in member.projects

@@ -1,0 +1,61 @@
+"""The original service's endpoints, answering exactly as it did: ``/health``, ``/quota/check``,
+``/jobs/evaluate``. Both checks are side-effect free and follow the same identity rules as ``/v1``.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from hpcpolicy.api.deps import CallerDep, GovernanceDep, OffloadDep
+from hpcpolicy.api.dto import JobEvaluateIn, JobEvaluateOut, QuotaCheckIn, QuotaCheckOut
+from hpcpolicy.engine import Decision, Request
+
+router = APIRouter(tags=["compatible"])
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@router.post("/quota/check", response_model=QuotaCheckOut)
+async def quota_check(body: QuotaCheckIn, gov: GovernanceDep, who: CallerDep, run: OffloadDep) -> QuotaCheckOut:
+    user_id, roles = who.identity_for(body.user_id, body.roles)
+    request = Request(
+        user_id=user_id,
+        roles=roles,
+        partition=body.partition,
+        gpus=body.gpus,
+        cpu_hours=body.cpu_hours,
+        gpu_hours=body.gpu_hours,
+    )
+    decision = await run(gov.check, request)
+    return QuotaCheckOut(
+        allow=decision.allow,
+        reason=reason(decision),
+        remaining_cpu_hours=_tightest(decision, "cpu_hours"),
+        remaining_gpu_hours=_tightest(decision, "gpu_hours"),
+    )
+
+
+@router.post("/jobs/evaluate", response_model=JobEvaluateOut)
+async def jobs_evaluate(body: JobEvaluateIn, gov: GovernanceDep, who: CallerDep, run: OffloadDep) -> JobEvaluateOut:
+    user_id, roles = who.identity_for(body.user_id, body.roles)
+    request = Request(user_id=user_id, roles=roles, partition=body.partition, gpus=body.gpus, memory_gb=body.memory_gb)
+    decision = await run(gov.check, request)
+    partition = decision.route.partition if decision.route else body.partition
+    return JobEvaluateOut(allow=decision.allow, reason=reason(decision), partition=partition)
+
+
+def reason(decision: Decision) -> str:
+    """``ok``, or every violation's message joined with ``; `` (the original gave one sentence)."""
+    if decision.allow:
+        return "ok"
+    return "; ".join(v.message for v in decision.violations)
+
+
+def _tightest(decision: Decision, metric: str) -> float | None:
+    """The smallest balance left on any quota that bounds ``metric`` (None when nothing bounds it)."""
+    values = [balances[metric] for balances in decision.remaining.values() if metric in balances]
+    return min(values) if values else None

@@ -1,0 +1,67 @@
+"""``POST /v1/decisions`` (evaluate, optionally reserve) and ``GET /v1/decisions/{id}``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header
+
+from hpcpolicy.api.deps import CallerDep, GovernanceDep, OffloadDep
+from hpcpolicy.api.dto import DecisionIn, DecisionOut, DecisionRecordOut
+from hpcpolicy.auth import Forbidden
+
+router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
+
+
+@router.post("", response_model=DecisionOut)
+async def decide(
+    body: DecisionIn,
+    gov: GovernanceDep,
+    who: CallerDep,
+    run: OffloadDep,
+    idempotency_key: Annotated[str | None, Header(max_length=191)] = None,
+) -> DecisionOut:
+    """Evaluate a workload. ``reserve: true`` takes a lien on admission; ``dry_run: true`` writes nothing.
+
+    A retry with the same ``Idempotency-Key`` (header or body) returns the first answer and reserves
+    nothing more.
+    """
+    user_id, roles = who.identity_for(body.user_id, body.roles)
+    request = body.to_request(user_id, roles)
+    outcome = await run(
+        lambda: gov.decide(
+            request,
+            who.subject,
+            reserve=body.reserve,
+            dry_run=body.dry_run,
+            key=body.idempotency_key or idempotency_key,
+            job_id=body.job_id,
+        )
+    )
+    return DecisionOut(
+        decision_id=outcome.decision_id,
+        lien_id=outcome.lien_id,
+        replayed=outcome.replayed,
+        recorded=outcome.recorded,
+        at=outcome.at,
+        **outcome.decision,
+    )
+
+
+@router.get("/{decision_id}", response_model=DecisionRecordOut)
+async def get_decision(decision_id: str, gov: GovernanceDep, who: CallerDep, run: OffloadDep) -> DecisionRecordOut:
+    """A stored decision: its request, answer, policy version, caller and time."""
+    record = await run(gov.get_decision, decision_id)
+    if not (who.is_admin or who.may_assert_identity or who.subject in (record.user_id, record.caller)):
+        raise Forbidden("this decision belongs to another user")
+    return DecisionRecordOut(
+        decision_id=record.id,
+        at=record.at,
+        caller=record.caller,
+        user_id=record.user_id,
+        allow=record.allow,
+        policy_version=record.policy_version,
+        lien_id=record.lien_id,
+        request=record.request,
+        decision=record.decision,
+    )

@@ -1,0 +1,31 @@
+"""Entry point of the ``hpcpolicy`` console script: one Typer app, one module per command group."""
+
+from __future__ import annotations
+
+import typer
+
+from hpcpolicy import __version__
+from hpcpolicy.cli import evaluate_cmd, policy_cmd, service_cmds
+
+app = typer.Typer(
+    name="hpcpolicy",
+    help="Compute governance for shared HPC and AI clusters: may this job run here, now, and at whose expense?",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(policy_cmd.app, name="policy")
+app.command("evaluate")(evaluate_cmd.evaluate)
+app.command("serve")(service_cmds.serve)
+app.command("usage")(service_cmds.usage)
+app.add_typer(service_cmds.db_app, name="db")
+
+
+@app.command("version")
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

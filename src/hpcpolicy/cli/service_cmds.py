@@ -1,0 +1,152 @@
+"""``hpcpolicy serve``, ``hpcpolicy db upgrade``, ``hpcpolicy usage``: commands that run or read the service."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from hpcpolicy.cli.common import EXIT_INVALID, err, fail, out
+from hpcpolicy.ledger.base import LedgerUnavailable
+from hpcpolicy.observability import logs
+from hpcpolicy.policy import PolicyError
+from hpcpolicy.service import Governance, ServiceError
+from hpcpolicy.settings import ServiceSettings
+
+PolicyOpt = Annotated[
+    Path | None, typer.Option(help="Policy file (default: the packaged example; env HPCPOLICY_POLICY).")
+]
+DbOpt = Annotated[
+    str | None, typer.Option("--database-url", help="SQLAlchemy URL (env DATABASE_URL; default SQLite in --data-dir).")
+]
+DataDirOpt = Annotated[Path | None, typer.Option(help="Data directory of the embedded SQLite ledger (./.hpcpolicy).")]
+
+
+def settings_from(**flags: Any) -> ServiceSettings:
+    """Environment first, flags on top (only those given)."""
+    try:
+        base = ServiceSettings()
+    except Exception as exc:  # pydantic's ValidationError lists the bad variables
+        fail(f"invalid settings in the environment: {exc}")
+    return base.model_copy(update={k: v for k, v in flags.items() if v is not None})
+
+
+def governance_from(settings: ServiceSettings, *, migrate: bool = True) -> Governance:
+    from hpcpolicy.bootstrap import build_governance
+
+    try:
+        return build_governance(settings, migrate=migrate)
+    except PolicyError as exc:
+        for issue in exc.issues:
+            err.print(str(issue), style="red", markup=False)
+        fail("the policy is invalid; not starting")
+    except LedgerUnavailable as exc:
+        fail(f"cannot reach the ledger database ({_redact(settings.ledger_url())}): {exc}")
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (env HPCPOLICY_HOST; default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (env HPCPOLICY_PORT; default 8003).")] = None,
+    policy: PolicyOpt = None,
+    database_url: DbOpt = None,
+    data_dir: DataDirOpt = None,
+    log_level: Annotated[str, typer.Option(help="Log level (logs are JSON lines on stderr).")] = "info",
+) -> None:
+    """Run the decision service (embedded default: SQLite in ./.hpcpolicy, the example policy, port 8003)."""
+    import uvicorn
+
+    from hpcpolicy.api import create_app
+    from hpcpolicy.auth import Authenticator, AuthSettings
+
+    settings = settings_from(host=host, port=port, policy=policy, database_url=database_url, data_dir=data_dir)
+    auth = AuthSettings()
+    if not auth.configured:
+        if not settings.loopback:
+            fail(
+                f"refusing to bind {settings.host} without authentication: configure API keys "
+                "(hpcpolicy keys create) or JWT (HPCPOLICY_JWT_SECRET / HPCPOLICY_JWT_PUBLIC_KEY), or bind 127.0.0.1"
+            )
+        err.print(
+            "[bold yellow]DEV MODE: no authentication configured. Listening on loopback only; identities and "
+            "roles in request bodies are trusted. Do not use in production.[/]"
+        )
+    logs.configure(log_level)
+    gov = governance_from(settings)
+    active = gov.ctx.policies.current.loaded
+    err.print(f"policy {active.version} from {active.source}; ledger {_redact(settings.ledger_url())}")
+    app = create_app(gov, Authenticator(auth))
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, access_log=False)
+
+
+db_app = typer.Typer(help="Ledger database maintenance.", no_args_is_help=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: DbOpt = None, data_dir: DataDirOpt = None) -> None:
+    """Apply the ledger's migrations (safe to repeat)."""
+    from hpcpolicy.ledger.sql.connect import create_ledger_engine
+    from hpcpolicy.ledger.sql.migrate import current_revision, upgrade
+
+    settings = settings_from(database_url=database_url, data_dir=data_dir)
+    engine = create_ledger_engine(settings.ledger_url(), connect_timeout=settings.db_timeout_seconds)
+    try:
+        upgrade(engine)
+        revision = current_revision(engine)
+    except Exception as exc:
+        fail(f"migration failed on {_redact(settings.ledger_url())}: {exc}")
+    out.print(f"ledger at revision {revision} ({_redact(settings.ledger_url())})")
+
+
+def usage(
+    scope: Annotated[str, typer.Argument(help="user:<id>, project:<name>, team:<name> or org:<name>")],
+    policy: PolicyOpt = None,
+    database_url: DbOpt = None,
+    data_dir: DataDirOpt = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Balances of a scope: limit, charged, reserved and available per quota and metric."""
+    settings = settings_from(policy=policy, database_url=database_url, data_dir=data_dir)
+    gov = governance_from(settings, migrate=False)
+    try:
+        balances = gov.accounts.balances(scope)
+    except ServiceError as exc:
+        fail(exc.detail)
+    except LedgerUnavailable as exc:
+        fail(str(exc))
+    if as_json:
+        rows = [
+            {
+                "quota_id": b.quota_id,
+                "metric": b.metric,
+                "limit": b.limit,
+                "charged": b.charged,
+                "reserved": b.reserved,
+                "available": b.available,
+                "window": b.window,
+            }
+            for b in balances
+        ]
+        out.print_json(json.dumps({"scope": scope, "balances": rows}))
+        return
+    table = Table(title=f"balances of {scope}", title_justify="left")
+    for column in ("quota", "metric", "limit", "charged", "reserved", "available", "window"):
+        table.add_column(column, justify="left" if column in ("quota", "metric", "window") else "right")
+    for b in balances:
+        table.add_row(b.quota_id, b.metric, _n(b.limit), _n(b.charged), _n(b.reserved), _n(b.available), b.window)
+    out.print(table)
+    if not balances:
+        err.print(f"{scope} has no quotas in the policy")
+        raise typer.Exit(EXIT_INVALID)
+
+
+def _n(value: float | None) -> str:
+    return "unlimited" if value is None else f"{value:,.2f}"
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
