@@ -1,0 +1,1 @@
+"""Adapters that turn foreign formats (workload traces, scheduler logs) into the service's own types."""
