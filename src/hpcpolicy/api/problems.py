@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hpcpolicy.auth import AuthError
+from hpcpolicy.auth import AuthConfigError, AuthError
 from hpcpolicy.ledger.base import LedgerUnavailable
 from hpcpolicy.policy import PolicyError
 from hpcpolicy.service import ServiceError
@@ -56,6 +56,11 @@ def install(app: FastAPI) -> None:
         if exc.status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="hpcpolicy", ApiKey'
         return response
+
+    @app.exception_handler(AuthConfigError)
+    async def _auth_config(_: Request, exc: AuthConfigError) -> JSONResponse:
+        log.error("authentication unavailable: %s", exc)
+        return problem(503, "authentication unavailable", "credentials cannot be checked: the keys are misconfigured")
 
     @app.exception_handler(LedgerUnavailable)
     async def _unavailable(_: Request, exc: LedgerUnavailable) -> JSONResponse:

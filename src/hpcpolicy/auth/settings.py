@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_KEYS_FILE = "keys.yaml"
+
 
 class AuthSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HPCPOLICY_", extra="ignore")
@@ -66,6 +68,21 @@ class AuthSettings(BaseSettings):
     @property
     def jwt_configured(self) -> bool:
         return self.jwt_secret is not None or self.jwt_public_key is not None
+
+    def keys_file_or(self, data_dir: Path) -> Path:
+        """Where ``hpcpolicy keys`` writes: ``HPCPOLICY_KEYS_FILE``, else ``<data_dir>/keys.yaml``."""
+        return self.keys_file if self.keys_file is not None else data_dir / DEFAULT_KEYS_FILE
+
+    def with_data_dir(self, data_dir: Path) -> AuthSettings:
+        """These settings, with the data directory's ``keys.yaml`` in force if it exists and no file is set.
+
+        So ``hpcpolicy keys create`` followed by ``hpcpolicy serve`` turns authentication on with no extra
+        configuration: a key that exists is never silently ignored by a dev-mode server.
+        """
+        default = data_dir / DEFAULT_KEYS_FILE
+        if self.keys_file is None and default.exists():
+            return self.model_copy(update={"keys_file": default})
+        return self
 
     @property
     def configured(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from hpcpolicy import __version__
-from hpcpolicy.cli import evaluate_cmd, policy_cmd, service_cmds
+from hpcpolicy.cli import evaluate_cmd, keys_cmd, policy_cmd, service_cmds
 
 app = typer.Typer(
     name="hpcpolicy",
@@ -19,6 +19,7 @@ app.command("evaluate")(evaluate_cmd.evaluate)
 app.command("serve")(service_cmds.serve)
 app.command("usage")(service_cmds.usage)
 app.add_typer(service_cmds.db_app, name="db")
+app.add_typer(keys_cmd.app, name="keys")
 
 
 @app.command("version")

@@ -59,10 +59,14 @@ def serve(
     import uvicorn
 
     from hpcpolicy.api import create_app
-    from hpcpolicy.auth import Authenticator, AuthSettings
+    from hpcpolicy.auth import AuthConfigError, Authenticator, AuthSettings, KeysFileError
 
     settings = settings_from(host=host, port=port, policy=policy, database_url=database_url, data_dir=data_dir)
-    auth = AuthSettings()
+    try:
+        auth = AuthSettings().with_data_dir(settings.data_dir)
+        authenticator = Authenticator(auth)
+    except (AuthConfigError, KeysFileError, ValueError) as exc:
+        fail(f"authentication is misconfigured: {exc}")
     if not auth.configured:
         if not settings.loopback:
             fail(
@@ -74,10 +78,13 @@ def serve(
             "roles in request bodies are trusted. Do not use in production.[/]"
         )
     logs.configure(log_level)
+    for warning in authenticator.warnings():
+        if not authenticator.dev_mode:
+            err.print(f"[yellow]warning:[/] {warning}")
     gov = governance_from(settings)
     active = gov.ctx.policies.current.loaded
     err.print(f"policy {active.version} from {active.source}; ledger {_redact(settings.ledger_url())}")
-    app = create_app(gov, Authenticator(auth))
+    app = create_app(gov, authenticator)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, access_log=False)
 
 
