@@ -5,9 +5,11 @@ policy with a large default user quota) unless ``--url`` points at a running ser
 this process with asyncio + httpx at each concurrency level. Every request reserves (a lien row and a
 decision row per request). Users are spread over many ids so no budget runs dry.
 
-    python benchmarks/http.py [--requests 3000] [--concurrency 1 32] [--url http://127.0.0.1:8003]
+    python benchmarks/http.py [--requests 5000] [--concurrency 1 32] [--rate 500] [--url http://127.0.0.1:8003]
 
-Client and server share the machine's cores, so the figures are a floor for a dedicated server.
+Closed loop finds the throughput; open loop at a fixed rate over 32 connections gives the latency at that
+load (see loadgen.py). ``cpu ms`` is the server's CPU time per request, read from /proc, which stays
+meaningful when the client and other work share the machine's two cores.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import sys
 # This file is named http.py (as the issue asks); run as a script, its folder would shadow the standard
 # library's `http` package that httpx imports. Drop the folder from the import path first.
 if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
-    sys.path.pop(0)
+    sys.path.append(sys.path.pop(0))  # still find loadgen.py beside this file, after the standard library
 
 import argparse
 import asyncio
@@ -29,6 +31,7 @@ import time
 from pathlib import Path
 
 import httpx
+from loadgen import Result, allowed, drive
 
 
 def free_port() -> int:
@@ -53,47 +56,29 @@ def start_server(data_dir: Path, port: int, extra_env: dict[str, str] | None = N
     raise SystemExit("server did not become ready in 30 s")
 
 
-async def run(url: str, total: int, concurrency: int, headers: dict[str, str]) -> tuple[float, list[float], int]:
-    latencies: list[float] = []
-    failures = 0
-    counter = iter(range(total))
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30, headers=headers) as client:
-
-        async def worker() -> None:
-            nonlocal failures
-            for i in counter:
-                body = {
-                    "user_id": f"bench{i % 997}",
-                    "cpus": 4,
-                    "walltime_hours": 1,
-                    "partition": "cpu",
-                    "reserve": True,
-                }
-                t0 = time.perf_counter()
-                response = await client.post("/v1/decisions", json=body)
-                latencies.append(time.perf_counter() - t0)
-                if response.status_code != 200 or not response.json()["allow"]:
-                    failures += 1
-
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - start
-    return elapsed, latencies, failures
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def report(concurrency: int, total: int, elapsed: float, latencies: list[float], failures: int) -> None:
-    latencies.sort()
-    p50 = latencies[len(latencies) // 2] * 1000
-    p99 = latencies[int(len(latencies) * 0.99)] * 1000
-    print(f"{concurrency:>11} {total:>9} {total / elapsed:>11.0f} {p50:>8.2f} {p99:>8.2f} {failures:>9}")
+def body_for(i: int) -> dict[str, object]:
+    return {"user_id": f"bench{i % 997}", "cpus": 4, "walltime_hours": 1, "partition": "cpu", "reserve": True}
+
+
+def report(label: str, result: Result, server_cpu: float | None) -> None:
+    cpu = f"{server_cpu / result.requests * 1000:>8.2f}" if server_cpu is not None else f"{'-':>8}"
+    print(
+        f"{label:<22} {result.requests:>8} {result.rate:>11.0f} {result.percentile(0.5):>8.2f} "
+        f"{result.percentile(0.99):>8.2f} {cpu} {result.failures:>8}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 32])
+    parser.add_argument("--rate", type=float, nargs="*", default=[500.0], help="open-loop rates at 32 connections")
     parser.add_argument("--url", help="benchmark a running server instead of starting one")
     parser.add_argument("--api-key", help="X-API-Key for a server with authentication")
     args = parser.parse_args()
@@ -105,14 +90,35 @@ def main() -> None:
             port = free_port()
             proc = start_server(Path(tmp), port)
             url = f"http://127.0.0.1:{port}"
+
+        def measure(label: str, connections: int, rate: float | None) -> None:
+            before = cpu_seconds(proc.pid) if proc else None
+            result = asyncio.run(
+                drive(
+                    [url],
+                    "/v1/decisions",
+                    body_for,
+                    total=args.requests,
+                    connections=connections,
+                    rate=rate,
+                    headers=headers,
+                    check=allowed,
+                )
+            )
+            used = cpu_seconds(proc.pid) - before if proc and before is not None else None
+            report(label, result, used)
+
         try:
-            asyncio.run(run(url, 200, 4, headers))  # warm up
+            asyncio.run(drive([url], "/v1/decisions", body_for, total=300, connections=4, headers=headers))  # warm up
             print(f"POST /v1/decisions reserve=true against {url} (SQLite, 1 worker)")
             print(
-                f"{'concurrency':>11} {'requests':>9} {'decisions/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'failures':>9}"
+                f"{'mode':<22} {'requests':>8} {'decisions/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms':>8} "
+                f"{'failures':>8}"
             )
             for c in args.concurrency:
-                report(c, args.requests, *asyncio.run(run(url, args.requests, c, headers)))
+                measure(f"closed loop, {c} client{'s' if c > 1 else ''}", c, None)
+            for r in args.rate:
+                measure(f"open loop {r:.0f}/s, 32 conn", 32, r)
         finally:
             if proc is not None:
                 proc.terminate()

@@ -5,26 +5,19 @@ No import-time globals: the CLI's ``serve`` (or a test) builds the service and p
 
 from __future__ import annotations
 
-import logging
-import time
-import uuid
-from collections.abc import Awaitable, Callable
-
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from hpcpolicy import __version__
 from hpcpolicy.api import problems
 from hpcpolicy.api.deps import Offload
+from hpcpolicy.api.middleware import RequestContext
 from hpcpolicy.api.routes import accounts, compat, decisions, jobs, policy, ready
 from hpcpolicy.auth import Authenticator
-from hpcpolicy.observability import logs
 from hpcpolicy.observability.metrics import Metrics
 from hpcpolicy.observability.sampling import LedgerSampler, MetricsObserver
 from hpcpolicy.service import Governance
-
-log = logging.getLogger("hpcpolicy.http")
 
 
 def create_app(
@@ -55,29 +48,7 @@ def create_app(
         body = await run_in_threadpool(generate_latest, metrics.registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
-    @app.middleware("http")
-    async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        rid = _request_id(request.headers.get("x-request-id"))
-        token = logs.request_id.set(rid)
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        finally:
-            logs.request_id.reset(token)
-        response.headers["X-Request-ID"] = rid
-        log.info(
-            "request",
-            extra={
-                "request_id": rid,
-                "method": request.method,
-                "path": request.url.path,
-                "status": response.status_code,
-                "ms": round((time.perf_counter() - started) * 1000, 3),
-                "caller": getattr(request.state, "caller", None),
-            },
-        )
-        return response
-
+    app.add_middleware(RequestContext)
     return app
 
 
@@ -85,10 +56,3 @@ def _workers_for(governance: Governance) -> int:
     """One thread for SQLite (one writer at a time anyway) and the in-memory ledger; 8 for a server."""
     engine = getattr(governance.ctx.ledger, "engine", None)
     return 8 if engine is not None and engine.dialect.name != "sqlite" else 1
-
-
-def _request_id(given: str | None) -> str:
-    """The caller's id if it is a sane token (so it can be logged safely), else a new one."""
-    if given and len(given) <= 128 and given.replace("-", "").replace("_", "").replace(".", "").isalnum():
-        return given
-    return uuid.uuid4().hex

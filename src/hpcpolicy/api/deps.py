@@ -1,5 +1,9 @@
 """FastAPI dependencies as ``Annotated`` aliases: the service, the authenticated caller, admin checks.
 
+They are ``async def`` although they never await: FastAPI runs a plain ``def`` dependency in a worker
+thread, and three thread hand-offs per request cost more than the decision itself. They must therefore
+never block (the keys file is re-read only when its ``stat`` changes; JWT checks are CPU only).
+
 Routes declare ``gov: GovernanceDep, caller: CallerDep`` and never build either themselves; the app
 factory puts the service and authenticator on ``app.state``, so tests build apps with fakes.
 """
@@ -38,17 +42,17 @@ class Offload:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
-def offload(request: Request) -> Offload:
+async def offload(request: Request) -> Offload:
     runner: Offload = request.app.state.offload
     return runner
 
 
-def governance(request: Request) -> Governance:
+async def governance(request: Request) -> Governance:
     gov: Governance = request.app.state.governance
     return gov
 
 
-def caller(
+async def caller(
     request: Request,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
@@ -59,7 +63,7 @@ def caller(
     return who
 
 
-def admin(who: Annotated[Caller, Depends(caller)]) -> Caller:
+async def admin(who: Annotated[Caller, Depends(caller)]) -> Caller:
     require_admin(who)
     return who
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, literal, or_, select, union_all, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from hpcpolicy.engine import Active, Amounts
@@ -96,13 +96,16 @@ class SqlSession:
 
     def settled(self, scope: str, start: datetime, end: datetime) -> Amounts:
         kind, name = split_scope(scope)
-        window = {"name": name, "start": to_db(start), "end": to_db(end)}
-        row = self.conn.execute(_SETTLED[kind], window).one()
-        total = Amounts(float(row[0]), float(row[1]), float(row[2]))
-        for kind_value, cpu, gpu, cost in self.conn.execute(_ADJUSTED, window | {"name": scope}):
-            sign = ADJUSTMENT_SIGN[AdjustmentKind(kind_value)]
-            total = total + Amounts(sign * float(cpu), sign * float(gpu), sign * float(cost))
-        return total
+        window = {"name": name, "scope": scope, "start": to_db(start), "end": to_db(end)}
+        cpu_total = gpu_total = cost_total = 0.0
+        for kind_value, cpu, gpu, cost in self.conn.execute(_SETTLED[kind], window):
+            if cpu is None:  # SUM over no charges
+                continue
+            sign = 1 if kind_value == _CHARGE_KIND else ADJUSTMENT_SIGN[AdjustmentKind(kind_value)]
+            cpu_total += sign * float(cpu)
+            gpu_total += sign * float(gpu)
+            cost_total += sign * float(cost)
+        return Amounts(cpu_total, gpu_total, cost_total)
 
     def reserved(self, scope: str, now: datetime) -> tuple[Amounts, Active]:
         kind, name = split_scope(scope)
@@ -234,13 +237,7 @@ _OPEN = or_(
     liens.c.state == LienState.RUNNING.value,
     and_(liens.c.state == LienState.RESERVED.value, liens.c.expires_at > bindparam("now")),
 )
-_SUMS = (func.coalesce(func.sum(charges.c.cpu_hours), 0.0), func.coalesce(func.sum(charges.c.gpu_hours), 0.0))
-_SETTLED = {
-    kind: select(*_SUMS, func.coalesce(func.sum(charges.c.cost), 0.0)).where(
-        charges.c[column] == bindparam("name"), charges.c.at >= bindparam("start"), charges.c.at < bindparam("end")
-    )
-    for kind, column in SCOPE_FIELDS.items()
-}
+_CHARGE_KIND = "charge"
 _ADJUSTED = (
     select(
         adjustments.c.kind,
@@ -249,12 +246,29 @@ _ADJUSTED = (
         func.sum(adjustments.c.cost),
     )
     .where(
-        adjustments.c.scope == bindparam("name"),
+        adjustments.c.scope == bindparam("scope"),
         adjustments.c.at >= bindparam("start"),
         adjustments.c.at < bindparam("end"),
     )
     .group_by(adjustments.c.kind)
 )
+# Charges and signed adjustments of a scope in a window, in one round trip: a row per kind.
+_SETTLED = {
+    kind: union_all(
+        select(
+            literal(_CHARGE_KIND).label("kind"),
+            func.sum(charges.c.cpu_hours),
+            func.sum(charges.c.gpu_hours),
+            func.sum(charges.c.cost),
+        ).where(
+            charges.c[column] == bindparam("name"),
+            charges.c.at >= bindparam("start"),
+            charges.c.at < bindparam("end"),
+        ),
+        _ADJUSTED,
+    )
+    for kind, column in SCOPE_FIELDS.items()
+}
 _RESERVED = {
     kind: select(
         func.coalesce(func.sum(liens.c.cpu_hours), 0.0),
