@@ -34,10 +34,13 @@ def _unavailable(kind: str, exc: Exception) -> None:
 
 
 @contextmanager
-def server_database(kind: str) -> Iterator[str]:
-    """Create a fresh database on the ``kind`` server, yield its URL, drop it afterwards."""
+def server_database(kind: str, suffix: str = "") -> Iterator[str]:
+    """Create a fresh database on the ``kind`` server, yield its URL, drop it afterwards.
+
+    ``suffix`` tells apart databases that test packages hold open in the same session.
+    """
     admin_url = make_url(SERVERS[kind])
-    name = f"hpcpolicy_test_{os.getpid()}"
+    name = f"hpcpolicy_test_{os.getpid()}{suffix}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:

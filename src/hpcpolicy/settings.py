@@ -32,7 +32,10 @@ class ServiceSettings(BaseSettings):
     mysql_password: str = Field(default="", validation_alias="MYSQL_PASSWORD")
     lien_ttl_seconds: int = Field(default=86400, gt=0)
     db_timeout_seconds: float = Field(default=5.0, gt=0)
+    request_timeout_seconds: float = Field(default=5.0, gt=0)  # a request waits this long for the ledger, then 503
     workers: int = Field(default=1, ge=1)
+    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "HPCPOLICY_REDIS_URL"))
+    policy_poll_seconds: float = Field(default=5.0, gt=0)  # replicas look for a newer policy revision this often
 
     def ledger_url(self) -> str:
         """``DATABASE_URL`` if set, else MariaDB from ``MYSQL_*`` if ``MYSQL_HOST`` is set, else SQLite."""

@@ -26,8 +26,10 @@ def create_app(
     metrics: Metrics | None = None,
     *,
     ledger_workers: int | None = None,
+    request_timeout: float | None = 10.0,
 ) -> FastAPI:
-    """``ledger_workers``: threads running ledger calls (default 1 on SQLite, 8 on a database server)."""
+    """``ledger_workers``: threads running ledger calls (default 1 on SQLite, 8 on a database server);
+    ``request_timeout``: seconds a request may wait for the ledger before a 503 (None: no limit)."""
     app = FastAPI(
         title="hpc-policy-engine",
         version=__version__,
@@ -35,7 +37,7 @@ def create_app(
     )
     app.state.governance = governance
     app.state.authenticator = authenticator
-    app.state.offload = Offload(ledger_workers or _workers_for(governance))
+    app.state.offload = Offload(ledger_workers or _workers_for(governance), request_timeout)
     app.state.metrics = metrics = metrics or Metrics()
     metrics.sample(LedgerSampler(governance))
     governance.ctx.observers.subscribe(MetricsObserver(metrics))

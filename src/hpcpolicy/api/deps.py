@@ -19,6 +19,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Header, Request
 
 from hpcpolicy.auth import Authenticator, Caller, require_admin
+from hpcpolicy.ledger import deadline
 from hpcpolicy.service import Governance
 
 T = TypeVar("T")
@@ -29,14 +30,27 @@ class Offload:
 
     SQLite takes one writer at a time, so its calls go to a single thread: 32 threads contending for one
     lock and the GIL would only add queueing and convoys. Server databases get a small pool.
+
+    Each call has a time budget (``timeout``): past it the request gets a 503 "governance unavailable"
+    and the worker's ledger session rolls back instead of committing (see :mod:`hpcpolicy.ledger.deadline`),
+    so a slow or hung database cannot leave a reservation nobody was told about.
     """
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, timeout: float | None = None):
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ledger")
+        self.timeout = timeout
 
     async def __call__(self, fn: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, partial(fn, *args))
+        call = partial(deadline.run_within, self.timeout, partial(fn, *args))
+        future = asyncio.get_running_loop().run_in_executor(self.executor, call)
+        if self.timeout is None:
+            return await future
+        try:
+            return await asyncio.wait_for(future, self.timeout)
+        except TimeoutError:
+            raise deadline.LedgerTimeout(
+                f"the ledger did not answer within {self.timeout:g} s; nothing was written"
+            ) from None
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)

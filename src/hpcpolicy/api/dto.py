@@ -46,6 +46,8 @@ class DecisionOut(BaseModel):
     project: str | None
     account_path: list[str]
     rejected_routes: list[dict[str, Any]]
+    degraded: str | None = None
+    """Set when the ledger was unreachable and the partition fails open: usage was not checked."""
 
 
 class DecisionRecordOut(BaseModel):

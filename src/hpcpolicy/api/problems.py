@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hpcpolicy.auth import AuthConfigError, AuthError
 from hpcpolicy.ledger.base import LedgerUnavailable
+from hpcpolicy.ledger.deadline import LedgerTimeout
 from hpcpolicy.policy import PolicyError
 from hpcpolicy.service import ServiceError
 
@@ -65,7 +66,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(LedgerUnavailable)
     async def _unavailable(_: Request, exc: LedgerUnavailable) -> JSONResponse:
         log.error("ledger unavailable: %s", exc)
-        response = problem(503, "governance unavailable", "the usage ledger cannot be reached; nothing was written")
+        unreachable = "the usage ledger cannot be reached; nothing was written"
+        detail = str(exc) if isinstance(exc, LedgerTimeout) else unreachable
+        response = problem(503, "governance unavailable", detail)
         response.headers["Retry-After"] = "5"
         return response
 

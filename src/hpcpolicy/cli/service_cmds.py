@@ -84,7 +84,7 @@ def serve(
     gov = governance_from(settings)
     active = gov.ctx.policies.current.loaded
     err.print(f"policy {active.version} from {active.source}; ledger {_redact(settings.ledger_url())}")
-    app = create_app(gov, authenticator)
+    app = create_app(gov, authenticator, request_timeout=settings.request_timeout_seconds)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, access_log=False)
 
 

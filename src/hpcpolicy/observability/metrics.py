@@ -1,6 +1,7 @@
 """Prometheus metrics, registered on a registry per app (no import-time global state to leak between tests).
 
-- ``hpcpolicy_decisions_total{outcome, reserved}`` and ``hpcpolicy_violations_total{code}``
+- ``hpcpolicy_decisions_total{outcome, reserved}`` (outcome ``allow``, ``deny``, or either with ``_fail_open``
+  when decided without the ledger) and ``hpcpolicy_violations_total{code}``
 - ``hpcpolicy_decision_seconds``: latency of a whole decision (ledger transaction included)
 - ``hpcpolicy_reservations_open``: open liens (reserved or running), sampled at scrape time
 - ``hpcpolicy_quota_utilization{quota}``: (charged + reserved) / limit per quota and metric, sampled at
@@ -38,7 +39,10 @@ class Metrics:
         )
 
     def observe_decision(self, decision: dict[str, Any], reserved: bool, seconds: float) -> None:
-        self.decisions.labels("allow" if decision["allow"] else "deny", str(reserved).lower()).inc()
+        outcome = "allow" if decision["allow"] else "deny"
+        if decision.get("degraded"):
+            outcome += "_fail_open"  # decided without the ledger (a partition marked fail_open)
+        self.decisions.labels(outcome, str(reserved).lower()).inc()
         for violation in decision["violations"]:
             self.violations.labels(violation["code"]).inc()
         self.latency.observe(seconds)

@@ -154,6 +154,10 @@ class Partition(Model):
     limits: JobLimits = JobLimits()
     access: Access = Access()
     rates: Rates = Rates()
+    fail_open: bool = False
+    """When the ledger cannot be reached, admit jobs that pass every rule that needs no usage (roles,
+    access, caps, quotas against zero usage) instead of refusing them all. Nothing is reserved or recorded
+    for such a job, so budgets are not enforced while the ledger is down: a site's explicit choice."""
 
 
 class Cluster(Model):

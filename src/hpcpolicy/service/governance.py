@@ -10,11 +10,12 @@ claiming a lien that was not written.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from hpcpolicy.engine import (
+    EMPTY_USAGE,
     Decision,
     Request,
     UsageSnapshot,
@@ -126,6 +127,29 @@ class Governance:
             if previous is None:
                 raise Conflict(f"job id {job_id} already has a lien") from None
             return _replay(previous, request)
+
+    def fail_open(self, request: Request, error: LedgerUnavailable) -> Decision:
+        """The decision when the ledger cannot be reached, or ``error`` re-raised (fail closed).
+
+        The policy is evaluated against zero usage; if the job's partition is marked ``fail_open`` that
+        answer stands (an allow reserves nothing; a denial by a rule that needs no usage is final).
+        Balances are unknown, so ``remaining`` is left empty. Pure: no ledger call.
+        """
+        active = self.ctx.policies.current
+        decision = evaluate(request, active.snapshot, EMPTY_USAGE, now=self.ctx.clock())
+        route = decision.route
+        part = active.snapshot.partition(route.cluster, route.partition) if route else None
+        if part is None or not part.spec.fail_open:
+            raise error
+        degraded = replace(decision, remaining={})
+        self.ctx.observers.decided(degraded.to_dict() | {"degraded": str(error)}, False, 0.0)
+        return degraded
+
+    def decide_fail_open(self, request: Request, error: LedgerUnavailable) -> Outcome:
+        """:meth:`fail_open` as a ``decide`` outcome: not reserved, not recorded, marked ``degraded``."""
+        decision = self.fail_open(request, error)
+        body = decision.to_dict() | {"degraded": f"ledger unavailable, usage not checked: {error}"}
+        return Outcome(self.ctx.ids(), body, None, self.ctx.clock(), recorded=False)
 
     def check(self, request: Request, active: ActivePolicy | None = None, now: datetime | None = None) -> Decision:
         """Evaluate against current balances without writing anything (dry runs, compatibility endpoints)."""

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from hpcpolicy.api.deps import CallerDep, GovernanceDep, OffloadDep
+from hpcpolicy.api.deps import CallerDep, GovernanceDep, Offload, OffloadDep
 from hpcpolicy.api.dto import JobEvaluateIn, JobEvaluateOut, QuotaCheckIn, QuotaCheckOut
 from hpcpolicy.engine import Decision, Request
+from hpcpolicy.ledger.base import LedgerUnavailable
+from hpcpolicy.service import Governance
 
 router = APIRouter(tags=["compatible"])
 
@@ -30,7 +32,7 @@ async def quota_check(body: QuotaCheckIn, gov: GovernanceDep, who: CallerDep, ru
         cpu_hours=body.cpu_hours,
         gpu_hours=body.gpu_hours,
     )
-    decision = await run(gov.check, request)
+    decision = await checked(gov, run, request)
     return QuotaCheckOut(
         allow=decision.allow,
         reason=reason(decision),
@@ -43,9 +45,16 @@ async def quota_check(body: QuotaCheckIn, gov: GovernanceDep, who: CallerDep, ru
 async def jobs_evaluate(body: JobEvaluateIn, gov: GovernanceDep, who: CallerDep, run: OffloadDep) -> JobEvaluateOut:
     user_id, roles = who.identity_for(body.user_id, body.roles)
     request = Request(user_id=user_id, roles=roles, partition=body.partition, gpus=body.gpus, memory_gb=body.memory_gb)
-    decision = await run(gov.check, request)
+    decision = await checked(gov, run, request)
     partition = decision.route.partition if decision.route else body.partition
     return JobEvaluateOut(allow=decision.allow, reason=reason(decision), partition=partition)
+
+
+async def checked(gov: Governance, run: Offload, request: Request) -> Decision:
+    try:
+        return await run(gov.check, request)
+    except LedgerUnavailable as exc:
+        return gov.fail_open(request, exc)  # re-raises (503) unless the partition fails open
 
 
 def reason(decision: Decision) -> str:

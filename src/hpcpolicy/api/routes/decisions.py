@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header
 from hpcpolicy.api.deps import CallerDep, GovernanceDep, OffloadDep
 from hpcpolicy.api.dto import DecisionIn, DecisionOut, DecisionRecordOut
 from hpcpolicy.auth import Forbidden
+from hpcpolicy.ledger.base import LedgerUnavailable
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
 
@@ -28,16 +29,19 @@ async def decide(
     """
     user_id, roles = who.identity_for(body.user_id, body.roles)
     request = body.to_request(user_id, roles)
-    outcome = await run(
-        lambda: gov.decide(
-            request,
-            who.subject,
-            reserve=body.reserve,
-            dry_run=body.dry_run,
-            key=body.idempotency_key or idempotency_key,
-            job_id=body.job_id,
+    try:
+        outcome = await run(
+            lambda: gov.decide(
+                request,
+                who.subject,
+                reserve=body.reserve,
+                dry_run=body.dry_run,
+                key=body.idempotency_key or idempotency_key,
+                job_id=body.job_id,
+            )
         )
-    )
+    except LedgerUnavailable as exc:
+        outcome = gov.decide_fail_open(request, exc)  # re-raises (503) unless the partition fails open
     return DecisionOut(
         decision_id=outcome.decision_id,
         lien_id=outcome.lien_id,

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, litera
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from hpcpolicy.engine import Active, Amounts
+from hpcpolicy.ledger import deadline
 from hpcpolicy.ledger.base import LedgerUnavailable
 from hpcpolicy.ledger.model import Adjustment, AdjustmentKind, Charge, DecisionRecord, Lien, LienState
 from hpcpolicy.ledger.rules import ADJUSTMENT_SIGN, OPEN_STATES, SCOPE_FIELDS, split_scope
@@ -51,7 +52,9 @@ class SqlLedger:
     def session(self) -> Iterator[SqlSession]:
         try:
             with self._local_writer, self.engine.begin() as conn:
+                deadline.check()
                 yield SqlSession(conn)
+                deadline.check()  # raising here rolls the transaction back instead of committing it
         except IntegrityError as exc:
             raise DuplicateKey(str(exc.orig)) from exc
         except DBAPIError as exc:

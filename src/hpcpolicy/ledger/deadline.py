@@ -1,0 +1,50 @@
+"""A per-thread deadline that ledger sessions honour: no commit after the caller has given up.
+
+The HTTP layer waits a bounded time for a ledger call and answers 503 when it runs out. Without this,
+the abandoned call could still commit a lien nobody was told about. The worker thread sets the deadline
+before running the call; a session checks it when it opens and again just before it commits, and rolls
+back instead. (A commit already under way when the deadline passes finishes; a client that retries with
+the same idempotency key then gets that recorded answer.)
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+from hpcpolicy.ledger.base import LedgerUnavailable
+
+T = TypeVar("T")
+
+_local = threading.local()
+
+
+class LedgerTimeout(LedgerUnavailable):
+    """The ledger did not finish within the request's time budget; the transaction was rolled back."""
+
+
+@contextmanager
+def deadline(seconds: float | None) -> Iterator[None]:
+    """Sessions opened in this block (on this thread) must commit within ``seconds`` from now."""
+    previous = getattr(_local, "at", None)
+    _local.at = time.monotonic() + seconds if seconds is not None else None
+    _local.budget = seconds
+    try:
+        yield
+    finally:
+        _local.at = previous
+
+
+def run_within(seconds: float | None, fn: Callable[[], T]) -> T:
+    with deadline(seconds):
+        return fn()
+
+
+def check() -> None:
+    """Raise :class:`LedgerTimeout` if this thread's deadline has passed."""
+    at = getattr(_local, "at", None)
+    if at is not None and time.monotonic() > at:
+        raise LedgerTimeout(f"the ledger did not answer within {_local.budget:g} s; nothing was written")
