@@ -21,6 +21,14 @@ class LedgerUnavailable(RuntimeError):
     """The ledger's storage cannot be reached or failed: the service fails closed (503)."""
 
 
+class Contention(LedgerUnavailable):
+    """A deadlock or serialization failure: the transaction was rolled back and can be run again.
+
+    The service layer retries it a few times (:func:`hpcpolicy.service.retry.retrying`); only if it keeps
+    happening does the caller see a 503.
+    """
+
+
 class LedgerSession(Protocol):
     def lock(self, scopes: Sequence[str]) -> None: ...
 

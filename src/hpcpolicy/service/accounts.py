@@ -10,6 +10,7 @@ from hpcpolicy.ledger import Adjustment, AdjustmentKind, ScopeBalance
 from hpcpolicy.ledger.rules import split_scope
 from hpcpolicy.service.context import Context
 from hpcpolicy.service.errors import Conflict, InvalidInput, NotFound
+from hpcpolicy.service.retry import retrying
 
 METRICS = ("cpu_hours", "gpu_hours", "cost")
 
@@ -69,10 +70,13 @@ class Accounts:
         if not reason.strip():
             raise InvalidInput("an adjustment needs a reason")
         adjustment = Adjustment(self.ctx.ids(), scope, kind, amounts, reason.strip(), author, self.ctx.clock(), key)
-        with self.ctx.ledger.session() as tx:
-            if key is not None and (previous := tx.find_adjustment(key)) is not None:
-                if (previous.scope, previous.kind, previous.amounts) != (scope, kind, amounts):
-                    raise Conflict("idempotency key already used for a different adjustment")
-                return previous
-            tx.add_adjustment(adjustment)
-        return adjustment
+        def record() -> Adjustment:
+            with self.ctx.ledger.session() as tx:
+                if key is not None and (previous := tx.find_adjustment(key)) is not None:
+                    if (previous.scope, previous.kind, previous.amounts) != (scope, kind, amounts):
+                        raise Conflict("idempotency key already used for a different adjustment")
+                    return previous
+                tx.add_adjustment(adjustment)
+            return adjustment
+
+        return retrying(record)

@@ -32,6 +32,7 @@ from hpcpolicy.service.context import Context
 from hpcpolicy.service.errors import Conflict, NotFound
 from hpcpolicy.service.jobs import Jobs
 from hpcpolicy.service.policy_store import ActivePolicy
+from hpcpolicy.service.retry import retrying
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +72,9 @@ class Governance:
         active = self.ctx.policies.current
         now = self.ctx.clock()
         try:
-            outcome = self._decide(decision_id, active, now, request, caller, reserve, dry_run, key, job_id)
+            outcome = retrying(
+                lambda: self._decide(decision_id, active, now, request, caller, reserve, dry_run, key, job_id)
+            )
         except LedgerUnavailable as exc:
             self.ctx.observers.ledger_failed(exc)
             raise

@@ -17,6 +17,7 @@ from hpcpolicy.ledger.rules import actual_amounts
 from hpcpolicy.ledger.sql.ledger import DuplicateKey
 from hpcpolicy.service.context import Context
 from hpcpolicy.service.errors import Conflict, InvalidInput, NotFound
+from hpcpolicy.service.retry import retrying
 
 _CLOSED = (LienState.FINISHED, LienState.CANCELLED, LienState.FAILED)
 
@@ -32,7 +33,10 @@ class Jobs:
         return lien, charges[0] if charges else None
 
     def start(self, ref: str, job_id: str | None = None, at: datetime | None = None) -> Lien:
-        at = at or self.ctx.clock()
+        moment = at or self.ctx.clock()
+        return retrying(lambda: self._start(ref, job_id, moment))
+
+    def _start(self, ref: str, job_id: str | None, at: datetime) -> Lien:
         with self.ctx.ledger.session() as tx:
             lien = _find(tx, ref)
             if lien.state == LienState.RUNNING and job_id in (None, lien.job_id):
@@ -54,21 +58,30 @@ class Jobs:
         return self._close(ref, usage, at, LienState.FAILED if failed else LienState.CANCELLED)
 
     def expire(self) -> int:
-        with self.ctx.ledger.session() as tx:
-            return tx.expire_liens(self.ctx.clock())
+        now = self.ctx.clock()
+
+        def expire_in_one_transaction() -> int:
+            with self.ctx.ledger.session() as tx:
+                return tx.expire_liens(now)
+
+        return retrying(expire_in_one_transaction)
 
     def _close(
         self, ref: str, usage: JobUsage | None, at: datetime | None, state: LienState
     ) -> tuple[Lien, Charge | None]:
         if usage is not None and usage.elapsed_hours < 0:
             raise InvalidInput("elapsed time must be ≥ 0")
-        at = at or self.ctx.clock()
-        try:
-            with self.ctx.ledger.session() as tx:
-                return self._close_in(tx, ref, usage, at, state)
-        except DuplicateKey:  # a concurrent retry charged first: answer as a retry
-            with self.ctx.ledger.session() as tx:
-                return self._close_in(tx, ref, usage, at, state)
+        moment = at or self.ctx.clock()
+
+        def close() -> tuple[Lien, Charge | None]:
+            try:
+                with self.ctx.ledger.session() as tx:
+                    return self._close_in(tx, ref, usage, moment, state)
+            except DuplicateKey:  # a concurrent retry charged first: answer as a retry
+                with self.ctx.ledger.session() as tx:
+                    return self._close_in(tx, ref, usage, moment, state)
+
+        return retrying(close)
 
     def _close_in(
         self, tx: LedgerSession, ref: str, usage: JobUsage | None, at: datetime, state: LienState

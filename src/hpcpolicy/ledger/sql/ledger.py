@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from hpcpolicy.engine import Active, Amounts
 from hpcpolicy.ledger import deadline
-from hpcpolicy.ledger.base import LedgerUnavailable
+from hpcpolicy.ledger.base import Contention, LedgerUnavailable
 from hpcpolicy.ledger.model import Adjustment, AdjustmentKind, Charge, DecisionRecord, Lien, LienState
 from hpcpolicy.ledger.rules import ADJUSTMENT_SIGN, OPEN_STATES, SCOPE_FIELDS, split_scope
 from hpcpolicy.ledger.sql.tables import adjustments, charges, decisions, liens, scope_locks
@@ -58,6 +58,8 @@ class SqlLedger:
         except IntegrityError as exc:
             raise DuplicateKey(str(exc.orig)) from exc
         except DBAPIError as exc:
+            if _is_contention(exc):
+                raise Contention(f"transaction conflict: {type(exc.orig).__name__}: {exc.orig}") from exc
             if exc.connection_invalidated or _is_operational(exc):
                 raise LedgerUnavailable(f"database error: {type(exc.orig).__name__}: {exc.orig}") from exc
             raise
@@ -68,6 +70,19 @@ class SqlLedger:
                 conn.execute(select(1))
         except SQLAlchemyError as exc:
             raise LedgerUnavailable(f"database unreachable: {exc}") from exc
+
+
+# Deadlock and serialization failures: the transaction was rolled back and may simply be run again.
+_CONTENTION_SQLSTATES = {"40001", "40P01", "55P03"}  # PostgreSQL: serialization, deadlock, lock not available
+_CONTENTION_MYSQL_CODES = {1205, 1213}  # lock wait timeout, deadlock
+
+
+def _is_contention(exc: DBAPIError) -> bool:
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) in _CONTENTION_SQLSTATES:
+        return True
+    args: tuple[object, ...] = getattr(orig, "args", ())
+    return bool(args) and args[0] in _CONTENTION_MYSQL_CODES
 
 
 def _is_operational(exc: DBAPIError) -> bool:
@@ -86,6 +101,8 @@ class SqlSession:
         present = set(self.conn.scalars(select(scope_locks.c.scope).where(scope_locks.c.scope.in_(wanted))))
         missing = [{"scope": s} for s in wanted if s not in present]
         if missing:
+            # Created in a short transaction of its own: inside this one, two admissions inserting the same
+            # new scope would both hold a shared lock on it and deadlock when each asks for the exclusive one.
             stmt: Any
             if self.dialect == "postgresql":
                 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -93,7 +110,8 @@ class SqlSession:
                 stmt = pg_insert(scope_locks).on_conflict_do_nothing()
             else:
                 stmt = insert(scope_locks).prefix_with("IGNORE")
-            self.conn.execute(stmt, missing)
+            with self.conn.engine.begin() as own:
+                own.execute(stmt, missing)
         query = select(scope_locks.c.scope).where(scope_locks.c.scope.in_(wanted)).order_by(scope_locks.c.scope)
         self.conn.execute(query.with_for_update()).all()
 
