@@ -98,21 +98,23 @@ class SqlSession:
         if self.dialect == "sqlite" or not scopes:
             return  # BEGIN IMMEDIATE already holds the database write lock
         wanted = sorted(set(scopes))
-        present = set(self.conn.scalars(select(scope_locks.c.scope).where(scope_locks.c.scope.in_(wanted))))
-        missing = [{"scope": s} for s in wanted if s not in present]
-        if missing:
-            # Created in a short transaction of its own: inside this one, two admissions inserting the same
-            # new scope would both hold a shared lock on it and deadlock when each asks for the exclusive one.
-            stmt: Any
-            if self.dialect == "postgresql":
-                from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-                stmt = pg_insert(scope_locks).on_conflict_do_nothing()
-            else:
-                stmt = insert(scope_locks).prefix_with("IGNORE")
-            with self.conn.engine.begin() as own:
-                own.execute(stmt, missing)
         query = select(scope_locks.c.scope).where(scope_locks.c.scope.in_(wanted)).order_by(scope_locks.c.scope)
+        locked = self.conn.execute(query.with_for_update()).scalars().all()
+        if len(locked) == len(wanted):
+            return  # the usual case: every scope has its row, now locked in sorted order
+        missing = [{"scope": s} for s in wanted if s not in set(locked)]
+        # Created in a short transaction of its own: inside this one, two admissions inserting the same
+        # new scope would both hold a shared lock on it and deadlock when each asks for the exclusive one.
+        # (Locks taken after this are out of sorted order; a deadlock that may cause is retried.)
+        stmt: Any
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            stmt = pg_insert(scope_locks).on_conflict_do_nothing()
+        else:
+            stmt = insert(scope_locks).prefix_with("IGNORE")
+        with self.conn.engine.begin() as own:
+            own.execute(stmt, missing)
         self.conn.execute(query.with_for_update()).all()
 
     def settled(self, scope: str, start: datetime, end: datetime) -> Amounts:
