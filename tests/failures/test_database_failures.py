@@ -110,7 +110,8 @@ def test_database_lost_mid_traffic_fails_closed_and_recovers(
         refused = client.post("/v1/decisions", json=CPU_JOB)
         assert refused.status_code == 503
         assert refused.json()["title"] == "governance unavailable" and refused.headers["Retry-After"]
-    assert client.post("/quota/check", json={"user_id": "x", "cpu_hours": 1, "gpu_hours": 0, "gpus": 0}).status_code == 503
+    check = {"user_id": "x", "cpu_hours": 1, "gpu_hours": 0, "gpus": 0}
+    assert client.post("/quota/check", json=check).status_code == 503
     not_ready = client.get("/ready")
     assert not_ready.status_code == 503 and not_ready.json()["checks"]["database"].startswith("unavailable")
     assert client.get("/health").status_code == 200  # alive, just not ready: no restart needed

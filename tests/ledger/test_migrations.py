@@ -35,3 +35,27 @@ def test_server_migration_matches_tables(backend: str, request: pytest.FixtureRe
     upgrade(engine)  # already at head: a no-op
     assert is_current(engine)
     assert _drift(engine) == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mariadb"])
+def test_replicas_migrating_an_empty_database_at_once_all_succeed(backend: str, tmp_path: Path) -> None:
+    """Four processes' worth of upgrades race on a fresh database: one migrates, the rest find it current."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.dbservers import server_database
+
+    def race(url: str) -> None:
+        engines = [create_ledger_engine(url) for _ in range(4)]
+        try:
+            with ThreadPoolExecutor(4) as pool:
+                list(pool.map(upgrade, engines))  # re-raises any failure
+            assert is_current(engines[0]) and _drift(engines[0]) == []
+        finally:
+            for engine in engines:
+                engine.dispose()
+
+    if backend == "sqlite":
+        race(f"sqlite:///{tmp_path / 'ledger.db'}")
+    else:
+        with server_database(backend, suffix="_migrate") as url:
+            race(url)

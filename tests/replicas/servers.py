@@ -23,7 +23,8 @@ def free_port() -> int:
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment without the developer's HPCPOLICY_* settings (dev mode, no Redis unless given)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HPCPOLICY_") and k not in ("REDIS_URL", "DATABASE_URL")}
+    unset = ("REDIS_URL", "DATABASE_URL")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HPCPOLICY_") and k not in unset}
     return env | extra
 
 

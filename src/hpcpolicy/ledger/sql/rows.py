@@ -1,0 +1,174 @@
+"""Prebuilt statements and row <-> model conversion for the SQL ledger.
+
+Statements are built once at import with bind parameters, so each call only binds values (SQLAlchemy's
+compiled cache then skips recompilation); timestamps are stored as naive UTC on every backend.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, bindparam, func, insert, literal, or_, select, union_all, update
+
+from hpcpolicy.engine import Amounts
+from hpcpolicy.ledger.model import Charge, DecisionRecord, Lien, LienState
+from hpcpolicy.ledger.rules import SCOPE_FIELDS
+from hpcpolicy.ledger.sql.tables import adjustments, charges, decisions, liens
+
+
+def to_db(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def from_db(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment is not None else None
+
+
+OPEN = or_(
+    liens.c.state == LienState.RUNNING.value,
+    and_(liens.c.state == LienState.RESERVED.value, liens.c.expires_at > bindparam("now")),
+)
+CHARGE_KIND = "charge"
+ADJUSTED = (
+    select(
+        adjustments.c.kind,
+        func.sum(adjustments.c.cpu_hours),
+        func.sum(adjustments.c.gpu_hours),
+        func.sum(adjustments.c.cost),
+    )
+    .where(
+        adjustments.c.scope == bindparam("scope"),
+        adjustments.c.at >= bindparam("start"),
+        adjustments.c.at < bindparam("end"),
+    )
+    .group_by(adjustments.c.kind)
+)
+# Charges and signed adjustments of a scope in a window, in one round trip: a row per kind.
+SETTLED = {
+    kind: union_all(
+        select(
+            literal(CHARGE_KIND).label("kind"),
+            func.sum(charges.c.cpu_hours),
+            func.sum(charges.c.gpu_hours),
+            func.sum(charges.c.cost),
+        ).where(
+            charges.c[column] == bindparam("name"),
+            charges.c.at >= bindparam("start"),
+            charges.c.at < bindparam("end"),
+        ),
+        ADJUSTED,
+    )
+    for kind, column in SCOPE_FIELDS.items()
+}
+RESERVED = {
+    kind: select(
+        func.coalesce(func.sum(liens.c.cpu_hours), 0.0),
+        func.coalesce(func.sum(liens.c.gpu_hours), 0.0),
+        func.coalesce(func.sum(liens.c.cost), 0.0),
+        func.count(),
+        func.coalesce(func.sum(liens.c.gpus), 0),
+    ).where(liens.c[column] == bindparam("name"), OPEN)
+    for kind, column in SCOPE_FIELDS.items()
+}
+INSERT_LIEN = insert(liens)
+UPDATE_LIEN = update(liens).where(liens.c.id == bindparam("lien_id"))
+INSERT_CHARGE = insert(charges)
+INSERT_DECISION = insert(decisions)
+DECISION_BY_KEY = select(decisions).where(decisions.c.key == bindparam("key"))
+
+
+def lien_row(lien: Lien) -> dict[str, Any]:
+    a = lien.amounts
+    return {
+        "id": lien.id,
+        "decision_id": lien.decision_id,
+        "user_id": lien.user_id,
+        "project": lien.project,
+        "team": lien.team,
+        "org": lien.org,
+        "cluster": lien.cluster,
+        "partition": lien.partition,
+        "cpus": lien.cpus,
+        "gpus": lien.gpus,
+        "gpu_type": lien.gpu_type,
+        "memory_gb": lien.memory_gb,
+        "nodes": lien.nodes,
+        "walltime_hours": lien.walltime_hours,
+        "cpu_hours": a.cpu_hours,
+        "gpu_hours": a.gpu_hours,
+        "cost": a.cost,
+        "rate_cpu": lien.rates[0],
+        "rate_gpu": lien.rates[1],
+        "rate_mem": lien.rates[2],
+        "created_at": to_db(lien.created_at),
+        "expires_at": to_db(lien.expires_at),
+        "state": lien.state.value,
+        "job_id": lien.job_id,
+        "started_at": to_db(lien.started_at),
+        "ended_at": to_db(lien.ended_at),
+        "policy_version": lien.policy_version,
+    }
+
+
+def lien_from_row(row: Any) -> Lien:
+    return Lien(
+        id=row["id"],
+        decision_id=row["decision_id"],
+        user_id=row["user_id"],
+        project=row["project"],
+        team=row["team"],
+        org=row["org"],
+        cluster=row["cluster"],
+        partition=row["partition"],
+        cpus=row["cpus"],
+        gpus=row["gpus"],
+        gpu_type=row["gpu_type"],
+        memory_gb=row["memory_gb"],
+        nodes=row["nodes"],
+        walltime_hours=row["walltime_hours"],
+        amounts=Amounts(row["cpu_hours"], row["gpu_hours"], row["cost"]),
+        rates=(row["rate_cpu"], row["rate_gpu"], row["rate_mem"]),
+        created_at=from_db(row["created_at"]) or row["created_at"],
+        expires_at=from_db(row["expires_at"]) or row["expires_at"],
+        state=LienState(row["state"]),
+        job_id=row["job_id"],
+        started_at=from_db(row["started_at"]),
+        ended_at=from_db(row["ended_at"]),
+        policy_version=row["policy_version"],
+    )
+
+
+def charge_from_row(row: Any) -> Charge:
+    return Charge(
+        id=row["id"],
+        lien_id=row["lien_id"],
+        job_id=row["job_id"],
+        user_id=row["user_id"],
+        project=row["project"],
+        team=row["team"],
+        org=row["org"],
+        cluster=row["cluster"],
+        partition=row["partition"],
+        amounts=Amounts(row["cpu_hours"], row["gpu_hours"], row["cost"]),
+        at=from_db(row["at"]) or row["at"],
+        source=row["source"],
+        key=row["key"],
+    )
+
+
+def decision_from_row(row: Any) -> DecisionRecord:
+    return DecisionRecord(
+        id=row["id"],
+        at=from_db(row["at"]) or row["at"],
+        caller=row["caller"],
+        user_id=row["user_id"],
+        allow=bool(row["allow"]),
+        policy_version=row["policy_version"],
+        request=row["request"],
+        decision=row["decision"],
+        lien_id=row["lien_id"],
+        key=row["key"],
+    )
