@@ -59,21 +59,26 @@ class Schedule:
     truncated: int = 0
 
 
-def to_sim_jobs(records: Iterable[JobRecord], dropped: list[tuple[JobRecord, str]] | None = None) -> Iterator[SimJob]:
-    """Turn trace records into :class:`SimJob` lazily; records that cannot be replayed go to ``dropped``.
+def as_sim_job(record: JobRecord) -> SimJob | str:
+    """The :class:`SimJob` for ``record``, or the reason it cannot be replayed.
 
     A record needs a runtime and a processor count: the SDSC raw log, for one, has cancelled jobs
     with runtime ``-1`` that never ran. A requested time of 0 or less counts as unknown.
     """
+    procs = record.procs
+    if record.runtime is None:
+        return "runtime unknown (the job never ran)"
+    if procs is None or procs < 1:
+        return "processor count unknown"
+    requested = record.time_requested
+    return SimJob(record.job_id, record.submit, record.runtime, procs, requested if requested else None)
+
+
+def to_sim_jobs(records: Iterable[JobRecord], dropped: list[tuple[JobRecord, str]] | None = None) -> Iterator[SimJob]:
+    """Turn trace records into :class:`SimJob` lazily; records that cannot be replayed go to ``dropped``."""
     for record in records:
-        procs = record.procs
-        if record.runtime is None:
-            reason = "runtime unknown (the job never ran)"
-        elif procs is None or procs < 1:
-            reason = "processor count unknown"
-        else:
-            requested = record.time_requested
-            yield SimJob(record.job_id, record.submit, record.runtime, procs, requested if requested else None)
-            continue
-        if dropped is not None:
-            dropped.append((record, reason))
+        job = as_sim_job(record)
+        if isinstance(job, SimJob):
+            yield job
+        elif dropped is not None:
+            dropped.append((record, job))

@@ -11,8 +11,13 @@ and the reservation can slip.
 
 Cost: running jobs sit in an end-time heap (events) and a list sorted by expected end (shadow
 computation, O(running) per completion). A backfill pass runs only when processors are released,
-and looks only at the jobs that can pass (see :mod:`.backlog`); a mere arrival cannot change the
-shadow time or ``extra``, so only the newcomer is tested.
+and looks only at the jobs that can pass (see :mod:`.backlog`); with ``kill_at_limit`` a mere arrival
+cannot change the shadow time or ``extra``, so only the newcomer is tested. Without it an overrunning
+job moves the shadow time with the clock, so an arrival recomputes the reservation and, when it
+changed, passes over the whole queue as a completion would.
+
+Like :class:`~.fifo.Fifo`, the model is a state machine (``enqueue``, ``advance``, ``drain``) so a
+policy replay can interleave its own events; :func:`schedule_easy` is the whole-trace shortcut.
 """
 
 from __future__ import annotations
@@ -23,14 +28,18 @@ from collections.abc import Iterable
 from heapq import heappop, heappush
 
 from ..workload import Placement, Schedule, SimJob
-from .admit import Entry, admitted
+from .admit import Entry, Intake
 from .backlog import Backlog
 
 
-class _Easy:
-    """Mutable state of one replay; methods are the event handlers."""
+class Easy:
+    """One EASY replay: ``schedule`` fills with placements in order of start."""
 
-    def __init__(self, schedule: Schedule, kill_at_limit: bool) -> None:
+    name = "easy"
+
+    def __init__(self, capacity: int, *, kill_at_limit: bool = True) -> None:
+        schedule = self.schedule = Schedule("easy", capacity)
+        self.intake = Intake(schedule, kill_at_limit)
         self.place = schedule.placements.append
         self.free = schedule.capacity
         self.running: list[tuple[float, float, int]] = []  # heap of (end, expected end, procs)
@@ -51,7 +60,24 @@ class _Easy:
         reserved = self.reserved if seq == self.head else None
         self.place(Placement(job.id, submit, now, now + run, need, reserved))
 
-    def complete_until(self, until: float) -> None:
+    def __len__(self) -> int:
+        """Jobs waiting in the queue."""
+        return self.backlog.count
+
+    def submit(self, job: SimJob) -> bool:
+        """Check and enqueue ``job``; False when it was skipped (see :class:`Intake`)."""
+        entry = self.intake.entry(job)
+        if entry is None:
+            return False
+        self.enqueue(entry)
+        return True
+
+    def drain(self) -> Schedule:
+        """Run every queued job to completion and return the schedule."""
+        self.advance(float("inf"))
+        return self.schedule
+
+    def advance(self, until: float) -> None:
         """Release every job ending at or before ``until``, rescheduling after each distinct end time."""
         running, expected = self.running, self.expected
         while running and running[0][0] <= until:
@@ -117,10 +143,13 @@ class _Easy:
             return True
         return False
 
-    def arrive(self, entry: Entry) -> None:
+    def enqueue(self, entry: Entry) -> None:
+        """An arrival at its submit time; completions at that instant are processed first."""
         now = entry[1]
+        if entry[4] < entry[5].runtime:
+            self.schedule.truncated += 1
         if self.running and self.running[0][0] <= now:
-            self.complete_until(now)
+            self.advance(now)
         if not self.backlog.count:
             if entry[2] <= self.free:
                 self.start(entry, now)
@@ -131,7 +160,12 @@ class _Easy:
         if self.stale_shadow:
             head = self.backlog.head()
             assert head is not None
+            before = self.shadow, self.extra
             self.reserve(head, now)
+            if (self.shadow, self.extra) != before:  # jobs passed over earlier may fit now: a full pass
+                self.backlog.add(entry)
+                self.reschedule(now)
+                return
         if self.fits(entry[2], entry[3], now):
             self.start(entry, now)
         else:
@@ -144,9 +178,8 @@ def schedule_easy(jobs: Iterable[SimJob], capacity: int, *, kill_at_limit: bool 
     Requested times fall back to the actual runtime when unknown (perfect estimates, as with the
     NASA and lublin traces). Completions at an instant free processors before arrivals at that instant.
     """
-    schedule = Schedule("easy", capacity)
-    state = _Easy(schedule, kill_at_limit)
-    for entry in admitted(jobs, schedule, kill_at_limit):
-        state.arrive(entry)
-    state.complete_until(float("inf"))
-    return schedule
+    model = Easy(capacity, kill_at_limit=kill_at_limit)
+    submit = model.submit
+    for job in jobs:
+        submit(job)
+    return model.drain()

@@ -2,6 +2,11 @@
 
 Nobody overtakes, so processors can idle while the head waits for more to free up; this is the
 baseline backfilling is measured against. Cost is O(log n) per job (one heap of running jobs).
+
+The model is a small state machine so that a policy replay can interleave its own events with the
+scheduler's: ``advance(t)`` processes every completion up to ``t`` (and the starts they allow),
+``enqueue(entry)`` adds an arrival, ``drain()`` runs the queue dry. :func:`schedule_fifo` is the
+whole-trace shortcut.
 """
 
 from __future__ import annotations
@@ -11,24 +16,52 @@ from collections.abc import Iterable
 from heapq import heappop, heappush
 
 from ..workload import Placement, Schedule, SimJob
-from .admit import Entry, admitted
+from .admit import Entry, Intake
 
 
-def schedule_fifo(jobs: Iterable[SimJob], capacity: int, *, kill_at_limit: bool = True) -> Schedule:
-    """Replay ``jobs`` (sorted by submit) on ``capacity`` processors in strict FIFO order.
+class Fifo:
+    """One FIFO replay: ``schedule`` fills with placements in order of start."""
 
-    Jobs run for their actual runtime, cut at their requested time when ``kill_at_limit`` (the
-    default, matching EASY). Completions at an instant free processors before arrivals at that instant.
-    """
-    schedule = Schedule("fifo", capacity)
-    place = schedule.placements.append
-    running: list[tuple[float, int]] = []  # heap of (end, procs)
-    queue: deque[Entry] = deque()
-    free = capacity
+    name = "fifo"
 
-    def drain(until: float) -> None:
+    def __init__(self, capacity: int, *, kill_at_limit: bool = True) -> None:
+        self.schedule = Schedule("fifo", capacity)
+        self.intake = Intake(self.schedule, kill_at_limit)
+        self.running: list[tuple[float, int]] = []  # heap of (end, procs)
+        self.queue: deque[Entry] = deque()
+        self.free = capacity
+
+    def __len__(self) -> int:
+        """Jobs waiting in the queue."""
+        return len(self.queue)
+
+    def submit(self, job: SimJob) -> bool:
+        """Check and enqueue ``job``; False when it was skipped (see :class:`Intake`)."""
+        entry = self.intake.entry(job)
+        if entry is None:
+            return False
+        self.enqueue(entry)
+        return True
+
+    def enqueue(self, entry: Entry) -> None:
+        """An arrival at its submit time; completions at that instant are processed first."""
+        _seq, submit, need, _req, run, job = entry
+        if run < job.runtime:
+            self.schedule.truncated += 1
+        running = self.running
+        if running and running[0][0] <= submit:
+            self.advance(submit)
+        if not self.queue and need <= self.free:
+            self.free -= need
+            heappush(running, (submit + run, need))
+            self.schedule.placements.append(Placement(job.id, submit, submit, submit + run, need))
+        else:
+            self.queue.append(entry)
+
+    def advance(self, until: float) -> None:
         """Process completions up to ``until``, starting queue heads as processors free."""
-        nonlocal free
+        running, queue, place = self.running, self.queue, self.schedule.placements.append
+        free = self.free
         while running and running[0][0] <= until:
             now, procs = heappop(running)
             free += procs
@@ -37,16 +70,22 @@ def schedule_fifo(jobs: Iterable[SimJob], capacity: int, *, kill_at_limit: bool 
                 free -= need
                 heappush(running, (now + run, need))
                 place(Placement(job.id, submit, now, now + run, need))
+        self.free = free
 
-    for entry in admitted(jobs, schedule, kill_at_limit):
-        _seq, submit, need, _req, run, job = entry
-        if running and running[0][0] <= submit:
-            drain(submit)
-        if not queue and need <= free:
-            free -= need
-            heappush(running, (submit + run, need))
-            place(Placement(job.id, submit, submit, submit + run, need))
-        else:
-            queue.append(entry)
-    drain(float("inf"))
-    return schedule
+    def drain(self) -> Schedule:
+        """Run every queued job to completion and return the schedule."""
+        self.advance(float("inf"))
+        return self.schedule
+
+
+def schedule_fifo(jobs: Iterable[SimJob], capacity: int, *, kill_at_limit: bool = True) -> Schedule:
+    """Replay ``jobs`` (sorted by submit) on ``capacity`` processors in strict FIFO order.
+
+    Jobs run for their actual runtime, cut at their requested time when ``kill_at_limit`` (the
+    default, matching EASY). Completions at an instant free processors before arrivals at that instant.
+    """
+    model = Fifo(capacity, kill_at_limit=kill_at_limit)
+    submit = model.submit
+    for job in jobs:
+        submit(job)
+    return model.drain()
