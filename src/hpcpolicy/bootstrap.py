@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from hpcpolicy.cluster import RevisionStore, start_policy_sync
 from hpcpolicy.ledger.sql.connect import create_ledger_engine
 from hpcpolicy.ledger.sql.ledger import SqlLedger
 from hpcpolicy.ledger.sql.migrate import upgrade
@@ -17,18 +18,38 @@ def build_governance(
     settings: ServiceSettings,
     *,
     migrate: bool = True,
+    distribute: bool = True,
     clock: Callable[[], datetime] = utc_now,
 ) -> Governance:
     """Load the policy, connect the ledger (applying migrations unless told not to), build the service.
 
+    The policy served is the database's latest revision: the file seeds an empty database, and a policy
+    file named in the settings whose content was never stored becomes the newest revision. The policy sync
+    it starts is reachable as ``governance.ctx.policies.distribution`` (``status()``, ``stop()``). Without
+    ``distribute`` (one-shot commands such as ``hpcpolicy usage``) nothing is stored and no thread starts:
+    the latest stored revision is read once, unless a file was named.
     Raises PolicyError for a bad policy and LedgerUnavailable when the database cannot be reached.
     """
     policies = PolicyStore.from_file(settings.policy)
-    engine = create_ledger_engine(settings.ledger_url(), connect_timeout=settings.db_timeout_seconds)
+    engine = create_ledger_engine(
+        settings.ledger_url(),
+        connect_timeout=settings.db_timeout_seconds,
+        statement_timeout=settings.request_timeout_seconds,
+    )
     ledger = SqlLedger(engine)
     ledger.ping()
     if migrate:
         upgrade(engine)
+    if distribute:
+        start_policy_sync(
+            policies,
+            ledger,
+            redis_url=settings.redis_url,
+            poll_seconds=settings.policy_poll_seconds,
+            file_given=settings.policy is not None,
+        )
+    elif settings.policy is None and (latest := RevisionStore(ledger).latest()) is not None:
+        policies.replace(latest.text, source=f"policy revision {latest.id}")
     ctx = Context(
         ledger,
         policies,

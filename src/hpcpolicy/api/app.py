@@ -5,6 +5,9 @@ No import-time globals: the CLI's ``serve`` (or a test) builds the service and p
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
@@ -30,7 +33,15 @@ def create_app(
 ) -> FastAPI:
     """``ledger_workers``: threads running ledger calls (default 1 on SQLite, 8 on a database server);
     ``request_timeout``: seconds a request may wait for the ledger before a 503 (None: no limit)."""
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if (sync := governance.ctx.policies.distribution) is not None:
+            sync.stop()  # the policy watcher thread and its Redis connections
+        app.state.offload.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="hpc-policy-engine",
         version=__version__,
         description="May this job run here, now, and at whose expense? Explainable decisions, budgets, liens.",

@@ -34,11 +34,11 @@ def settings_from(**flags: Any) -> ServiceSettings:
     return base.model_copy(update={k: v for k, v in flags.items() if v is not None})
 
 
-def governance_from(settings: ServiceSettings, *, migrate: bool = True) -> Governance:
+def governance_from(settings: ServiceSettings, *, migrate: bool = True, distribute: bool = True) -> Governance:
     from hpcpolicy.bootstrap import build_governance
 
     try:
-        return build_governance(settings, migrate=migrate)
+        return build_governance(settings, migrate=migrate, distribute=distribute)
     except PolicyError as exc:
         for issue in exc.issues:
             err.print(str(issue), style="red", markup=False)
@@ -116,7 +116,7 @@ def usage(
 ) -> None:
     """Balances of a scope: limit, charged, reserved and available per quota and metric."""
     settings = settings_from(policy=policy, database_url=database_url, data_dir=data_dir)
-    gov = governance_from(settings, migrate=False)
+    gov = governance_from(settings, migrate=False, distribute=False)
     try:
         balances = gov.accounts.balances(scope)
     except ServiceError as exc:

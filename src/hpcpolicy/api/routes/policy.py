@@ -41,7 +41,7 @@ async def put_policy(request: Request, gov: GovernanceDep, who: AdminDep, run: O
 
 
 def _replace(gov: Governance, text: str, author: str) -> ActivePolicy:
-    active = gov.ctx.policies.replace(text, source=f"upload by {author}")
+    active = gov.ctx.policies.replace(text, source=f"upload by {author}", author=author)
     notify = getattr(gov.ctx, "on_policy_change", None)
     if callable(notify):
         notify(active)

@@ -1,4 +1,7 @@
-"""``GET /ready``: 200 when the ledger answers and a policy is loaded, else 503 naming what is wrong."""
+"""``GET /ready``: 200 when the ledger answers and a policy is loaded, else 503 naming what is wrong.
+
+Redis is reported but does not make a replica unready: without it, policy changes still arrive by polling.
+"""
 
 from __future__ import annotations
 
@@ -21,5 +24,11 @@ async def ready(gov: GovernanceDep, run: OffloadDep) -> JSONResponse:
         checks["database"] = f"unavailable: {exc}"
     active = gov.ctx.policies.current
     checks["policy"] = f"loaded {active.loaded.version}"
+    body: dict[str, object] = {"checks": checks}
+    if (sync := gov.ctx.policies.distribution) is not None:
+        distribution = sync.status()
+        checks["redis"] = str(distribution["redis"])  # informative: without Redis, replicas converge by polling
+        body["policy_distribution"] = distribution
     ok = checks["database"] == "ok"
-    return JSONResponse({"status": "ready" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+    body["status"] = "ready" if ok else "unavailable"
+    return JSONResponse(body, status_code=200 if ok else 503)

@@ -28,6 +28,7 @@ metadata = MetaData()
 
 Time = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 Ident = String(191)
+LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")  # MySQL's TEXT stops at 64 KiB
 
 
 def _path_columns() -> list[Column[str]]:
@@ -128,3 +129,17 @@ decisions = Table(
 
 #: One row per scope, locked ``FOR UPDATE`` (sorted) by an admission on PostgreSQL and MariaDB.
 scope_locks = Table("scope_locks", metadata, Column("scope", Ident, primary_key=True))
+
+#: Every policy made active, in order (``hpcpolicy.cluster``): replicas serve the highest id. ``previous_id``
+#: is unique, so two writers racing from the same head (two replicas seeding an empty table) cannot both win.
+policy_revisions = Table(
+    "policy_revisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("previous_id", Integer, nullable=False, unique=True),
+    Column("version", String(64), nullable=False),
+    Column("text", LongText, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("author", Ident, nullable=False),
+    Column("created_at", Time, nullable=False),
+)

@@ -1,0 +1,121 @@
+"""Policy revisions in the shared database: the record of which policy the service runs.
+
+Why the database: every replica must reach it to decide anyway (it holds the ledger), it is durable and
+it orders writes. A replica that restarts, was cut off from Redis or missed a message reads the highest
+revision and is right again; nothing else has to be delivered reliably.
+
+Revisions form a chain: each row names the revision it replaced in ``previous_id``, which is unique. Two
+writers starting from the same head cannot both append: the loser re-reads the head and appends after
+it (an upload), or adopts what it finds (two replicas seeding an empty table at start-up).
+
+Queries run through the ledger's own sessions, so they share its transaction handling (SQLite's writer
+lock, READ COMMITTED on servers) and its error mapping: an unreachable database is LedgerUnavailable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from hpcpolicy.ledger.base import LedgerUnavailable
+from hpcpolicy.ledger.sql.ledger import DuplicateKey, SqlLedger, from_db, to_db
+from hpcpolicy.ledger.sql.tables import policy_revisions as table
+
+AUTHOR_MAX = 191  # the column's width (indexed-string limit shared with the ledger tables)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRevision:
+    id: int
+    version: str
+    text: str
+    source: str
+    author: str
+    created_at: datetime
+
+
+class RevisionStore:
+    def __init__(self, ledger: SqlLedger, *, attempts: int = 5, clock: Callable[[], datetime] | None = None):
+        self._ledger = ledger
+        self._attempts = attempts
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    def latest_id(self) -> int | None:
+        """The highest revision id (one primary-key lookup: what every replica polls)."""
+        with self._session() as conn:
+            return _head(conn)
+
+    def latest(self) -> PolicyRevision | None:
+        with self._session() as conn:
+            row = conn.execute(select(table).order_by(table.c.id.desc()).limit(1)).mappings().first()
+        return _revision(row) if row else None
+
+    def has_version(self, version: str) -> bool:
+        """Whether a policy with this version (name and content hash) was ever stored."""
+        with self._session() as conn:
+            return conn.execute(select(table.c.id).where(table.c.version == version).limit(1)).first() is not None
+
+    def append(self, version: str, text: str, source: str, author: str) -> PolicyRevision:
+        """Store a new revision after the current head (retrying if another writer appended meanwhile)."""
+        for _ in range(self._attempts):
+            try:
+                with self._session() as conn:
+                    return self._insert(conn, _head(conn) or 0, version, text, source, author)
+            except DuplicateKey:
+                continue
+        raise LedgerUnavailable(f"could not store the policy revision after {self._attempts} conflicting writes")
+
+    def seed(self, version: str, text: str, source: str, author: str) -> PolicyRevision:
+        """The first revision, if none is stored; else (another replica got there first) the latest one."""
+        try:
+            with self._session() as conn:
+                if _head(conn) is None:
+                    return self._insert(conn, 0, version, text, source, author)
+        except DuplicateKey:
+            pass  # a replica starting at the same moment seeded it: adopt its revision
+        latest = self.latest()
+        if latest is None:
+            raise LedgerUnavailable("the policy revisions table is empty right after seeding it")
+        return latest
+
+    def _insert(
+        self, conn: Connection, previous: int, version: str, text: str, source: str, author: str
+    ) -> PolicyRevision:
+        at = self._clock()
+        row: dict[str, Any] = {
+            "previous_id": previous,
+            "version": version,
+            "text": text,
+            "source": source,
+            "author": author[:AUTHOR_MAX],
+            "created_at": to_db(at),
+        }
+        new_id = conn.execute(insert(table), row).inserted_primary_key
+        assert new_id is not None
+        return PolicyRevision(int(new_id[0]), version, text, source, row["author"], at)
+
+    @contextmanager
+    def _session(self) -> Iterator[Connection]:
+        """A ledger transaction; any other database failure (a schema not migrated) is LedgerUnavailable too."""
+        try:
+            with self._ledger.session() as session:
+                yield session.conn
+        except SQLAlchemyError as exc:
+            raise LedgerUnavailable(f"policy revisions: {type(exc).__name__}: {exc}") from exc
+
+
+def _head(conn: Connection) -> int | None:
+    value = conn.execute(select(func.max(table.c.id))).scalar()
+    return int(value) if value is not None else None
+
+
+def _revision(row: Any) -> PolicyRevision:
+    created = from_db(row["created_at"])
+    assert created is not None
+    return PolicyRevision(row["id"], row["version"], row["text"], row["source"], row["author"], created)
