@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Response
 
 from hpcpolicy.api.deps import CallerDep, GovernanceDep, OffloadDep
 from hpcpolicy.api.dto import DecisionIn, DecisionOut, DecisionRecordOut
@@ -21,7 +21,7 @@ async def decide(
     who: CallerDep,
     run: OffloadDep,
     idempotency_key: Annotated[str | None, Header(max_length=191)] = None,
-) -> DecisionOut:
+) -> Response:
     """Evaluate a workload. ``reserve: true`` takes a lien on admission; ``dry_run: true`` writes nothing.
 
     A retry with the same ``Idempotency-Key`` (header or body) returns the first answer and reserves
@@ -42,7 +42,7 @@ async def decide(
         )
     except LedgerUnavailable as exc:
         outcome = gov.decide_fail_open(request, exc)  # re-raises (503) unless the partition fails open
-    return DecisionOut(
+    out = DecisionOut(
         decision_id=outcome.decision_id,
         lien_id=outcome.lien_id,
         replayed=outcome.replayed,
@@ -50,6 +50,8 @@ async def decide(
         at=outcome.at,
         **outcome.decision,
     )
+    # Serialized here, once: returned as a model, FastAPI would validate it a second time (hot path).
+    return Response(out.model_dump_json(), media_type="application/json")
 
 
 @router.get("/{decision_id}", response_model=DecisionRecordOut)
