@@ -31,20 +31,7 @@ async def usage(
     return UsageOut(
         scope=scope,
         at=now,
-        balances=[
-            BalanceOut(
-                quota_id=b.quota_id,
-                metric=b.metric,
-                limit=b.limit,
-                charged=b.charged,
-                reserved=b.reserved,
-                available=b.available,
-                window=b.window,
-                window_start=b.window_start,
-                window_end=b.window_end,
-            )
-            for b in balances
-        ],
+        balances=[BalanceOut.model_validate(b, from_attributes=True) for b in balances],
     )
 
 
