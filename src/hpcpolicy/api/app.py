@@ -16,7 +16,7 @@ from hpcpolicy import __version__
 from hpcpolicy.api import problems
 from hpcpolicy.api.deps import Offload
 from hpcpolicy.api.middleware import RequestContext
-from hpcpolicy.api.routes import accounts, compat, decisions, jobs, policy, ready
+from hpcpolicy.api.routes import accounts, compat, decisions, jobs, policy, ready, slurm
 from hpcpolicy.auth import Authenticator
 from hpcpolicy.observability.metrics import Metrics
 from hpcpolicy.observability.sampling import LedgerSampler, MetricsObserver
@@ -53,7 +53,7 @@ def create_app(
     metrics.sample(LedgerSampler(governance))
     governance.ctx.observers.subscribe(MetricsObserver(metrics))
     problems.install(app)
-    for module in (compat, ready, decisions, jobs, accounts, policy):
+    for module in (compat, ready, decisions, jobs, accounts, policy, slurm):
         app.include_router(module.router)
 
     @app.get("/metrics", include_in_schema=False)

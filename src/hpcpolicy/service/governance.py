@@ -23,7 +23,7 @@ from hpcpolicy.engine import (
     quotas_on_path,
     resolve_account,
 )
-from hpcpolicy.ledger import DecisionRecord
+from hpcpolicy.ledger import DecisionRecord, Lien
 from hpcpolicy.ledger.base import LedgerSession, LedgerUnavailable
 from hpcpolicy.ledger.rules import lien_for, snapshot
 from hpcpolicy.ledger.sql.ledger import DuplicateKey
@@ -108,20 +108,7 @@ class Governance:
                 if lien is not None:
                     tx.add_lien(lien)
                 body = decision.to_dict()
-                tx.add_decision(
-                    DecisionRecord(
-                        id=decision_id,
-                        at=now,
-                        caller=caller,
-                        user_id=request.user_id,
-                        allow=decision.allow,
-                        policy_version=decision.policy_version,
-                        request=request.model_dump(mode="json"),
-                        decision=body,
-                        lien_id=lien.id if lien else None,
-                        key=key,
-                    )
-                )
+                tx.add_decision(decision_record(decision_id, now, caller, request, decision, body, lien, key))
                 return Outcome(decision_id, body, lien.id if lien else None, now)
         except DuplicateKey:
             # A concurrent retry with the same key (or the same job id) committed first.
@@ -184,6 +171,31 @@ def usage_for(
 ) -> UsageSnapshot:
     quotas = quotas_on_path(request, active.snapshot, project)
     return snapshot(quotas, now, tx.settled, lambda scope: tx.reserved(scope, now))
+
+
+def decision_record(
+    decision_id: str,
+    at: datetime,
+    caller: str,
+    request: Request,
+    decision: Decision,
+    body: dict[str, Any],
+    lien: Lien | None,
+    key: str | None,
+) -> DecisionRecord:
+    """What is stored of every decision: the request, the answer, who asked, when, and the lien taken."""
+    return DecisionRecord(
+        id=decision_id,
+        at=at,
+        caller=caller,
+        user_id=request.user_id,
+        allow=decision.allow,
+        policy_version=decision.policy_version,
+        request=request.model_dump(mode="json"),
+        decision=body,
+        lien_id=lien.id if lien else None,
+        key=key,
+    )
 
 
 def _replay(previous: DecisionRecord, request: Request) -> Outcome:

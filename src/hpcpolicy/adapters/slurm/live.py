@@ -1,0 +1,96 @@
+"""The jobs slurmctld has not finished with (pending, held, running), from ``squeue --all --json``.
+
+Two uses in a live sync. Binding: slurmdbd records a job's admin comment only when the job ends, so the
+submit token of a pending or running job is read from the controller, and its lien is bound (and started)
+while the job runs rather than when it ends. Releasing: a lien whose job the controller no longer has
+(cancelled while held, so never in a ``sacct`` window, or refused by Slurm after the submit hook) need not
+wait for its TTL. Jobs in a final state are not alive: those that ran are settled from ``sacct``; an
+unknown state counts as alive.
+
+JSON rather than ``scontrol -o show job``: that one-line format cannot be split safely, since a user's
+job name or comment may itself contain ``AdminComment=hpcpolicy:<someone else's token>``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from hpcpolicy.adapters.slurm.admission import submit_key, token_of
+from hpcpolicy.adapters.slurm.sacct import SlurmUnavailable
+from hpcpolicy.ledger import JobUsage
+from hpcpolicy.service.reconcile import ObservedJob, Phase
+
+_FINAL = frozenset({
+    "COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE",
+    "OUT_OF_MEMORY", "REVOKED",
+})  # fmt: skip
+_WAITING = frozenset({"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED"})
+
+
+@dataclass(frozen=True, slots=True)
+class LiveJobs:
+    job_ids: frozenset[str]
+    tokens: frozenset[str]
+    hooked: tuple[ObservedJob, ...]  # alive jobs carrying a submit token: pending or running
+
+
+def parse_jobs(text: str, cluster: str = "") -> LiveJobs:
+    """Raises :class:`SlurmUnavailable` if ``text`` is not squeue's JSON."""
+    try:
+        jobs = json.loads(text)["jobs"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SlurmUnavailable(f"unreadable squeue --json output: {exc}") from None
+    job_ids: set[str] = set()
+    tokens: set[str] = set()
+    hooked: list[ObservedJob] = []
+    for job in jobs:
+        if not isinstance(job, Mapping) or job.get("job_id") is None or _state(job.get("job_state")) in _FINAL:
+            continue
+        state = _state(job.get("job_state"))
+        job_id = str(job["job_id"])
+        job_ids.add(job_id)
+        token = token_of(job.get("admin_comment"))
+        if token is None:
+            continue
+        tokens.add(token)
+        running = state not in _WAITING
+        start = job.get("start_time")
+        hooked.append(
+            ObservedJob(
+                job_id=job_id,
+                cluster=cluster,
+                user=str(job.get("user_name") or ""),
+                account=job.get("account") or None,
+                partition=job.get("partition") or None,
+                phase=Phase.RUNNING if running else Phase.PENDING,
+                usage=JobUsage(0.0),
+                started_at=datetime.fromtimestamp(start, UTC) if running and isinstance(start, int) and start else None,
+                lien_key=submit_key(token),
+            )
+        )
+    return LiveJobs(frozenset(job_ids), frozenset(tokens), tuple(hooked))
+
+
+def _state(value: Any) -> str:
+    """22.05 gives a string; later releases a list of flags (the first is the base state)."""
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return str(value or "").upper()
+
+
+def run_squeue(squeue: str = "squeue", timeout: float = 60) -> str:
+    """``squeue --all --json``; raises :class:`SlurmUnavailable` (controller unreachable) with its message."""
+    try:
+        done = subprocess.run([squeue, "--all", "--json"], env=os.environ, capture_output=True, text=True,
+                              timeout=timeout)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SlurmUnavailable(f"cannot run squeue: {exc}") from exc
+    if done.returncode != 0:
+        raise SlurmUnavailable(f"squeue failed (exit {done.returncode}): {done.stderr.strip()[:500]}")
+    return done.stdout

@@ -1,0 +1,163 @@
+"""``/v1/adapters/slurm/job_submit|job_modify`` over HTTP, with the bodies the plugin really sends.
+
+NSS is replaced by the fake users of the cluster tests (dependency override), so roles come from the
+policy's ``groups`` mapping of *their* Unix groups: bin is in group ``bin``, which grants ``gpu_user``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from hpcpolicy.adapters.slurm.admission import submit_key, token_of
+from hpcpolicy.api import create_app
+from hpcpolicy.api.routes.slurm import unix_users
+from hpcpolicy.auth import Authenticator, AuthSettings, create_key
+from hpcpolicy.ledger.base import LedgerUnavailable
+from hpcpolicy.service import Governance
+from hpcpolicy.service.context import Context
+from hpcpolicy.service.reconcile import lien_by_key
+from tests.slurm.conftest import fake_users
+from tests.slurm.test_jobdesc import MODIFIED, SUBMITTED
+
+SUBMIT, MODIFY = "/v1/adapters/slurm/job_submit", "/v1/adapters/slurm/job_modify"
+GPU_JOB = SUBMITTED["-n 2 -c 3 -t 10 --mem=2000 --gres=gpu:a100:2 -p gpu -A chem --wrap sleep 2"]  # by daemon
+NO_PARTITION = SUBMITTED["--wrap true --hold"]  # daemon, nothing asked
+
+
+def dev_auth() -> AuthSettings:
+    return AuthSettings(_env_file=None, keys_file=None, api_keys=None, jwt_secret=None, jwt_public_key=None)
+
+
+@contextmanager
+def client_for(gov: Governance, settings: AuthSettings | None = None) -> Iterator[TestClient]:
+    app = create_app(gov, Authenticator(settings or dev_auth()))
+    app.dependency_overrides[unix_users] = lambda: fake_users
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture
+def client(gov: Governance) -> Iterator[TestClient]:
+    with client_for(gov) as c:
+        yield c
+
+
+def job(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    return {"job": base | changes, "cluster": "testcluster"}
+
+
+def test_a_job_without_partition_gets_the_route_the_project_and_a_token(client: TestClient, gov: Governance) -> None:
+    reply = client.post(SUBMIT, json=job(NO_PARTITION)).json()
+    assert reply["allow"] and (reply["partition"], reply["account"]) == ("cpu", "chem")
+    token = token_of(reply["admin_comment"])
+    assert token is not None
+    with gov.ctx.ledger.session() as tx:
+        lien = lien_by_key(tx, submit_key(token))
+    assert lien is not None and lien.job_id is None
+    assert (lien.user_id, lien.project, lien.partition) == ("daemon", "chem", "cpu")
+
+
+def test_what_the_job_named_is_not_written_back(client: TestClient) -> None:
+    reply = client.post(SUBMIT, json=job(GPU_JOB, user_id=2, user_name="bin", account="ml")).json()
+    assert reply["allow"], reply  # bin's Unix group grants gpu_user
+    assert (reply["partition"], reply["account"]) == (None, None)
+    assert reply["admin_comment"].startswith("hpcpolicy:")
+
+
+def test_a_list_of_partitions_is_narrowed_to_the_first_the_policy_admits(client: TestClient) -> None:
+    reply = client.post(SUBMIT, json=job(NO_PARTITION, partition="dgx-a100,cpu")).json()  # daemon: no dgx_access
+    assert reply["allow"] and reply["partition"] == "cpu"
+    refused = client.post(SUBMIT, json=job(GPU_JOB, partition="dgx-a100,gpu")).json()  # and no gpu_user
+    assert not refused["allow"] and "partition dgx-a100 requires role dgx_access" in refused["messages"][1]
+
+
+def test_an_existing_admin_comment_is_kept(client: TestClient) -> None:
+    reply = client.post(SUBMIT, json=job(NO_PARTITION, admin_comment="ticket 42 hpcpolicy:stale")).json()
+    assert reply["admin_comment"].startswith("ticket 42 hpcpolicy:") and "stale" not in reply["admin_comment"]
+
+
+def test_a_denial_lists_every_rule_and_names_an_eslurm_code(client: TestClient) -> None:
+    reply = client.post(SUBMIT, json=job(GPU_JOB)).json()  # daemon: no GPU role
+    assert (reply["allow"], reply["error"], reply["admin_comment"]) == (False, "ESLURM_ACCESS_DENIED", None)
+    assert reply["messages"][0].startswith("hpcpolicy: job rejected by policy slurm-test@")
+    assert reply["messages"][1] == (
+        "  gpu.role_required: GPU jobs require role gpu_user [user:daemon; limit gpu_user, requested 2, available n/a]"
+    )
+
+
+def test_roles_written_into_the_job_are_ignored(client: TestClient) -> None:
+    body = job(GPU_JOB, user_id=2, account="ml", partition="dgx-a100", roles=["dgx_access"], group_id=0)
+    reply = client.post(SUBMIT, json=body).json()
+    assert not reply["allow"] and "partition.role_required" in reply["messages"][1]
+
+
+def test_a_uid_unknown_to_the_service_host_is_refused_with_the_reason(client: TestClient) -> None:
+    reply = client.post(SUBMIT, json=job(NO_PARTITION, user_id=4242, user_name=None)).json()
+    assert (reply["allow"], reply["error"], reply["decision_id"]) == (False, "ESLURM_ACCESS_DENIED", None)
+    assert reply["messages"] == ["hpcpolicy: job rejected: uid 4242 is unknown on the policy service host"]
+
+
+def modify_body(scontrol: str, **job_changes: Any) -> dict[str, Any]:
+    entry = next(e for e in MODIFIED if e["scontrol"] == [scontrol])
+    return entry["body"] | {"job": entry["body"]["job"] | job_changes}  # type: ignore[no-any-return]
+
+
+def test_an_update_asking_for_less_needs_no_decision(client: TestClient) -> None:
+    reply = client.post(MODIFY, json=modify_body("NumNodes=1")).json()
+    assert (reply["allow"], reply["decision_id"], reply["admin_comment"], reply["messages"]) == (True, None, None, [])
+
+
+def test_an_update_asking_for_more_is_decided_on_the_jobs_owner(client: TestClient, gov: Governance) -> None:
+    # job 2 (2 GPUs) moved to the gpu partition with 1 h left, then asking for 2 tasks instead of 1
+    on_gpu = {"partition": "gpu", "time_limit": 60}
+    refused = client.post(MODIFY, json=modify_body("NumTasks=2", **on_gpu)).json()  # daemon: no GPU role
+    assert not refused["allow"] and refused["error"] == "ESLURM_ACCESS_DENIED"
+    assert "gpu.role_required" in refused["messages"][1]
+    # the same update of a job of bin (gpu_user through its group) is admitted, with a new token
+    allowed = client.post(MODIFY, json=modify_body("NumTasks=2", user_id=2, account="ml", **on_gpu)).json()
+    assert allowed["allow"] and allowed["decision_id"], allowed
+    token = token_of(allowed["admin_comment"])
+    with gov.ctx.ledger.session() as tx:
+        lien = lien_by_key(tx, submit_key(token or ""))
+    assert lien is not None and (lien.job_id, lien.cpus, lien.gpus, lien.walltime_hours) == ("2", 2, 2, 1.0)
+
+
+def test_only_a_caller_that_may_speak_for_users_is_served(gov: Governance, tmp_path: Path) -> None:
+    path = tmp_path / "keys.yaml"
+    controller, _ = create_key(path, "slurmctld", ["decide"], may_assert_identity=True)
+    reporter, _ = create_key(path, "reporter", ["decide"])
+    settings = AuthSettings(_env_file=None, keys_file=path, api_keys=None, jwt_secret=None, jwt_public_key=None)
+    with client_for(gov, settings) as client:
+        assert client.post(SUBMIT, json=job(NO_PARTITION)).status_code == 401
+        assert client.post(SUBMIT, json=job(NO_PARTITION), headers={"X-API-Key": reporter}).status_code == 403
+        assert client.post(MODIFY, json=modify_body("NumNodes=1"), headers={"X-API-Key": reporter}).status_code == 403
+        ok = client.post(SUBMIT, json=job(NO_PARTITION), headers={"X-API-Key": controller})
+        assert ok.status_code == 200 and ok.json()["allow"]
+
+
+class DownLedger:
+    def session(self) -> Any:
+        raise LedgerUnavailable("database unreachable: connection refused")
+
+    def ping(self) -> None:
+        raise LedgerUnavailable("database unreachable: connection refused")
+
+
+def test_no_ledger_means_no_decision_and_the_plugin_applies_its_failure_mode(gov: Governance) -> None:
+    down = Governance(Context(DownLedger(), gov.ctx.policies, clock=gov.ctx.clock))  # type: ignore[arg-type]
+    with client_for(down) as client:
+        response = client.post(SUBMIT, json=job(NO_PARTITION))
+    assert response.status_code == 503 and "ledger" in response.json()["detail"]
+
+
+def test_bodies_are_validated(client: TestClient) -> None:
+    assert client.post(SUBMIT, json={"job": NO_PARTITION, "roles": ["admin"]}).status_code == 422
+    assert client.post(MODIFY, json={"job": NO_PARTITION}).status_code == 422
+
+
