@@ -89,8 +89,8 @@ def main() -> None:
             replicas(count, url, policy_file(Path(tmp)), Path(tmp), **UNLIMITED) as urls,
         ):
             servers = [pid for u in urls for pid in pids_of(f"--port {u.rsplit(':', 1)[1]}")]
-            database = pids_of("postgres: .* hpcpolicy_load")  # the backends serving this database
             asyncio.run(drive(urls, "/v1/decisions", body_for, total=1000, connections=CONNECTIONS))  # warm up
+            database = pids_of("postgres: .* hpcpolicy_load")  # the backends serving this database, now pooled
             modes: list[tuple[str, float | None]] = [("closed loop", None)] + [
                 (f"open {r:.0f}/s", r) for r in args.rate
             ]
