@@ -5,6 +5,8 @@ No import-time globals: the CLI's ``serve`` (or a test) builds the service and p
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -22,6 +24,8 @@ from hpcpolicy.observability.metrics import Metrics
 from hpcpolicy.observability.sampling import LedgerSampler, MetricsObserver
 from hpcpolicy.service import Governance
 
+log = logging.getLogger("hpcpolicy.api")
+
 
 def create_app(
     governance: Governance,
@@ -35,7 +39,9 @@ def create_app(
     ``request_timeout``: seconds a request may wait for the ledger before a 503 (None: no limit)."""
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        housekeeping = asyncio.create_task(_checkpoint_every_second(governance))
         yield
+        housekeeping.cancel()
         if (sync := governance.ctx.policies.distribution) is not None:
             sync.stop()  # the policy watcher thread and its Redis connections
         app.state.offload.close()
@@ -63,6 +69,20 @@ def create_app(
 
     app.add_middleware(RequestContext)
     return app
+
+
+async def _checkpoint_every_second(governance: Governance) -> None:
+    """Background WAL checkpoints for an SQLite ledger (off the request path, on the default executor)."""
+    checkpoint = getattr(governance.ctx.ledger, "checkpoint", None)
+    if checkpoint is None:
+        return
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(1.0)
+        try:
+            await loop.run_in_executor(None, checkpoint)
+        except Exception as exc:  # a busy or lost database: the next second tries again
+            log.debug("checkpoint skipped: %s", exc)
 
 
 def _workers_for(governance: Governance) -> int:
