@@ -6,9 +6,15 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hpcpolicy.engine import Active, Amounts
+from hpcpolicy.engine.snapshot import QuotaRef
 from hpcpolicy.ledger import Adjustment, AdjustmentKind, Charge, DecisionRecord, Lien, LienState
+from hpcpolicy.ledger.memory import MemoryLedger
+from hpcpolicy.ledger.rules import lien_counts, lien_scopes, snapshot
+from hpcpolicy.policy.schema import Quota
 
 T0 = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
 MONTH = (datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
@@ -141,3 +147,175 @@ def test_user_only_lien_has_no_project_scopes(ledger) -> None:
     with ledger.session() as tx:
         assert tx.reserved("user:guest", T0)[1] == Active(1, 0)
         assert [entry.id for entry in tx.open_liens("user:guest")] == ["l1"]
+
+
+def test_an_open_lien_counts_where_it_is_now(ledger) -> None:
+    """An open lien updated onto another path or to other amounts counts there, with those amounts."""
+    with ledger.session() as tx:
+        tx.add_lien(lien())
+    with ledger.session() as tx:
+        moved = replace(tx.get_lien("l1"), project="q", amounts=Amounts(7, 0, 1), state=LienState.RUNNING)
+        tx.update_lien(moved)
+    with ledger.session() as tx:
+        assert tx.reserved("project:p", T0) == (Amounts(), Active())
+        assert tx.reserved("project:q", T0) == (Amounts(7, 0, 1), Active(1, 0))
+        assert tx.reserved("user:alice", T0) == (Amounts(7, 0, 1), Active(1, 0))
+        tx.update_lien(replace(moved, state=LienState.FINISHED, ended_at=T0))
+    with ledger.session() as tx:
+        for scope in ("user:alice", "project:p", "project:q", "team:t", "org:o"):
+            assert tx.reserved(scope, T0)[1] == Active()
+
+
+# -- the memory ledger's fast paths (memory only): the same answers as its generic ones -----------------
+
+WINDOWS = ["monthly", "quarterly", "yearly", {"rolling_days": 3}, {"rolling_days": 40},
+           {"start": "2026-11-05", "end": "2027-01-10"}]  # fmt: skip
+SCOPES = ["user:alice", "user:bob", "project:p", "team:t", "org:o", "project:q"]
+HISTORY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def quota_refs(draw: st.DrawFn) -> tuple[QuotaRef, ...]:
+    refs = []
+    for i, scope in enumerate(draw(st.lists(st.sampled_from(SCOPES), min_size=1, max_size=5))):
+        quota = Quota.model_validate(
+            {"window": draw(st.sampled_from(WINDOWS)), "cpu_hours": 100.0, "max_jobs": draw(st.sampled_from([None, 3]))}
+        )
+        refs.append(QuotaRef(f"{scope}#q{i}", scope, quota))
+    return tuple(refs)
+
+
+def apply_random_operation(draw: st.DrawFn, ledgers: list[MemoryLedger], now: datetime, step: int) -> None:
+    """One write, the same on every ledger; a close goes through ``close_lien`` on the first ledger and through
+    ``update_lien`` + ``add_charge`` on the others."""
+    first = ledgers[0]
+    open_ids = [
+        lien_id for lien_id, lien in first.liens.items() if lien.state in (LienState.RESERVED, LienState.RUNNING)
+    ]
+    kind = draw(st.sampled_from(["lien", "lien", "close", "close", "run", "charge", "adjust", "read"]))
+    if kind in ("close", "run") and not open_ids:
+        kind = "lien"
+    if kind == "lien":
+        user = draw(st.sampled_from(["alice", "bob"]))
+        project = draw(st.sampled_from(["p", "q", None]))
+        state = draw(st.sampled_from([LienState.RESERVED, LienState.RESERVED, LienState.RUNNING]))
+        expires = now + timedelta(hours=draw(st.sampled_from([1, 30, 24 * 20])))
+        made = lien(f"l{step}", user=user, project=project, gpus=draw(st.integers(0, 2)), state=state,
+                    created_at=now, expires_at=expires, job_id=f"job{step}",
+                    amounts=Amounts(draw(st.floats(0, 50)), draw(st.floats(0, 5)), draw(st.floats(0, 9))))  # fmt: skip
+        for ledger in ledgers:
+            ledger.add_lien(made)
+    elif kind == "close":
+        lien_id = draw(st.sampled_from(open_ids))
+        state = draw(st.sampled_from([LienState.FINISHED, LienState.CANCELLED, LienState.FAILED]))
+        at = now - timedelta(hours=draw(st.sampled_from([0, 0, 5, 24 * 40])))  # sometimes dated in the past
+        spec = None
+        if draw(st.booleans()):
+            spec = (
+                f"c{step}",
+                Amounts(draw(st.floats(0, 40)), 0.0, draw(st.floats(0, 4))),
+                "finish",
+                f"lien:{lien_id}",
+            )
+        first.close_lien(lien_id, state, at, spec)
+        for ledger in ledgers[1:]:
+            old = ledger.get_lien(lien_id)
+            assert old is not None
+            ledger.update_lien(replace(old, state=state, ended_at=at))
+            if spec is not None:
+                path = (old.user_id, old.project, old.team, old.org, old.cluster, old.partition)
+                ledger.add_charge(Charge(spec[0], lien_id, old.job_id, *path, spec[1], at, spec[2], spec[3]))
+    elif kind == "run":
+        lien_id = draw(st.sampled_from(open_ids))
+        for ledger in ledgers:
+            old = ledger.get_lien(lien_id)
+            assert old is not None
+            ledger.update_lien(replace(old, state=LienState.RUNNING, started_at=now))
+    elif kind == "charge":
+        at = now - timedelta(days=draw(st.sampled_from([0, 0, 2, 35])))
+        made = charge(
+            f"x{step}", at, Amounts(draw(st.floats(0, 30)), 0.0, 1.0), user=draw(st.sampled_from(["alice", "bob"]))
+        )
+        for ledger in ledgers:
+            ledger.add_charge(made)
+    elif kind == "adjust":
+        kinds = st.sampled_from(list(AdjustmentKind))
+        made_adjustment = Adjustment(f"a{step}", draw(st.sampled_from(SCOPES)), draw(kinds), Amounts(5.0, 1.0, 2.0),
+                                     "why", "admin", now - timedelta(days=draw(st.sampled_from([0, 10]))))  # fmt: skip
+        for ledger in ledgers:
+            ledger.add_adjustment(made_adjustment)
+    else:  # a read in the middle: makes the first ledger write what close_lien left pending
+        first.get_lien(draw(st.sampled_from(open_ids or ["none"])))
+
+
+def brute_force(ledger: MemoryLedger, ref: QuotaRef, now: datetime) -> tuple[float, int]:
+    """CPU-hours consumed and jobs active on ``ref``, summed straight from the records (as SQL would)."""
+    start, end = ref.bounds(now)
+    used = sum(
+        c.amounts.cpu_hours for c in ledger.charges.values() if ref.scope in lien_scopes(c) and start <= c.at < end
+    )
+    signs = {AdjustmentKind.DEBIT: 1.0}
+    used += sum(signs.get(a.kind, -1.0) * a.amounts.cpu_hours for a in ledger.adjustments.values()
+                if a.scope == ref.scope and start <= a.at < end)  # fmt: skip
+    held = [x for x in ledger.liens.values() if ref.scope in lien_scopes(x) and lien_counts(x.state, x.expires_at, now)]
+    return used + sum(x.amounts.cpu_hours for x in held), len(held)
+
+
+@HISTORY
+@given(st.data())
+def test_memory_fast_paths_give_the_shared_rule_exactly(data: st.DataObject) -> None:
+    """``usage`` and ``balances`` (cursors kept across calls) equal ``rules.snapshot`` over the generic
+    queries bit for bit, and the sums agree with the records; closing with ``close_lien`` leaves the
+    same records, in the same order, as ``update_lien`` + ``add_charge``."""
+    draw = data.draw
+    fast, plain = MemoryLedger(), MemoryLedger()
+    refs = quota_refs(draw)
+    resolved = fast.resolve(refs)
+    now = T0
+    for step in range(draw(st.integers(1, 40))):
+        now += timedelta(hours=draw(st.sampled_from([0, 1, 7, 24 * 9])))
+        apply_random_operation(draw, [fast, plain], now, step)
+        at = now - timedelta(days=draw(st.sampled_from([0, 0, 0, 3, 45])))  # mostly now, sometimes earlier
+        want = snapshot(refs, at, plain.settled, lambda scope, at=at: plain.reserved(scope, at))
+        assert fast.usage(refs, at) == want
+        used, active = fast.balances(resolved, at)
+        assert [Amounts(*u) for u in used] == [want.consumed[ref.id] for ref in refs]
+        for ref, jobs in zip(refs, active, strict=True):
+            assert jobs == (want.active[ref.scope] if ref.concurrent else Active())  # read where it limits
+        for ref in refs:
+            cpu, jobs = brute_force(plain, ref, at)
+            assert want.consumed[ref.id].cpu_hours == pytest.approx(cpu, abs=1e-6)
+            assert not ref.concurrent or want.active[ref.scope].jobs == jobs
+    assert list(fast.liens.items()) == list(plain.liens.items())
+    assert list(fast.charges.items()) == list(plain.charges.items())
+    assert list(fast.open_liens()) == list(plain.open_liens())
+    for lien_id in plain.liens:
+        assert fast.charges_for_lien(lien_id) == plain.charges_for_lien(lien_id)
+        assert fast.find_charge(f"lien:{lien_id}") == plain.find_charge(f"lien:{lien_id}")
+
+
+def test_a_lien_closed_by_close_lien_is_written_when_read_and_never_expires() -> None:
+    memory = MemoryLedger()
+    memory.add_lien(lien("a", job_id="7"))
+    closed = memory.close_lien("a", LienState.FINISHED, T0, ("c1", Amounts(3, 0, 0.3), "finish", "lien:a"))
+    assert closed.state == LienState.RESERVED  # the lien as it was
+    assert memory.reserved("project:p", T0) == (Amounts(), Active())  # released at once
+    assert memory.settled("org:o", *MONTH) == Amounts(3, 0, 0.3)  # and charged at once
+    assert memory.expire_liens(T0 + timedelta(days=1)) == 0  # past its TTL, but closed
+    assert memory.find_lien_by_job("7") == replace(lien("a", job_id="7"), state=LienState.FINISHED, ended_at=T0)
+    written = Charge("c1", "a", "7", "alice", "p", "t", "o", "c", "cpu", Amounts(3, 0, 0.3), T0, "finish", "lien:a")
+    assert memory.charges_for_lien("a") == [written] and memory.find_charge("lien:a") == written
+    with pytest.raises(ValueError, match="closed state"):
+        memory.close_lien("a", LienState.RUNNING, T0)
+
+
+def test_lien_state_helpers_are_replace() -> None:
+    made = lien(job_id="j", gpus=1, started_at=T0)
+    assert made.with_state(LienState.FINISHED, ended_at=T0) == replace(made, state=LienState.FINISHED, ended_at=T0)
+    assert made.with_state(LienState.EXPIRED) == replace(made, state=LienState.EXPIRED)
+    later = T0 + timedelta(minutes=5)
+    assert made.with_state(LienState.RUNNING, started_at=later) == replace(
+        made, state=LienState.RUNNING, started_at=later
+    )
+    again = made.reissued("l9", later, later + timedelta(hours=1), "j9")
+    assert again == replace(made, id="l9", decision_id="l9", created_at=later, expires_at=later + timedelta(hours=1),
+                            job_id="j9", started_at=None, ended_at=None)  # fmt: skip

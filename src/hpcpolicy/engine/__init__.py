@@ -1,6 +1,10 @@
-"""The pure decision engine: no I/O, no clock, no globals.
+"""The pure decision engine: no I/O, no clock, no globals (save one bounded memo of pure results, below).
 
 >>> decision = evaluate(request, snapshot, usage, now=now)
+
+or, for a request decided many times under one snapshot, ``plan = prepare(request, snapshot)`` once and
+``decide(plan, usage, now=now)`` each time (the same decision). The one module-level state is the
+``lru_cache`` of calendar window bounds in :mod:`hpcpolicy.engine.windows`: pure results of integers.
 
 Everything here imports only the standard library, Pydantic models and :mod:`hpcpolicy.policy.schema`.
 """
@@ -8,7 +12,7 @@ Everything here imports only the standard library, Pydantic models and :mod:`hpc
 from hpcpolicy.engine.codes import Code
 from hpcpolicy.engine.decision import Decision, Estimate, RejectedRoute, Route, Violation
 from hpcpolicy.engine.estimate import estimate, price, unit_rates
-from hpcpolicy.engine.evaluate import effective_roles, evaluate
+from hpcpolicy.engine.evaluate import Plan, decide, decide_balances, effective_roles, evaluate, prepare
 from hpcpolicy.engine.request import Request
 from hpcpolicy.engine.rules.account import quotas_on_path, resolve_account
 from hpcpolicy.engine.snapshot import PartitionRef, PolicySnapshot, QuotaRef, compile_policy
@@ -23,6 +27,7 @@ __all__ = [
     "Decision",
     "Estimate",
     "PartitionRef",
+    "Plan",
     "PolicySnapshot",
     "QuotaRef",
     "RejectedRoute",
@@ -31,9 +36,12 @@ __all__ = [
     "UsageSnapshot",
     "Violation",
     "compile_policy",
+    "decide",
+    "decide_balances",
     "effective_roles",
     "estimate",
     "evaluate",
+    "prepare",
     "price",
     "quotas_on_path",
     "resolve_account",

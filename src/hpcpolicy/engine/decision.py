@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from hpcpolicy.engine.records import fast_init
+
 Number = float | int
 Bound = Number | str | None
 
@@ -20,6 +22,7 @@ def num(value: float) -> str:
     return f"{value:.6f}".rstrip("0").rstrip(".") if abs(value) >= 1e-4 else f"{value:.3g}"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Violation:
     """One failed rule: its stable ``code``, what it applied to (``scope``) and the numbers involved.
@@ -46,6 +49,7 @@ class Violation:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Route:
     cluster: str
@@ -55,6 +59,7 @@ class Route:
         return {"cluster": self.cluster, "partition": self.partition}
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Estimate:
     """What the job will consume if it runs for its whole walltime; the amount a lien reserves."""
@@ -73,6 +78,7 @@ class Estimate:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RejectedRoute:
     """A partition considered while routing, and why it could not take the job."""
@@ -89,6 +95,7 @@ class RejectedRoute:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Decision:
     """The full answer.

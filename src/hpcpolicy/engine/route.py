@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from hpcpolicy.engine.codes import Code
 from hpcpolicy.engine.decision import Estimate, RejectedRoute, Violation
 from hpcpolicy.engine.estimate import estimate, ranking_cost, walltime_for
+from hpcpolicy.engine.records import fast_init
 from hpcpolicy.engine.request import Request
 from hpcpolicy.engine.rules.partition import partition_violations
 from hpcpolicy.engine.snapshot import PartitionRef, PolicySnapshot
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Routing:
     partition: PartitionRef | None
@@ -68,7 +70,12 @@ def _cheapest(
     policy with a hundred partitions costs a sort, not a hundred full checks. Ties keep file order.
     """
     candidates = snap.partitions if request.cluster is None else snap.partitions_by_cluster[request.cluster]
-    ranked = _ranked(request, candidates, default)
+    if len(candidates) == 1:  # nothing to rank (a one-partition site): skip the costs and the heap
+        part = candidates[0]
+        walltime = request.walltime_hours if request.walltime_hours is not None else _default_walltime(part, default)
+        ranked = [(0.0, 0, part, walltime)]
+    else:
+        ranked = _ranked(request, candidates, default)
     rejected: list[tuple[int, RejectedRoute]] = []
     while ranked:  # pop cheapest first; usually the first or second accepts, so no full sort is paid
         _, order, part, walltime = heapq.heappop(ranked)
@@ -100,7 +107,12 @@ def _ranked(
     else:
         ranked = []
         for i, part in enumerate(candidates):
-            walltime = part.default_walltime_hours or default
+            walltime = _default_walltime(part, default)
             ranked.append((ranking_cost(request, part, walltime), i, part, walltime))
     heapq.heapify(ranked)  # (cost, order) is unique, so partitions themselves are never compared
     return ranked
+
+
+def _default_walltime(part: PartitionRef, default: float) -> float:
+    """The walltime ranked for a request that gives none: the partition's default, else the policy's."""
+    return part.default_walltime_hours or default

@@ -11,7 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from hpcpolicy.engine.records import fast_init
 
+
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Amounts:
     """Metered consumption: CPU-hours, GPU-hours and cost in billing units."""
@@ -27,6 +30,7 @@ class Amounts:
         return Amounts(self.cpu_hours - other.cpu_hours, self.gpu_hours - other.gpu_hours, self.cost - other.cost)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Active:
     """Jobs and GPUs of one scope holding a lien or running now."""

@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from hpcpolicy.engine.records import fast_init
 from hpcpolicy.engine.usage import Amounts
 
 
@@ -34,6 +35,7 @@ class AdjustmentKind(StrEnum):
     DEBIT = "debit"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Lien:
     id: str
@@ -60,7 +62,35 @@ class Lien:
     ended_at: datetime | None = None
     policy_version: str = ""
 
+    # Both helpers below are ``dataclasses.replace`` with fewer moving parts: ``replace`` inspects the
+    # fields and builds a keyword dict on every call, which cost more than the rest of a lien's state
+    # change in the trace replay (two of them per job). Positional, so a new field must be added here.
 
+    def with_state(
+        self, state: LienState, *, started_at: datetime | None = None, ended_at: datetime | None = None
+    ) -> Lien:
+        """This lien in ``state``; ``started_at``/``ended_at`` when given, else the lien's own."""
+        return Lien(
+            self.id, self.decision_id, self.user_id, self.project, self.team, self.org, self.cluster,
+            self.partition, self.cpus, self.gpus, self.gpu_type, self.memory_gb, self.nodes, self.walltime_hours,
+            self.amounts, self.rates, self.created_at, self.expires_at, state, self.job_id,
+            self.started_at if started_at is None else started_at, self.ended_at if ended_at is None else ended_at,
+            self.policy_version,
+        )  # fmt: skip
+
+    def reissued(self, lien_id: str, created_at: datetime, expires_at: datetime, job_id: str | None) -> Lien:
+        """A new reserved lien like this one (same request, path, estimate and rates) under another id.
+
+        ``decision_id`` is the new id too, as :func:`hpcpolicy.ledger.rules.lien_for` makes it.
+        """
+        return Lien(
+            lien_id, lien_id, self.user_id, self.project, self.team, self.org, self.cluster, self.partition,
+            self.cpus, self.gpus, self.gpu_type, self.memory_gb, self.nodes, self.walltime_hours, self.amounts,
+            self.rates, created_at, expires_at, LienState.RESERVED, job_id, None, None, self.policy_version,
+        )  # fmt: skip
+
+
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Charge:
     """Usage dated at ``at`` (the job's end), counted in every window containing that instant."""
@@ -92,6 +122,7 @@ class Adjustment:
     key: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class JobUsage:
     """What a job actually used. Resources left None are taken from the lien (what was requested)."""

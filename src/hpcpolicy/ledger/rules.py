@@ -25,7 +25,6 @@ from hpcpolicy.engine import (
     UsageSnapshot,
     price,
     unit_rates,
-    window_bounds,
 )
 from hpcpolicy.ledger.model import AdjustmentKind, JobUsage, Lien, LienState
 
@@ -102,7 +101,7 @@ def snapshot(
     for ref in quotas:
         if ref.scope not in held:
             held[ref.scope], active[ref.scope] = reserved(ref.scope)
-        start, end = window_bounds(ref.quota.window, now)
+        start, end = ref.bounds(now)  # window_bounds(ref.quota.window, now), with its dispatch done once
         consumed[ref.id] = settled(ref.scope, start, end) + held[ref.scope]
     return UsageSnapshot(consumed, active)
 

@@ -3,9 +3,11 @@
 Two implementations of one small interface (:class:`Governor`), in trace seconds:
 
 * :class:`LedgerGovernor` — the replay's own: the in-memory ledger and the shared balance rules of
-  :mod:`hpcpolicy.ledger.rules` (``snapshot``, ``lien_for``, ``actual_amounts``), called in the order
-  :class:`~hpcpolicy.service.Governance` and :class:`~hpcpolicy.service.jobs.Jobs` call them, without
-  what a replay never reads (decision records, uuids, sessions, idempotency keys).
+  :mod:`hpcpolicy.ledger.rules` (``snapshot``'s rule, here through ``MemoryLedger.balances``; ``lien_for``;
+  ``actual_amounts``), called in the order :class:`~hpcpolicy.service.Governance` and
+  :class:`~hpcpolicy.service.jobs.Jobs` call them, without what a replay never reads (decision records,
+  uuids, sessions, idempotency keys). ``tests/simulate/test_fast_governor.py`` checks it decision for
+  decision and record for record against the same calls made through the generic ledger contract.
 * :class:`ServiceGovernor` — the service layer itself over any ledger (SQLite in the tests), with a
   virtual clock. Slow, but it is the reference the fast one is tested against.
 
@@ -16,7 +18,6 @@ its reservation's TTL. Until ``expires_at`` a reserved lien counts exactly as a 
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 from itertools import count
 from typing import Any, Protocol
@@ -25,24 +26,26 @@ from hpcpolicy.engine import (
     Amounts,
     Decision,
     Estimate,
+    Plan,
     PolicySnapshot,
-    QuotaRef,
     RejectedRoute,
     Request,
     Route,
     Violation,
-    evaluate,
-    quotas_on_path,
-    resolve_account,
+    decide_balances,
+    prepare,
 )
-from hpcpolicy.ledger import Charge, JobUsage, LienState
-from hpcpolicy.ledger.memory import MemoryLedger
-from hpcpolicy.ledger.rules import actual_amounts, lien_for, snapshot
+from hpcpolicy.ledger import JobUsage, Lien, LienState
+from hpcpolicy.ledger.memory import MemoryLedger, Resolved
+from hpcpolicy.ledger.rules import actual_amounts, lien_for
 from hpcpolicy.service import Governance
 
 from .clock import TraceClock, VirtualClock
 
 CALLER = "simulate"
+_PLAN_LIMIT = 200_000  # distinct requests planned before the cache starts over (as the request builder's)
+_RUNNING, _FINISHED = LienState.RUNNING, LienState.FINISHED
+_SOURCE = LienState.FINISHED.value  # a charge's source; looked up once (an enum's .value is a property)
 
 
 class Governor(Protocol):
@@ -59,7 +62,29 @@ class Governor(Protocol):
         ...
 
 
+class _Prepared:
+    """A request's :class:`Plan`, its quotas resolved in the ledger and, once one was admitted, its first
+    lien (the template of the next)."""
+
+    __slots__ = ("lien", "plan", "quotas", "request")
+
+    def __init__(self, request: Request, plan: Plan, quotas: Resolved) -> None:
+        self.request = request
+        self.plan = plan
+        self.quotas = quotas
+        self.lien: Lien | None = None
+
+
 class LedgerGovernor:
+    """Decide, start and finish on the in-memory ledger, as the service layer would.
+
+    Per distinct request (the request builder hands out one object per job shape) the engine's
+    :func:`prepare` runs once, and the lien :func:`lien_for` makes for its first admission serves as a
+    template for the next ones: everything in a lien but its id, times and job id follows from the
+    request and the decision's route, path and estimate, which the plan fixes. Each decision then costs
+    the balance lookups (:meth:`MemoryLedger.balances`) and the quota checks (:func:`decide_balances`) only.
+    """
+
     def __init__(
         self, snap: PolicySnapshot, clock: TraceClock, lien_ttl: timedelta, ledger: MemoryLedger | None = None
     ) -> None:
@@ -68,26 +93,29 @@ class LedgerGovernor:
         self.ttl = lien_ttl
         self.ttl_seconds = lien_ttl.total_seconds()
         self.ledger = ledger if ledger is not None else MemoryLedger()
-        self._quotas: dict[tuple[str, str | None], tuple[QuotaRef, ...]] = {}
+        self._prepared: dict[int, _Prepared] = {}  # id(request) → plan; holding the request keeps its id
+        self._resolved: dict[tuple[str, str | None], Resolved] = {}  # (user, project) → its quotas, resolved
         self._deadline: dict[str, float] = {}  # lien id → trace time its reservation expires
         self._ids = count(1)
 
     def decide(self, request: Request, job_id: str, t: float) -> tuple[Decision, str | None]:
-        snap, ledger, now = self.snapshot, self.ledger, self.clock.at(t)
-        key = (request.user_id, request.project)
-        quotas = self._quotas.get(key)
-        if quotas is None:  # the path depends on user and project only; resolve once per pair
-            project, _path, _problems = resolve_account(request, snap)
-            quotas = self._quotas[key] = quotas_on_path(request, snap, project)
-        reserved = ledger.reserved
-        usage = snapshot(quotas, now, ledger.settled, lambda scope: reserved(scope, now))
-        decision = evaluate(request, snap, usage, now=now)
+        ledger, now = self.ledger, self.clock.at(t)
+        prepared = self._prepared.get(id(request))
+        if prepared is None or prepared.request is not request:
+            prepared = self._prepare(request)
+        used, active = ledger.balances(prepared.quotas, now)
+        decision = decide_balances(prepared.plan, used, active, now=now)
         if not decision.allow:
             return decision, None
         lien_id = str(next(self._ids))
-        lien = lien_for(lien_id, request, decision, snap, now, self.ttl, job_id)
-        if lien is None:  # allowed without a route cannot happen; be explicit rather than assert
-            return decision, None
+        template = prepared.lien
+        if template is None:
+            lien = lien_for(lien_id, request, decision, self.snapshot, now, self.ttl, job_id)
+            if lien is None:  # allowed without a route cannot happen; be explicit rather than assert
+                return decision, None
+            prepared.lien = lien
+        else:
+            lien = template.reissued(lien_id, now, now + self.ttl, job_id)
         ledger.add_lien(lien)
         self._deadline[lien_id] = t + self.ttl_seconds
         return decision, lien_id
@@ -95,37 +123,38 @@ class LedgerGovernor:
     def started(self, lien_id: str, start: float, end: float) -> None:
         if end < self._deadline.pop(lien_id):
             return  # closed before its reservation expires: "running" would count the same
-        lien = self.ledger.liens[lien_id]
-        self.ledger.update_lien(replace(lien, state=LienState.RUNNING, started_at=self.clock.at(start)))
+        lien = self.ledger.get_lien(lien_id)
+        assert lien is not None  # the governor made it
+        self.ledger.update_lien(lien.with_state(_RUNNING, started_at=self.clock.at(start)))
 
     def finished(self, lien_id: str, start: float, end: float) -> Amounts | None:
+        """As ``Jobs.finish``: the lien closed as finished and, for a positive run, a charge keyed
+        ``lien:<id>`` of the actual usage at the lien's rates (:meth:`MemoryLedger.close_lien`)."""
         ledger = self.ledger
         self._deadline.pop(lien_id, None)
-        lien = ledger.liens[lien_id]
+        lien = ledger.get_lien(lien_id)
+        assert lien is not None  # the governor made it
         at = self.clock.at(end)
-        ledger.update_lien(replace(lien, state=LienState.FINISHED, ended_at=at))
         hours = (end - start) / 3600.0
         if hours <= 0:
+            ledger.close_lien(lien_id, _FINISHED, at)
             return None
         amounts = actual_amounts(lien, JobUsage(hours))
-        ledger.add_charge(
-            Charge(
-                id=lien_id,
-                lien_id=lien_id,
-                job_id=lien.job_id,
-                user_id=lien.user_id,
-                project=lien.project,
-                team=lien.team,
-                org=lien.org,
-                cluster=lien.cluster,
-                partition=lien.partition,
-                amounts=amounts,
-                at=at,
-                source=LienState.FINISHED.value,
-                key=f"lien:{lien_id}",
-            )
-        )
+        ledger.close_lien(lien_id, _FINISHED, at, (lien_id, amounts, _SOURCE, f"lien:{lien_id}"))
         return amounts
+
+    def _prepare(self, request: Request) -> _Prepared:
+        if len(self._prepared) >= _PLAN_LIMIT:
+            self._prepared.clear()
+        plan = prepare(request, self.snapshot)
+        # The quotas on the path follow from user and project alone: resolve them once per pair, which
+        # also lets every request of the pair share the cursors that speed up the balance lookups.
+        key = (request.user_id, plan.project)
+        quotas = self._resolved.get(key)
+        if quotas is None:
+            quotas = self._resolved[key] = self.ledger.resolve(plan.quotas)
+        prepared = self._prepared[id(request)] = _Prepared(request, plan, quotas)
+        return prepared
 
 
 class ServiceGovernor:

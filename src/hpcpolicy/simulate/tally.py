@@ -34,7 +34,10 @@ class GovernanceTally:
         self.dry: list[dict[str, Any]] = []
         self.burn: dict[str, list[list[float | None]]] = {}
         self._open: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}  # (quota, metric) → (window end, event)
-        self._bucket: dict[str, int] = {}
+        self._bucket: dict[str, int] = {}  # quota id → the last slice it was sampled in
+        self._current = -1  # the slice of the latest decision, and the quotas sampled in it
+        self._sampled: set[str] = set()
+        self._project_accounts: dict[str | None, str] = {}  # project → "project:<name>", built once
         self._first = first
         self._width = max((last - first) / buckets, 1e-9)
         self._quotas = {ref.id: ref.quota for refs in snap.scope_quotas.values() for ref in refs}
@@ -46,7 +49,10 @@ class GovernanceTally:
 
     def record(self, decision: Decision, t: float) -> str:
         """Count one decision at trace time ``t``; return the account it belongs to."""
-        account = f"project:{decision.project}" if decision.project else decision.account_path[0]
+        project = decision.project
+        account = self._project_accounts.get(project) if project else decision.account_path[0]
+        if account is None:
+            account = self._project_accounts[project] = f"project:{project}"
         counts = self.accounts.get(account)
         if counts is None:
             counts = self.accounts[account] = [0, 0, 0.0, 0.0, 0.0]
@@ -62,10 +68,16 @@ class GovernanceTally:
                 if metric is not None:
                     self._ran_dry(violation.scope, metric, violation.available, t)
         bucket = int((t - self._first) / self._width)
+        remaining = decision.remaining
+        if bucket == self._current and self._sampled.issuperset(remaining):
+            return account  # every quota of this decision already has its point in this slice: the usual case
+        if bucket != self._current:
+            self._current, self._sampled = bucket, set()
         seen = self._bucket
-        for quota_id, balances in decision.remaining.items():
+        for quota_id, balances in remaining.items():
             if seen.get(quota_id) != bucket:
                 seen[quota_id] = bucket
+                self._sampled.add(quota_id)
                 self._sample(quota_id, balances, decision, t)
         return account
 
@@ -76,12 +88,19 @@ class GovernanceTally:
         counts[4] += amounts.cost
 
     def _sample(self, quota_id: str, balances: dict[str, float], decision: Decision, t: float) -> None:
+        """A burn-down point: the balance before this job (after it, plus its estimate) per metered metric."""
+        get = balances.get
+        cpu, gpu, cost = get("cpu_hours"), get("gpu_hours"), get("cost")  # METERED, spelt out
+        if cpu is None and gpu is None and cost is None:
+            return
         est = decision.estimate
-        wanted = {"cpu_hours": est.cpu_hours, "gpu_hours": est.gpu_hours, "cost": est.cost}
-        point: list[float | None] = [self.clock.epoch + t]
-        point += [balances[m] + wanted[m] if m in balances else None for m in METERED]
-        if any(value is not None for value in point[1:]):
-            self.burn.setdefault(quota_id, []).append(point)
+        point: list[float | None] = [
+            self.clock.epoch + t,
+            None if cpu is None else cpu + est.cpu_hours,
+            None if gpu is None else gpu + est.gpu_hours,
+            None if cost is None else cost + est.cost,
+        ]
+        self.burn.setdefault(quota_id, []).append(point)
 
     def _ran_dry(self, quota_id: str, metric: str, available: float | None, t: float) -> None:
         key = (quota_id, metric)

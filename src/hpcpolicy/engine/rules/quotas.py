@@ -6,19 +6,23 @@ estimate must stay within the limit. The balance after the job is reported wheth
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from hpcpolicy.engine.codes import Code
 from hpcpolicy.engine.decision import Estimate, Violation, num
 from hpcpolicy.engine.snapshot import METERED, QuotaRef
-from hpcpolicy.engine.usage import IDLE, ZERO, UsageSnapshot
-from hpcpolicy.engine.windows import describe
+from hpcpolicy.engine.usage import IDLE, ZERO, Active, UsageSnapshot
 
 #: Floating-point slack so that a job asking for exactly the remaining balance is admitted.
 EPSILON = 1e-9
 
 _CODES = (Code.QUOTA_CPU_HOURS, Code.QUOTA_GPU_HOURS, Code.QUOTA_COST)
 _LABELS = ("CPU-hours", "GPU-hours", "cost")
+
+
+Used = tuple[float, float, float]
+"""What one quota has consumed in its window: CPU-hours, GPU-hours, cost (the fields of ``Amounts``)."""
 
 
 def quota_violations(
@@ -30,31 +34,51 @@ def quota_violations(
     remaining: dict[str, dict[str, float]],
 ) -> list[Violation]:
     """Check every quota; fill ``remaining[quota id]`` with the balances after this job."""
+    consumed, active = usage.consumed, usage.active
+    used: list[Used] = []
+    for ref in quotas:
+        amounts = consumed.get(ref.id, ZERO)
+        used.append((amounts.cpu_hours, amounts.gpu_hours, amounts.cost))
+    jobs = [active.get(ref.scope, IDLE) for ref in quotas]
+    return check_quotas(quotas, estimate, gpus, used, jobs, now, remaining)
+
+
+def check_quotas(
+    quotas: tuple[QuotaRef, ...],
+    estimate: Estimate,
+    gpus: int,
+    used: Sequence[Used],
+    active: Sequence[Active],
+    now: datetime,
+    remaining: dict[str, dict[str, float]],
+) -> list[Violation]:
+    """:func:`quota_violations` with the usage given per quota, in the order of ``quotas``.
+
+    ``used[k]`` is what ``quotas[k]`` has consumed; ``active[k]`` the jobs and GPUs active on its scope
+    (read only where the quota limits concurrency). This is the form a ledger that sums balances itself
+    can hand over without building a :class:`UsageSnapshot` of :class:`Amounts` first.
+    """
     found: list[Violation] = []
     wanted_all = (estimate.cpu_hours, estimate.gpu_hours, estimate.cost)
-    consumed = usage.consumed
-    for ref in quotas:
+    names, slack = METERED, EPSILON
+    for ref, used_all, jobs in zip(quotas, used, active, strict=True):
         balances: dict[str, float] = {}
         if ref.fixed is not None and not ref.fixed[0] <= now < ref.fixed[1]:
-            found.append(
-                Violation(Code.QUOTA_INACTIVE, f"allocation {describe(ref.quota.window)} is not active", ref.id)
-            )
-        used = consumed.get(ref.id, ZERO)
-        used_all = (used.cpu_hours, used.gpu_hours, used.cost)
+            found.append(Violation(Code.QUOTA_INACTIVE, f"allocation {ref.window_label} is not active", ref.id))
         for i, limit in ref.metered:
             available = limit - used_all[i]
             wanted = wanted_all[i]
-            balances[METERED[i]] = available - wanted
-            if wanted > available + EPSILON:
+            balances[names[i]] = available - wanted
+            if wanted > available + slack:
                 found.append(_exceeded(ref, i, limit, wanted, available))
         if ref.concurrent:
-            _concurrency(ref, gpus, usage, balances, found)
+            _concurrency(ref, gpus, jobs, balances, found)
         remaining[ref.id] = balances
     return found
 
 
 def _exceeded(ref: QuotaRef, i: int, limit: float, wanted: float, available: float) -> Violation:
-    window = describe(ref.quota.window)
+    window = ref.window_label
     return Violation(
         _CODES[i],
         f"{_LABELS[i]} {num(wanted)} exceeds the {window} balance of {num(max(available, 0))} (limit {num(limit)})",
@@ -65,10 +89,8 @@ def _exceeded(ref: QuotaRef, i: int, limit: float, wanted: float, available: flo
     )
 
 
-def _concurrency(
-    ref: QuotaRef, gpus: int, usage: UsageSnapshot, balances: dict[str, float], found: list[Violation]
-) -> None:
-    quota, active = ref.quota, usage.active.get(ref.scope, IDLE)
+def _concurrency(ref: QuotaRef, gpus: int, active: Active, balances: dict[str, float], found: list[Violation]) -> None:
+    quota = ref.quota
     if quota.max_jobs is not None:
         balances["jobs"] = quota.max_jobs - active.jobs - 1
         if active.jobs + 1 > quota.max_jobs:
