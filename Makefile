@@ -19,9 +19,10 @@ test: $(BIN)/hpcpolicy  ## the whole test suite, lint and type checks included
 	$(BIN)/mypy
 	$(BIN)/pytest
 
-bench: $(BIN)/hpcpolicy  ## engine latency and HTTP throughput figures
+bench: $(BIN)/hpcpolicy  ## engine latency, HTTP throughput and simulation speed (load.py and sbatch.py need PostgreSQL / Slurm)
 	$(BIN)/python benchmarks/engine.py
 	$(BIN)/python benchmarks/http.py
+	$(BIN)/python benchmarks/simulate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
