@@ -68,3 +68,20 @@ def admitted(jobs: Iterable[SimJob], schedule: Schedule, kill_at_limit: bool) ->
         queued = entry(job)
         if queued is not None:
             yield queued
+
+
+class Queues:
+    """What every model does on arrival: check the job (:class:`Intake`), then queue it (``enqueue``)."""
+
+    intake: Intake
+
+    def enqueue(self, entry: Entry) -> None:
+        raise NotImplementedError
+
+    def submit(self, job: SimJob) -> bool:
+        """Check and enqueue ``job``; False when it was skipped (see :class:`Intake`)."""
+        entry = self.intake.entry(job)
+        if entry is None:
+            return False
+        self.enqueue(entry)
+        return True

@@ -28,11 +28,11 @@ from collections.abc import Iterable
 from heapq import heappop, heappush
 
 from ..workload import Placement, Schedule, SimJob
-from .admit import Entry, Intake
+from .admit import Entry, Intake, Queues
 from .backlog import Backlog
 
 
-class Easy:
+class Easy(Queues):
     """One EASY replay: ``schedule`` fills with placements in order of start."""
 
     name = "easy"
@@ -63,14 +63,6 @@ class Easy:
     def __len__(self) -> int:
         """Jobs waiting in the queue."""
         return self.backlog.count
-
-    def submit(self, job: SimJob) -> bool:
-        """Check and enqueue ``job``; False when it was skipped (see :class:`Intake`)."""
-        entry = self.intake.entry(job)
-        if entry is None:
-            return False
-        self.enqueue(entry)
-        return True
 
     def drain(self) -> Schedule:
         """Run every queued job to completion and return the schedule."""

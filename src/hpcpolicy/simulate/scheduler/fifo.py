@@ -16,10 +16,10 @@ from collections.abc import Iterable
 from heapq import heappop, heappush
 
 from ..workload import Placement, Schedule, SimJob
-from .admit import Entry, Intake
+from .admit import Entry, Intake, Queues
 
 
-class Fifo:
+class Fifo(Queues):
     """One FIFO replay: ``schedule`` fills with placements in order of start."""
 
     name = "fifo"
@@ -34,14 +34,6 @@ class Fifo:
     def __len__(self) -> int:
         """Jobs waiting in the queue."""
         return len(self.queue)
-
-    def submit(self, job: SimJob) -> bool:
-        """Check and enqueue ``job``; False when it was skipped (see :class:`Intake`)."""
-        entry = self.intake.entry(job)
-        if entry is None:
-            return False
-        self.enqueue(entry)
-        return True
 
     def enqueue(self, entry: Entry) -> None:
         """An arrival at its submit time; completions at that instant are processed first."""
