@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 import httpx
-from loadgen import Result, allowed, drive
+from loadgen import Result, allowed, cpu_seconds, drive
 
 
 def free_port() -> int:
@@ -54,12 +54,6 @@ def start_server(data_dir: Path, port: int, extra_env: dict[str, str] | None = N
             time.sleep(0.1)
     proc.kill()
     raise SystemExit("server did not become ready in 30 s")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, from /proc (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def body_for(i: int) -> dict[str, object]:
@@ -92,7 +86,7 @@ def main() -> None:
             url = f"http://127.0.0.1:{port}"
 
         def measure(label: str, connections: int, rate: float | None) -> None:
-            before = cpu_seconds(proc.pid) if proc else None
+            before = cpu_seconds([proc.pid]) if proc else None
             result = asyncio.run(
                 drive(
                     [url],
@@ -105,7 +99,7 @@ def main() -> None:
                     check=allowed,
                 )
             )
-            used = cpu_seconds(proc.pid) - before if proc and before is not None else None
+            used = cpu_seconds([proc.pid]) - before if proc and before is not None else None
             report(label, result, used)
 
         try:

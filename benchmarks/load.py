@@ -31,7 +31,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from loadgen import allowed, drive
+from loadgen import allowed, cpu_seconds, drive
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -43,17 +43,6 @@ UNLIMITED = {"DEFAULT_CPU_HOURS": "1e12", "DEFAULT_GPU_HOURS": "1e12", "MAX_CONC
 
 def body_for(i: int) -> dict[str, object]:
     return {"user_id": f"load{i % 997}", "partition": "cpu", "cpus": 4, "walltime_hours": 1, "reserve": True}
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 def pids_of(name: str) -> list[int]:

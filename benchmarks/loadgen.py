@@ -18,9 +18,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 BodyFactory = Callable[[int], dict[str, object]]
@@ -128,3 +130,15 @@ async def drive(
 def allowed(status: int, payload: bytes) -> bool:
     """A 200 whose decision is an allow (the benchmarks size budgets so every request fits)."""
     return status == 200 and b'"allow":true' in payload.replace(b" ", b"")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes so far, from /proc (Linux); gone processes count 0."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
