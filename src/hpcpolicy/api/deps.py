@@ -48,9 +48,7 @@ class Offload:
         try:
             return await asyncio.wait_for(future, self.timeout)
         except TimeoutError:
-            raise deadline.LedgerTimeout(
-                f"the ledger did not answer within {self.timeout:g} s; nothing was written"
-            ) from None
+            raise deadline.LedgerTimeout.after(self.timeout) from None
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)

@@ -25,6 +25,10 @@ _local = threading.local()
 class LedgerTimeout(LedgerUnavailable):
     """The ledger did not finish within the request's time budget; the transaction was rolled back."""
 
+    @classmethod
+    def after(cls, seconds: float) -> LedgerTimeout:
+        return cls(f"the ledger did not answer within {seconds:g} s; nothing was written")
+
 
 @contextmanager
 def deadline(seconds: float | None) -> Iterator[None]:
@@ -47,4 +51,4 @@ def check() -> None:
     """Raise :class:`LedgerTimeout` if this thread's deadline has passed."""
     at = getattr(_local, "at", None)
     if at is not None and time.monotonic() > at:
-        raise LedgerTimeout(f"the ledger did not answer within {_local.budget:g} s; nothing was written")
+        raise LedgerTimeout.after(_local.budget)
