@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 
 from hpcpolicy.adapters.slurm.admission import submit_key, token_of
-from hpcpolicy.adapters.traces.sacct import parse_reqmem, parse_timestamp, parse_tres, tres_gpus
+from hpcpolicy.adapters.traces.sacct import parsable2_lines, parse_reqmem, parse_timestamp, parse_tres, tres_gpus
 from hpcpolicy.adapters.traces.units import parse_duration, parse_size_gb
 from hpcpolicy.ledger import JobUsage
 from hpcpolicy.service.reconcile import ObservedJob, Phase
@@ -37,7 +37,6 @@ _PHASES = {
     "OUT_OF_MEMORY": Phase.FAILED, "BOOT_FAIL": Phase.FAILED, "DEADLINE": Phase.FAILED,
     "CANCELLED": Phase.CANCELLED, "PREEMPTED": Phase.CANCELLED, "REVOKED": Phase.CANCELLED,
 }  # fmt: skip
-_ID_COLUMNS = frozenset({"jobid", "jobidraw"})
 
 
 class SlurmUnavailable(RuntimeError):
@@ -84,15 +83,7 @@ class SacctReader:
     problems: list[str] = field(default_factory=list)
 
     def jobs(self, lines: Iterable[str]) -> Iterator[ObservedJob]:
-        columns = [c.strip().lower() for c in self.columns] if self.columns is not None else None
-        for number, raw in enumerate(lines, start=1):
-            line = raw.rstrip("\r\n")
-            if not line.strip():
-                continue
-            fields = line.split("|")
-            if not _ID_COLUMNS.isdisjoint(f.strip().lower() for f in fields):
-                columns = [f.strip().lower() for f in fields]
-                continue
+        for number, columns, fields in parsable2_lines(lines, self.columns):
             if columns is None or len(fields) != len(columns):
                 expected = "a header line or columns=" if columns is None else f"{len(columns)} fields"
                 self.problems.append(f"line {number}: expected {expected}, got {len(fields)} fields")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, tzinfo
 
 from . import record as r
@@ -85,6 +85,27 @@ def _int(text: str | None) -> int | None:
     return int(text) if text and text.strip() else None
 
 
+def parsable2_lines(
+    lines: Iterable[str], columns: Sequence[str] | None = None
+) -> Iterator[tuple[int, list[str] | None, list[str]]]:
+    """``(line number, columns, fields)`` for each data line of ``sacct --parsable2`` output.
+
+    A header line (one naming JobID or JobIDRaw) sets the lower-case columns and is not yielded; blank
+    lines are skipped. ``columns`` is None until a header or the caller's list gives them, and each reader
+    decides what a missing or mismatched column list means for it.
+    """
+    current = [c.strip().lower() for c in columns] if columns is not None else None
+    for number, raw in enumerate(lines, start=1):
+        line = raw.rstrip("\r\n")
+        if not line.strip():
+            continue
+        fields = line.split("|")
+        if not _ID_COLUMNS.isdisjoint(f.strip().lower() for f in fields):
+            current = [f.strip().lower() for f in fields]
+            continue
+        yield number, current, fields
+
+
 class SacctTrace:
     """A sacct ``--parsable2`` file; iteration streams one :class:`JobRecord` per job (steps folded).
 
@@ -112,17 +133,9 @@ class SacctTrace:
     def __iter__(self) -> Iterator[JobRecord]:
         self.problems = Problems(lenient=self.problems.lenient)
         self.steps_folded = self.orphan_steps = 0
-        columns = self.columns
         last_job: str | None = None
         with open_text(self.path) as handle:
-            for number, line in enumerate(handle, start=1):
-                line = line.rstrip("\r\n")
-                if not line.strip():
-                    continue
-                fields = line.split("|")
-                if not _ID_COLUMNS.isdisjoint(f.strip().lower() for f in fields):
-                    columns = [f.strip().lower() for f in fields]  # a header line: it names the columns
-                    continue
+            for number, columns, fields in parsable2_lines(handle, self.columns):
                 if columns is None:
                     raise TraceError(self.name, number, "no header line: pass columns= (the sacct --format list)")
                 if _ID_COLUMNS.isdisjoint(columns):
