@@ -34,6 +34,15 @@ class Caller:
         """A property, not a method: ``if who.is_admin`` must never be true merely because it is callable."""
         return SCOPE_ADMIN in self.scopes
 
+    @property
+    def trusted(self) -> bool:
+        """Sees and acts on every user's records: an admin, or a key that speaks for users (a gateway)."""
+        return self.is_admin or self.may_assert_identity
+
+    def speaks_for(self, *users: str | None) -> bool:
+        """May see and act on records of ``users``: trusted callers always, a user for themselves."""
+        return self.trusted or self.subject in users
+
     def has_scope(self, scope: str) -> bool:
         """Admin implies every scope: an admin can replace the policy, which is more than any scope grants."""
         return scope in self.scopes or self.is_admin

@@ -19,6 +19,14 @@ class Accounts:
     def __init__(self, ctx: Context):
         self.ctx = ctx
 
+    def belongs_to(self, user: str, scope: str) -> bool:
+        """Whether ``scope`` is the user's own or one of the projects the policy lists them in (what a
+        user may read about without being an admin)."""
+        if scope == f"user:{user}":
+            return True
+        member = self.ctx.policies.current.loaded.policy.users.get(user)
+        return member is not None and scope.startswith("project:") and scope.removeprefix("project:") in member.projects
+
     def quotas(self, scope: str) -> tuple[QuotaRef, ...]:
         try:
             kind, name = split_scope(scope)

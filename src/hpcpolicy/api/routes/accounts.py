@@ -10,7 +10,6 @@ from hpcpolicy.api.deps import AdminDep, CallerDep, GovernanceDep, OffloadDep
 from hpcpolicy.api.dto import AdjustmentIn, AdjustmentOut, BalanceOut, UsageOut
 from hpcpolicy.auth import Forbidden
 from hpcpolicy.engine import Amounts
-from hpcpolicy.service import Governance
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
 
@@ -24,7 +23,7 @@ async def usage(
 ) -> UsageOut:
     """Balances per quota of a scope (default: the caller's own user scope)."""
     scope = scope or f"user:{who.subject}"
-    if not (who.is_admin or who.may_assert_identity or _own(gov, who.subject, scope)):
+    if not (who.trusted or gov.accounts.belongs_to(who.subject, scope)):
         raise Forbidden(f"{who.subject} may not read {scope}")
     now = gov.ctx.clock()
     balances = await run(gov.accounts.balances, scope, now)
@@ -54,11 +53,3 @@ async def adjust(body: AdjustmentIn, gov: GovernanceDep, who: AdminDep, run: Off
         author=adjustment.author,
         at=adjustment.at,
     )
-
-
-def _own(gov: Governance, user: str, scope: str) -> bool:
-    """A user may read their own scope and the projects they belong to."""
-    if scope == f"user:{user}":
-        return True
-    member = gov.ctx.policies.current.loaded.policy.users.get(user)
-    return member is not None and scope.startswith("project:") and scope.removeprefix("project:") in member.projects

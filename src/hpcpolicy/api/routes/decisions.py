@@ -58,7 +58,7 @@ async def decide(
 async def get_decision(decision_id: str, gov: GovernanceDep, who: CallerDep, run: OffloadDep) -> DecisionRecordOut:
     """A stored decision: its request, answer, policy version, caller and time."""
     record = await run(gov.get_decision, decision_id)
-    if not (who.is_admin or who.may_assert_identity or who.subject in (record.user_id, record.caller)):
+    if not who.speaks_for(record.user_id, record.caller):
         raise Forbidden("this decision belongs to another user")
     return DecisionRecordOut(
         decision_id=record.id,

@@ -58,7 +58,7 @@ async def cancel(ref: str, gov: GovernanceDep, who: CallerDep, run: OffloadDep, 
 
 async def _authorized(gov: Governance, who: Caller, ref: str, run: Offload) -> tuple[Lien, Charge | None]:
     lien, charge = await run(gov.jobs.get, ref)
-    if not (who.is_admin or who.may_assert_identity or who.subject == lien.user_id):
+    if not who.speaks_for(lien.user_id):
         raise Forbidden("this job belongs to another user")
     return lien, charge
 
