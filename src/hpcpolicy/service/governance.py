@@ -125,6 +125,7 @@ class Governance:
         answer stands (an allow reserves nothing; a denial by a rule that needs no usage is final).
         Balances are unknown, so ``remaining`` is left empty. Pure: no ledger call.
         """
+        started = time.perf_counter()
         active = self.ctx.policies.current
         decision = evaluate(request, active.snapshot, EMPTY_USAGE, now=self.ctx.clock())
         route = decision.route
@@ -132,7 +133,8 @@ class Governance:
         if part is None or not part.spec.fail_open:
             raise error
         degraded = replace(decision, remaining={})
-        self.ctx.observers.decided(degraded.to_dict() | {"degraded": str(error)}, False, 0.0)
+        seconds = time.perf_counter() - started
+        self.ctx.observers.decided(degraded.to_dict() | {"degraded": str(error)}, False, seconds)
         return degraded
 
     def decide_fail_open(self, request: Request, error: LedgerUnavailable) -> Outcome:
