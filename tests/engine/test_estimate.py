@@ -41,9 +41,13 @@ def test_walltime_resolution(
     ("request_fields", "cpu_hours", "gpu_hours"),
     [
         ({"cpus": 4, "gpus": 2, "walltime_hours": 3}, 12, 6),
-        ({"cpus": 4, "gpus": 2, "walltime_hours": 3, "cpu_hours": 1}, 1, 6),  # hours in the request win
-        ({"cpus": 4, "gpus": 2, "walltime_hours": 3, "gpu_hours": 0}, 12, 0),
-        ({"cpus": 4, "gpus": 0, "cpu_hours": 7.5, "gpu_hours": 2.5}, 7.5, 2.5),
+        # declared hours never lower the estimate below resources × walltime ...
+        ({"cpus": 4, "gpus": 2, "walltime_hours": 3, "cpu_hours": 1}, 12, 6),
+        ({"cpus": 4, "gpus": 2, "walltime_hours": 3, "gpu_hours": 0}, 12, 6),
+        ({"cpus": 64, "walltime_hours": 100, "cpu_hours": 1}, 6400, 0),
+        # ... but may raise it (the original service sent hours only)
+        ({"cpus": 4, "gpus": 2, "walltime_hours": 3, "cpu_hours": 20, "gpu_hours": 9}, 20, 9),
+        ({"cpus": 1, "gpus": 0, "walltime_hours": 1, "cpu_hours": 7.5, "gpu_hours": 2.5}, 7.5, 2.5),
     ],
 )
 def test_hours_from_request_or_resources_times_walltime(

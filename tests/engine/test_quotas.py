@@ -85,8 +85,8 @@ def test_asking_exactly_the_remaining_balance_tolerates_float_rounding() -> None
     snap = _with_quota("project:proj", cpu_hours=0.3)
     usage = UsageSnapshot(consumed={"project:proj": Amounts(cpu_hours=0.1)})
     assert 0.3 - 0.1 < 0.2  # the float balance is a hair short of what the job asks
-    assert decide(snap, usage, partition="cpu", cpu_hours=0.2).allow
-    assert not decide(snap, usage, partition="cpu", cpu_hours=0.2001).allow
+    assert decide(snap, usage, partition="cpu", walltime_hours=0.2).allow
+    assert not decide(snap, usage, partition="cpu", walltime_hours=0.2001).allow
 
 
 # -- fixed allocations --------------------------------------------------------------------------------

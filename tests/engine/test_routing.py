@@ -101,7 +101,7 @@ def test_gpu_jobs_route_to_gpu_partitions(example_snap: PolicySnapshot) -> None:
 
 def test_no_fit_still_checks_quotas_and_guards(example_snap: PolicySnapshot) -> None:
     usage = UsageSnapshot(active={"user:newbie": Active(jobs=5)})
-    decision = decide(example_snap, usage, user_id="newbie", gpus=64, gpu_hours=1)
+    decision = decide(example_snap, usage, user_id="newbie", gpus=64, walltime_hours=0.1)
     assert set(decision.codes) == {Code.ROUTE_NO_FIT, Code.GPU_ROLE_REQUIRED, Code.CONCURRENCY_MAX_JOBS}
     assert {r.partition for r in decision.rejected_routes} == {"cpu", "highmem", "gpu", "dgx-a100", "inference-l4"}
     assert decision.estimate.cost == 0  # no partition, no rates

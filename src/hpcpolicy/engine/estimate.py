@@ -16,13 +16,27 @@ def walltime_for(request: Request, part: PartitionRef | None, policy_default: fl
     return policy_default
 
 
+def resource_hours(request: Request, walltime: float) -> tuple[float, float]:
+    """CPU- and GPU-hours the job will hold: resources × walltime, or the declared hours if larger.
+
+    Declared hours (the original service sent hours only) may raise the estimate, never lower it: a job
+    that asks for 64 CPUs for 100 hours holds 6,400 CPU-hours whatever it declares, and the scheduler
+    will let it use them.
+    """
+    cpu_hours, gpu_hours = request.cpus * walltime, request.gpus * walltime
+    if request.cpu_hours is not None and request.cpu_hours > cpu_hours:
+        cpu_hours = request.cpu_hours
+    if request.gpu_hours is not None and request.gpu_hours > gpu_hours:
+        gpu_hours = request.gpu_hours
+    return cpu_hours, gpu_hours
+
+
 def estimate(request: Request, part: PartitionRef | None, walltime: float) -> Estimate:
-    """Hours given in the request win over resources × walltime (the original service sent hours only).
+    """What the job will consume over ``walltime`` (:func:`resource_hours`) and what it will cost.
 
     Cost is zero when no partition is known: there are no rates to apply.
     """
-    cpu_hours = request.cpu_hours if request.cpu_hours is not None else request.cpus * walltime
-    gpu_hours = request.gpu_hours if request.gpu_hours is not None else request.gpus * walltime
+    cpu_hours, gpu_hours = resource_hours(request, walltime)
     if part is None:
         return Estimate(cpu_hours, gpu_hours, 0.0, walltime)
     return Estimate(
@@ -58,6 +72,5 @@ def ranking_cost(request: Request, part: PartitionRef, walltime: float) -> float
     type is refused by the partition rules anyway).
     """
     cpu_rate, gpu, mem_rate = part.rates
-    cpu_hours = request.cpu_hours if request.cpu_hours is not None else request.cpus * walltime
-    gpu_hours = request.gpu_hours if request.gpu_hours is not None else request.gpus * walltime
+    cpu_hours, gpu_hours = resource_hours(request, walltime)
     return cpu_hours * cpu_rate + gpu_hours * gpu + request.memory_gb * walltime * mem_rate

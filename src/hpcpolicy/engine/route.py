@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from hpcpolicy.engine.codes import Code
 from hpcpolicy.engine.decision import Estimate, RejectedRoute, Violation
-from hpcpolicy.engine.estimate import estimate, ranking_cost, walltime_for
+from hpcpolicy.engine.estimate import estimate, ranking_cost, resource_hours, walltime_for
 from hpcpolicy.engine.records import fast_init
 from hpcpolicy.engine.request import Request
 from hpcpolicy.engine.rules.partition import partition_violations
@@ -98,8 +98,7 @@ def _ranked(
     """A heap of (cost, file order, partition, walltime): cheapest first, ties in file order."""
     if request.walltime_hours is not None:  # one walltime for all: cost is a dot product with the rates
         w = request.walltime_hours
-        cpu_h = request.cpu_hours if request.cpu_hours is not None else request.cpus * w
-        gpu_h = request.gpu_hours if request.gpu_hours is not None else request.gpus * w
+        cpu_h, gpu_h = resource_hours(request, w)
         mem_h = request.memory_gb * w
         ranked = [
             (cpu_h * p.rates[0] + gpu_h * p.rates[1] + mem_h * p.rates[2], i, p, w) for i, p in enumerate(candidates)

@@ -16,18 +16,21 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_val
 
 API_VERSION = "hpcpolicy/v1"
 
-NonNeg = Annotated[float, Field(ge=0)]
-#: A rate must be finite: 0 hours × .inf is NaN, and a NaN cost passes every cost quota and guard.
-Rate = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+#: Finite and far above any real budget, so that sums of limits, charges and estimates stay finite.
+NonNeg = Annotated[float, Field(ge=0, le=1e15)]
+#: A rate must be finite: 0 hours × .inf is NaN, and a NaN cost passes every cost quota and guard. Bounded
+#: so that the largest job (engine.limits) times the highest rate is still a finite cost.
+Rate = Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)]
 NonNegInt = Annotated[int, Field(ge=0)]
 PosInt = Annotated[int, Field(gt=0)]
 Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")]
 
 
 class Model(BaseModel):
-    """Base: unknown keys are errors (a typo must not silently disable a limit), values are immutable."""
+    """Base: unknown keys are errors (a typo must not silently disable a limit), values are immutable,
+    numbers are finite (``.inf`` is not "unlimited": leave the limit out; a NaN passes every comparison)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Scheduler(StrEnum):
