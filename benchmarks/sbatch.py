@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO))
 import httpx  # noqa: E402
 
 from hpcpolicy.adapters.slurm.plugin import PluginConfig, render  # noqa: E402
-from hpcpolicy.auth import SCOPE_DECIDE, create_key  # noqa: E402
+from hpcpolicy.auth import SCOPE_DECIDE, SCOPE_REPORT, create_key  # noqa: E402
 from tests.slurm.cluster import SlurmCluster, free_port, install_packages  # noqa: E402
 
 NOOP = "function slurm_job_submit() return slurm.SUCCESS end\nfunction slurm_job_modify() return slurm.SUCCESS end\n"
@@ -66,7 +66,7 @@ def submit_many(cluster: SlurmCluster, jobs: int, warmup: int) -> list[float]:
 
 def start_service(data_dir: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
     keys = data_dir / "keys.yaml"
-    key, _ = create_key(keys, "slurmctld", [SCOPE_DECIDE], may_assert_identity=True)
+    key, _ = create_key(keys, "slurmctld", [SCOPE_DECIDE, SCOPE_REPORT], may_assert_identity=True)
     key_file = data_dir / "slurmctld.key"
     key_file.write_text(key + "\n")
     port = free_port()

@@ -55,5 +55,6 @@ def build_governance(
         policies,
         clock=clock,
         lien_ttl=timedelta(seconds=settings.lien_ttl_seconds),
+        walltime_grace=timedelta(seconds=settings.walltime_grace_seconds),
     )
     return Governance(ctx)

@@ -31,6 +31,7 @@ class ServiceSettings(BaseSettings):
     mysql_user: str = Field(default="root", validation_alias="MYSQL_USER")
     mysql_password: str = Field(default="", validation_alias="MYSQL_PASSWORD")
     lien_ttl_seconds: int = Field(default=86400, gt=0)
+    walltime_grace_seconds: int = Field(default=900, ge=0, le=7 * 86400)  # a usage report may overrun this much
     db_timeout_seconds: float = Field(default=5.0, gt=0)
     request_timeout_seconds: float = Field(default=5.0, gt=0)  # a request waits this long for the ledger, then 503
     workers: int = Field(default=1, ge=1)

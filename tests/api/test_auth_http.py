@@ -36,7 +36,7 @@ def bearer(value: str) -> dict[str, str]:
 def keys(tmp_path: Path) -> dict[str, str]:
     path = tmp_path / "keys.yaml"
     gateway, _ = create_key(path, "api-gateway", ["decide"], may_assert_identity=True)
-    service, _ = create_key(path, "reporter", ["decide"])
+    service, _ = create_key(path, "reporter", ["decide", "report"])
     admin, _ = create_key(path, "ops", ["admin"])
     return {"gateway": gateway, "service": service, "admin": admin, "path": str(path)}
 
@@ -178,7 +178,9 @@ def test_users_may_not_read_or_report_on_others_jobs(secured: TestClient, keys: 
     ref = made.json()["decision_id"]
     assert secured.get(f"/v1/decisions/{ref}", headers=bearer(token("bob"))).status_code == 403
     assert secured.post(f"/v1/jobs/{ref}/cancel", headers=bearer(token("bob"))).status_code == 403
-    assert secured.post(f"/v1/jobs/{ref}/start", headers={"X-API-Key": keys["gateway"]}).status_code == 200
+    # a gateway speaks for users but reports no usage unless its key holds the report scope
+    assert secured.post(f"/v1/jobs/{ref}/start", headers={"X-API-Key": keys["gateway"]}).status_code == 403
+    assert secured.post(f"/v1/jobs/{ref}/start", headers={"X-API-Key": keys["service"]}).status_code == 200
 
 
 def test_revoked_key_stops_working_without_restart(secured: TestClient, keys: dict[str, str]) -> None:

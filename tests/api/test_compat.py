@@ -14,7 +14,10 @@ def test_quota_check_new_user_default_quota(client: TestClient) -> None:
     body = {"user_id": "newuser", "cpu_hours": 12, "gpu_hours": 2, "gpus": 1, "roles": ["gpu_user"]}
     response = client.post("/quota/check", json=body)
     assert response.status_code == 200
-    assert response.json() == {"allow": True, "reason": "ok", "remaining_cpu_hours": 108.0, "remaining_gpu_hours": 22.0}
+    # 1 GPU for the gpu partition's default 4 h holds 4 GPU-hours: declaring 2 does not lower that
+    assert response.json() == {"allow": True, "reason": "ok", "remaining_cpu_hours": 108.0, "remaining_gpu_hours": 20.0}
+    body |= {"gpu_hours": 6}  # declaring more raises it
+    assert client.post("/quota/check", json=body).json()["remaining_gpu_hours"] == 18.0
 
 
 def test_quota_check_is_side_effect_free(client: TestClient) -> None:

@@ -41,11 +41,12 @@ def test_reserve_start_finish_cycle_changes_balance_by_actual_usage(client: Test
     assert conflict.status_code == 409 and conflict.json()["title"] == "conflict"
 
 
-def test_cancel_releases(client: TestClient) -> None:
+def test_cancel_releases(client: TestClient, clock) -> None:
     decision = client.post("/v1/decisions", json=JOB | {"reserve": True}).json()
     assert client.post(f"/v1/jobs/{decision['decision_id']}/cancel").json()["state"] == "cancelled"
     assert cpu_available(client) == 120
     failed = client.post("/v1/decisions", json=JOB | {"reserve": True}).json()
+    clock.advance(hours=1)
     body = client.post(f"/v1/jobs/{failed['decision_id']}/cancel", json={"outcome": "failed", "elapsed_hours": 1})
     assert body.json()["state"] == "failed" and body.json()["charged"]["cpu_hours"] == 4
 

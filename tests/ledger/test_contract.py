@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from hpcpolicy.engine import Active, Amounts
 from hpcpolicy.engine.snapshot import QuotaRef
 from hpcpolicy.ledger import Adjustment, AdjustmentKind, Charge, DecisionRecord, Lien, LienState
+from hpcpolicy.ledger.base import DuplicateKey
 from hpcpolicy.ledger.memory import MemoryLedger
 from hpcpolicy.ledger.rules import lien_counts, lien_scopes, snapshot
 from hpcpolicy.policy.schema import Quota
@@ -125,12 +126,30 @@ def test_lookups_by_job_key_and_lien(ledger) -> None:
             DecisionRecord("d1", T0, "gw", "alice", True, "v1", {"user_id": "alice"}, {"allow": True}, "l1", "k1")
         )
     with ledger.session() as tx:
-        assert tx.find_lien_by_job("slurm-7").id == "l1"  # type: ignore[union-attr]
+        assert [found.id for found in tx.find_liens_by_job("slurm-7")] == ["l1"]
+        assert [found.id for found in tx.find_liens_by_job("slurm-7", "c")] == ["l1"]
+        assert tx.find_liens_by_job("slurm-7", "other-cluster") == []
         assert tx.find_charge("lien:l1").id == "c1"  # type: ignore[union-attr]
         assert [c.id for c in tx.charges_for_lien("l1")] == ["c1"]
         record = tx.find_decision("k1")
         assert record is not None and record.decision == {"allow": True} and record.at == T0
-        assert tx.get_decision("nope") is None and tx.find_lien_by_job("nope") is None
+        assert tx.get_decision("nope") is None and tx.find_liens_by_job("nope") == []
+
+
+def test_job_ids_are_unique_per_cluster_only(ledger) -> None:
+    with ledger.session() as tx:
+        tx.add_lien(lien("a", job_id="1234", cluster="east"))
+        tx.add_lien(lien("b", job_id="1234", cluster="west"))  # every Slurm cluster has a job 1234
+    with ledger.session() as tx:
+        assert [found.id for found in tx.find_liens_by_job("1234")] == ["a", "b"]
+        assert [found.id for found in tx.find_liens_by_job("1234", "west")] == ["b"]
+    with pytest.raises(DuplicateKey), ledger.session() as tx:
+        tx.add_lien(lien("c", job_id="1234", cluster="west"))
+    with pytest.raises(DuplicateKey), ledger.session() as tx:
+        tx.add_lien(lien("d", cluster="east"))
+        tx.update_lien(replace(lien("d", cluster="east"), job_id="1234"))
+    with ledger.session() as tx:
+        assert tx.get_lien("c") is None and [found.id for found in tx.find_liens_by_job("1234")] == ["a", "b"]
 
 
 def test_times_round_trip_as_utc(ledger) -> None:
@@ -301,7 +320,7 @@ def test_a_lien_closed_by_close_lien_is_written_when_read_and_never_expires() ->
     assert memory.reserved("project:p", T0) == (Amounts(), Active())  # released at once
     assert memory.settled("org:o", *MONTH) == Amounts(3, 0, 0.3)  # and charged at once
     assert memory.expire_liens(T0 + timedelta(days=1)) == 0  # past its TTL, but closed
-    assert memory.find_lien_by_job("7") == replace(lien("a", job_id="7"), state=LienState.FINISHED, ended_at=T0)
+    assert memory.find_liens_by_job("7") == [replace(lien("a", job_id="7"), state=LienState.FINISHED, ended_at=T0)]
     written = Charge("c1", "a", "7", "alice", "p", "t", "o", "c", "cpu", Amounts(3, 0, 0.3), T0, "finish", "lien:a")
     assert memory.charges_for_lien("a") == [written] and memory.find_charge("lien:a") == written
     with pytest.raises(ValueError, match="closed state"):

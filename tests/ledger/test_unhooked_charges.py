@@ -37,7 +37,7 @@ def test_binding_a_job_id_keeps_the_lien_counting(ledger) -> None:
     with ledger.session() as tx:
         tx.update_lien(replace(tx.get_lien("l1"), job_id="77"))
     with ledger.session() as tx:
-        assert tx.find_lien_by_job("77").state == LienState.RESERVED  # type: ignore[union-attr]
+        assert [found.state for found in tx.find_liens_by_job("77")] == [LienState.RESERVED]
         assert tx.reserved("project:p", T0) == (Amounts(40.0, 0.0, 4.0), Active(1, 0))
 
 
@@ -48,7 +48,7 @@ def test_a_lien_is_replaced_under_the_same_job_id_in_one_transaction(ledger) -> 
         tx.update_lien(replace(tx.get_lien("old"), job_id=None, state=LienState.CANCELLED, ended_at=T0))
         tx.add_lien(lien("new", job_id="77", state=LienState.RUNNING, amounts=Amounts(60.0, 0.0, 6.0)))
     with ledger.session() as tx:
-        assert tx.find_lien_by_job("77").id == "new"  # type: ignore[union-attr]
+        assert [found.id for found in tx.find_liens_by_job("77")] == ["new"]
         assert tx.get_lien("old").job_id is None  # type: ignore[union-attr]
         assert tx.reserved("project:p", T0) == (Amounts(60.0, 0.0, 6.0), Active(1, 0))
 

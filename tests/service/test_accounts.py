@@ -9,8 +9,9 @@ from hpcpolicy.ledger import AdjustmentKind, JobUsage
 from hpcpolicy.service import Conflict, Governance, InvalidInput, NotFound
 
 
-def test_balances_report_limit_charged_reserved_available(gov: Governance) -> None:
+def test_balances_report_limit_charged_reserved_available(gov: Governance, clock) -> None:
     out = gov.decide(Request(user_id="alice", partition="cpu", cpus=10, walltime_hours=10), "t", reserve=True)
+    clock.advance(hours=3)
     gov.decide(Request(user_id="alice", partition="cpu", cpus=5, walltime_hours=2), "t", reserve=True)
     gov.jobs.finish(out.decision_id, JobUsage(elapsed_hours=3))
     rows = {(b.metric): b for b in gov.accounts.balances("project:wgs-cohort")}

@@ -27,10 +27,11 @@ def test_reserve_start_finish_charges_actual_usage(gov: Governance, clock) -> No
     assert available(gov, "user:newbie") == 110  # the other 30 reserved hours are released
 
 
-def test_finish_prices_actual_resources_at_admission_rates(gov: Governance) -> None:
+def test_finish_prices_actual_resources_at_admission_rates(gov: Governance, clock) -> None:
     request = Request(user_id="carol", partition="gpu", cpus=8, gpus=2, memory_gb=64, walltime_hours=4)
     out = gov.decide(request, "test", reserve=True)
     assert out.allow
+    clock.advance(hours=1)
     _, charge = gov.jobs.finish(out.decision_id, JobUsage(elapsed_hours=1, gpus=1))
     # gpu partition: 0.02/CPU-h, 1.0/GPU-h (l40s), 0.0005/GB-h
     assert charge is not None
@@ -38,8 +39,9 @@ def test_finish_prices_actual_resources_at_admission_rates(gov: Governance) -> N
     assert charge.amounts.cost == pytest.approx(8 * 0.02 + 1 * 1.0 + 64 * 1 * 0.0005)
 
 
-def test_finish_is_idempotent_and_conflicting_retries_are_refused(gov: Governance) -> None:
+def test_finish_is_idempotent_and_conflicting_retries_are_refused(gov: Governance, clock) -> None:
     out = gov.decide(NEWBIE, "test", reserve=True)
+    clock.advance(hours=2)
     first = gov.jobs.finish(out.decision_id, JobUsage(elapsed_hours=1))
     again = gov.jobs.finish(out.decision_id, JobUsage(elapsed_hours=1))
     assert first == again
@@ -50,9 +52,10 @@ def test_finish_is_idempotent_and_conflicting_retries_are_refused(gov: Governanc
         gov.jobs.cancel(out.decision_id)
 
 
-def test_cancel_releases_and_charges_reported_time(gov: Governance) -> None:
+def test_cancel_releases_and_charges_reported_time(gov: Governance, clock) -> None:
     a = gov.decide(NEWBIE, "test", reserve=True)
     b = gov.decide(NEWBIE, "test", reserve=True)
+    clock.advance(hours=1)
     gov.jobs.cancel(a.decision_id)
     _, charge = gov.jobs.cancel(b.decision_id, JobUsage(elapsed_hours=0.5), failed=True)
     assert charge is not None and charge.source == "failed" and charge.amounts.cpu_hours == 2
@@ -92,6 +95,7 @@ def test_budget_is_enforced_against_liens(gov: Governance) -> None:
 def test_window_rollover_frees_the_budget(gov: Governance, clock) -> None:
     for _ in range(3):
         out = gov.decide(NEWBIE, "test", reserve=True)
+        clock.advance(hours=10)
         gov.jobs.finish(out.decision_id, JobUsage(elapsed_hours=10))
     assert not gov.decide(NEWBIE, "test").allow
     clock.advance(days=16)  # 1 December: a new monthly window

@@ -34,7 +34,7 @@ import pytest
 from hpcpolicy.adapters.slurm.admission import submit_key, token_of
 from hpcpolicy.adapters.slurm.identity import UnixUser, UnknownUser
 from hpcpolicy.adapters.slurm.plugin import PluginConfig, render
-from hpcpolicy.auth import SCOPE_DECIDE, create_key
+from hpcpolicy.auth import SCOPE_DECIDE, SCOPE_REPORT, create_key
 from hpcpolicy.ledger import Lien
 from hpcpolicy.ledger.memory import MemoryLedger
 from hpcpolicy.ledger.sql.connect import create_ledger_engine, sqlite_url
@@ -128,7 +128,7 @@ def service(slurm: SlurmCluster) -> Iterator[Service]:
     data_dir = slurm.base.parent / "service"
     data_dir.mkdir()
     keys = data_dir / "keys.yaml"
-    key, _ = create_key(keys, "slurmctld", [SCOPE_DECIDE], may_assert_identity=True)
+    key, _ = create_key(keys, "slurmctld", [SCOPE_DECIDE, SCOPE_REPORT], may_assert_identity=True)
     key_file = data_dir / "slurmctld.key"
     key_file.write_text(key + "\n")
     key_file.chmod(0o600)

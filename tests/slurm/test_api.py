@@ -130,7 +130,8 @@ def test_an_update_asking_for_more_is_decided_on_the_jobs_owner(client: TestClie
 
 def test_only_a_caller_that_may_speak_for_users_is_served(gov: Governance, tmp_path: Path) -> None:
     path = tmp_path / "keys.yaml"
-    controller, _ = create_key(path, "slurmctld", ["decide"], may_assert_identity=True)
+    controller, _ = create_key(path, "slurmctld", ["decide", "report"], may_assert_identity=True)
+    deciding_only, _ = create_key(path, "gateway", ["decide"], may_assert_identity=True)
     reporter, _ = create_key(path, "reporter", ["decide"])
     settings = AuthSettings(_env_file=None, keys_file=path, api_keys=None, jwt_secret=None, jwt_public_key=None)
     with client_for(gov, settings) as client:
@@ -139,6 +140,10 @@ def test_only_a_caller_that_may_speak_for_users_is_served(gov: Governance, tmp_p
         assert client.post(MODIFY, json=modify_body("NumNodes=1"), headers={"X-API-Key": reporter}).status_code == 403
         ok = client.post(SUBMIT, json=job(NO_PARTITION), headers={"X-API-Key": controller})
         assert ok.status_code == 200 and ok.json()["allow"]
+        # binding job ids to liens is a usage fact: the controller's key needs the report scope
+        no_report = client.post(MODIFY, json=modify_body("NumNodes=1"), headers={"X-API-Key": deciding_only})
+        assert no_report.status_code == 403 and "report" in no_report.json()["detail"]
+        assert client.post(MODIFY, json=modify_body("NumNodes=1"), headers={"X-API-Key": controller}).status_code == 200
 
 
 class DownLedger:

@@ -1,20 +1,43 @@
-"""Request and response bodies of the API (the engine's own models are reused where they fit)."""
+"""Request and response bodies of the API (the engine's own models are reused where they fit).
+
+Every input field is bounded by the types of :mod:`hpcpolicy.engine.limits` (finite numbers, identifiers
+the ledger can store), so hostile values are 422s naming the field before any service code runs.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Path
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from hpcpolicy.engine.request import Ident, Request
+from hpcpolicy.engine.limits import (
+    MAX_CPUS,
+    MAX_ID_LENGTH,
+    MAX_WALLTIME_HOURS,
+    Amount,
+    Gpus,
+    Hours,
+    Ident,
+    MemoryGb,
+    Moment,
+    Text,
+    check_ident,
+)
+from hpcpolicy.engine.request import MAX_ROLES, Request
 from hpcpolicy.ledger import AdjustmentKind
 
-Hours = Annotated[float, Field(ge=0)]
+#: Elapsed time a usage report may state; the ledger bounds it further by the job's own walltime.
+Elapsed = Annotated[float, Field(ge=0, le=MAX_WALLTIME_HOURS, allow_inf_nan=False)]
+ElapsedSeconds = Annotated[float, Field(ge=0, le=MAX_WALLTIME_HOURS * 3600, allow_inf_nan=False)]
+Roles = Annotated[tuple[Ident, ...], Field(max_length=MAX_ROLES)]
+#: A decision, lien or job id in a URL path: what the ledger could hold, checked before any query runs.
+IdentPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(check_ident)]
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class DecisionIn(Request):
@@ -23,8 +46,9 @@ class DecisionIn(Request):
     user_id: Ident | None = None  # type: ignore[assignment]
     reserve: bool = False
     dry_run: bool = False
-    idempotency_key: Annotated[str, Field(min_length=1, max_length=191)] | None = None
-    job_id: Annotated[str, Field(min_length=1, max_length=191)] | None = None
+    idempotency_key: Ident | None = None
+    job_id: Ident | None = None
+    """The scheduler's job id, known at admission: a usage fact, so only usage reporters may give it."""
 
     def to_request(self, user_id: str, roles: tuple[str, ...]) -> Request:
         fields = self.model_dump(exclude={"reserve", "dry_run", "idempotency_key", "job_id", "user_id", "roles"})
@@ -63,19 +87,25 @@ class DecisionRecordOut(BaseModel):
 
 
 class StartIn(Body):
-    job_id: Annotated[str, Field(min_length=1, max_length=191)] | None = None
-    started_at: datetime | None = None
+    job_id: Ident | None = None
+    started_at: Moment | None = None
 
 
 class UsageIn(Body):
     """Actual usage. Resources left out are taken as requested."""
 
-    elapsed_hours: Hours | None = None
-    elapsed_seconds: Annotated[float, Field(ge=0)] | None = None
-    cpus: Annotated[int, Field(ge=0)] | None = None
-    gpus: Annotated[int, Field(ge=0)] | None = None
-    memory_gb: Hours | None = None
-    ended_at: datetime | None = None
+    elapsed_hours: Elapsed | None = None
+    elapsed_seconds: ElapsedSeconds | None = None
+    cpus: Annotated[int, Field(ge=0, le=MAX_CPUS)] | None = None
+    gpus: Gpus | None = None
+    memory_gb: MemoryGb | None = None
+    ended_at: Moment | None = None
+
+    @property
+    def reports_usage(self) -> bool:
+        """Whether this body states any usage fact (a time or a resource), not merely "it ended"."""
+        facts = (self.elapsed_hours, self.elapsed_seconds, self.cpus, self.gpus, self.memory_gb, self.ended_at)
+        return any(v is not None for v in facts)
 
     def hours(self) -> float | None:
         if self.elapsed_hours is not None:
@@ -121,13 +151,13 @@ class UsageOut(BaseModel):
 
 
 class AdjustmentIn(Body):
-    scope: Annotated[str, Field(min_length=3, max_length=191)]
+    scope: Ident
     kind: AdjustmentKind
-    cpu_hours: Hours = 0.0
-    gpu_hours: Hours = 0.0
-    cost: Hours = 0.0
-    reason: Annotated[str, Field(min_length=1, max_length=2000)]
-    idempotency_key: Annotated[str, Field(min_length=1, max_length=191)] | None = None
+    cpu_hours: Amount = 0.0
+    gpu_hours: Amount = 0.0
+    cost: Amount = 0.0
+    reason: Text
+    idempotency_key: Ident | None = None
 
 
 class AdjustmentOut(BaseModel):
@@ -155,8 +185,8 @@ class QuotaCheckIn(Body):
     user_id: Ident | None = None
     cpu_hours: Hours = 0.0
     gpu_hours: Hours = 0.0
-    gpus: Annotated[int, Field(ge=0)] = 0
-    roles: tuple[Ident, ...] = ()
+    gpus: Gpus = 0
+    roles: Roles = ()
     partition: Ident | None = None
 
 
@@ -172,9 +202,9 @@ class JobEvaluateIn(Body):
 
     user_id: Ident | None = None
     partition: Ident | None = None
-    gpus: Annotated[int, Field(ge=0)] = 0
-    memory_gb: Hours = 0.0
-    roles: tuple[Ident, ...] = ()
+    gpus: Gpus = 0
+    memory_gb: MemoryGb = 0.0
+    roles: Roles = ()
 
 
 class JobEvaluateOut(BaseModel):

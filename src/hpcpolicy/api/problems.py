@@ -43,6 +43,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ServiceError)
     async def _service(_: Request, exc: ServiceError) -> JSONResponse:
+        if exc.errors:
+            errors = [{"path": path, "message": message} for path, message in exc.errors]
+            return problem(exc.status, exc.title, exc.detail, errors=errors)
         return problem(exc.status, exc.title, exc.detail)
 
     @app.exception_handler(PolicyError)
@@ -82,4 +85,4 @@ def install(app: FastAPI) -> None:
         return problem(500, "internal error", f"{type(exc).__name__}; see the service log")
 
 
-_TITLES = {404: "not found", 405: "method not allowed", 415: "unsupported media type"}
+_TITLES = {400: "bad request", 404: "not found", 405: "method not allowed", 415: "unsupported media type"}

@@ -17,6 +17,9 @@ CallerKind = Literal["user", "service", "dev"]
 
 SCOPE_DECIDE = "decide"
 SCOPE_ADMIN = "admin"
+#: Report usage facts: a job started or ended, when, on what, and its scheduler job id. Held by the
+#: scheduler side (the Slurm controller's key, a gateway that reports for its scheduler), never by a user.
+SCOPE_REPORT = "report"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,14 @@ class Caller:
     def trusted(self) -> bool:
         """Sees and acts on every user's records: an admin, or a key that speaks for users (a gateway)."""
         return self.is_admin or self.may_assert_identity
+
+    @property
+    def may_report_usage(self) -> bool:
+        """Usage comes from the scheduler side only: an admin, or a key holding the ``report`` scope.
+
+        A user's token never does, whatever its roles: otherwise a job's owner could set their own bill.
+        """
+        return self.has_scope(SCOPE_REPORT)
 
     def speaks_for(self, *users: str | None) -> bool:
         """May see and act on records of ``users``: trusted callers always, a user for themselves."""

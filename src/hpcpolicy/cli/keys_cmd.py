@@ -41,7 +41,11 @@ def create(
     name: Annotated[str, typer.Argument(help="Who holds the key, e.g. api-gateway or slurm-ctld.")],
     scope: Annotated[
         list[str] | None,
-        typer.Option("--scope", help=f"Scope to grant (repeatable): {SCOPE_DECIDE}, admin. Default: {SCOPE_DECIDE}."),
+        typer.Option(
+            "--scope",
+            help=f"Scope to grant (repeatable): {SCOPE_DECIDE}, report (usage facts: start, finish, job ids), "
+            f"admin. Default: {SCOPE_DECIDE}.",
+        ),
     ] = None,
     may_assert_identity: Annotated[
         bool,

@@ -21,6 +21,11 @@ class LedgerUnavailable(RuntimeError):
     """The ledger's storage cannot be reached or failed: the service fails closed (503)."""
 
 
+class DuplicateKey(ValueError):
+    """An idempotency key, or a job id on its cluster, is already recorded (a concurrent retry won the race,
+    or another lien holds the job). Every ledger raises it on the write that would make the duplicate."""
+
+
 class Contention(LedgerUnavailable):
     """A deadlock or serialization failure: the transaction was rolled back and can be run again.
 
@@ -44,9 +49,15 @@ class LedgerSession(Protocol):
 
     def update_lien(self, lien: Lien) -> None: ...
 
-    def get_lien(self, lien_id: str) -> Lien | None: ...
+    def get_lien(self, lien_id: str, *, lock: bool = False) -> Lien | None:
+        """The lien; with ``lock``, its row stays locked until the transaction ends, so two state changes
+        of one job (a user's cancel and the scheduler's start) cannot both read the old state and write."""
+        ...
 
-    def find_lien_by_job(self, job_id: str) -> Lien | None: ...
+    def find_liens_by_job(self, job_id: str, cluster: str | None = None) -> list[Lien]:
+        """Liens bound to the scheduler's ``job_id``: on ``cluster``, or on any cluster when None (job ids
+        are unique per cluster only, so that may be several)."""
+        ...
 
     def add_charge(self, charge: Charge) -> None: ...
 

@@ -22,6 +22,7 @@ from typing import NamedTuple
 from hpcpolicy.engine import Active, Amounts, QuotaRef, UsageSnapshot
 from hpcpolicy.engine.rules.quotas import Used
 from hpcpolicy.engine.usage import IDLE, ZERO
+from hpcpolicy.ledger.base import DuplicateKey
 from hpcpolicy.ledger.model import Adjustment, Charge, DecisionRecord, Lien, LienState
 from hpcpolicy.ledger.rules import ADJUSTMENT_SIGN, OPEN_STATES, OnPath, lien_counts, lien_scopes
 
@@ -106,7 +107,7 @@ Resolved = tuple[tuple[QuotaRef, _Held, _Timeline, _Cursor], ...]
 class MemoryLedger:
     def __init__(self) -> None:
         self._liens: dict[str, Lien] = {}
-        self._by_job: dict[str, str] = {}
+        self._by_job: dict[tuple[str, str], str] = {}  # (cluster, job id) -> lien id
         self._held: dict[str, _Held] = {}
         self._holding: dict[str, _Scopes] = {}  # open lien id → the records it is counted on
         self._expiry: list[tuple[datetime, str]] = []  # heap of reserved liens (expires_at, id), to expire lazily
@@ -216,9 +217,9 @@ class MemoryLedger:
     def add_lien(self, lien: Lien) -> None:
         if lien.id in self._liens:
             raise ValueError(f"lien {lien.id} exists")
-        self._liens[lien.id] = lien
         if lien.job_id:
-            self._by_job[lien.job_id] = lien.id
+            self._bind_job(lien)
+        self._liens[lien.id] = lien
         state = lien.state
         if state in OPEN_STATES:
             self._hold(lien, +1)
@@ -229,6 +230,8 @@ class MemoryLedger:
         if lien.id in self._closing:
             self._write_closed()
         old = self._liens[lien.id]
+        if lien.job_id and lien.job_id != old.job_id:
+            self._bind_job(lien)  # first: a duplicate job id must leave the lien as it was
         was_open, now_open = old.state in OPEN_STATES, lien.state in OPEN_STATES
         # An open lien that moves to another path or changes its amounts is counted again, as SQL sums it.
         moved = was_open and now_open and (old.user_id, old.project, old.team, old.org, old.amounts, old.gpus) != (
@@ -238,8 +241,15 @@ class MemoryLedger:
         if now_open and (not was_open or moved):
             self._hold(lien, +1)
         self._liens[lien.id] = lien
-        if lien.job_id:
-            self._by_job[lien.job_id] = lien.id
+
+    def _bind_job(self, lien: Lien) -> None:
+        """Index the lien by (cluster, job id), refusing a second lien for one job as SQL's unique key does
+        (an entry whose lien has since dropped the job id is stale, and readers skip it too)."""
+        key = (lien.cluster, lien.job_id or "")
+        holder = self._by_job.get(key)
+        if holder is not None and holder != lien.id and self._liens[holder].job_id == lien.job_id:
+            raise DuplicateKey(f"job {lien.job_id} on {lien.cluster} already has lien {holder}")
+        self._by_job[key] = lien.id
 
     def close_lien(self, lien_id: str, state: LienState, at: datetime, charge: ChargeSpec | None = None) -> Lien:
         """``update_lien(lien.with_state(state, ended_at=at))``, then, given ``charge`` = (id, amounts,
@@ -264,14 +274,16 @@ class MemoryLedger:
         self._closing[lien_id] = (lien, state, at, charge)
         return lien
 
-    def get_lien(self, lien_id: str) -> Lien | None:
+    def get_lien(self, lien_id: str, *, lock: bool = False) -> Lien | None:
         if lien_id in self._closing:
             self._write_closed()
         return self._liens.get(lien_id)
 
-    def find_lien_by_job(self, job_id: str) -> Lien | None:
-        lien_id = self._by_job.get(job_id)
-        return self.get_lien(lien_id) if lien_id else None
+    def find_liens_by_job(self, job_id: str, cluster: str | None = None) -> list[Lien]:
+        self._write_closed()
+        clusters = [cluster] if cluster is not None else sorted({c for c, j in self._by_job if j == job_id})
+        found = (self._liens.get(self._by_job.get((c, job_id), "")) for c in clusters)
+        return [lien for lien in found if lien is not None and lien.job_id == job_id]
 
     def add_charge(self, charge: Charge) -> None:
         self._write_closed()

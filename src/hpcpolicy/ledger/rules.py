@@ -7,6 +7,11 @@
   counting them now is what makes concurrent admissions safe.
 - Consumed = charges + adjustments (signed) + open liens. Concurrency: open liens and their GPUs.
 - Actual usage is priced with the unit rates recorded on the lien at admission.
+- A usage report is believed only within the lien: no more CPUs, GPUs or memory than it reserved, no
+  longer than its walltime plus a grace, ending between its admission and now (give or take the clock
+  skew). More than that is a correction an admin makes with an adjustment. The scheduler's own
+  accounting (``hpcpolicy slurm sync``) is charged as it reports (Slurm may allocate whole nodes, or let
+  a job overrun by ``OverTimeLimit``).
 """
 
 from __future__ import annotations
@@ -26,9 +31,12 @@ from hpcpolicy.engine import (
     price,
     unit_rates,
 )
+from hpcpolicy.engine.decision import num
 from hpcpolicy.ledger.model import AdjustmentKind, JobUsage, Lien, LienState
 
 OPEN_STATES = (LienState.RESERVED, LienState.RUNNING)
+#: How far the scheduler's clock and the service's may disagree about when a job started or ended.
+CLOCK_SKEW = timedelta(minutes=5)
 #: The sign with which an adjustment's amounts count as consumption.
 ADJUSTMENT_SIGN = {
     AdjustmentKind.GRANT: -1.0,
@@ -143,3 +151,51 @@ def lien_for(
         job_id=job_id,
         policy_version=decision.policy_version,
     )
+
+
+def start_problems(lien: Lien, started_at: datetime, now: datetime) -> list[tuple[str, str]]:
+    """Why a reported start time cannot be believed (``(field, message)`` pairs; empty: believable)."""
+    problems = []
+    if started_at < lien.created_at - CLOCK_SKEW:
+        problems.append(("started_at", f"{started_at:%Y-%m-%dT%H:%M:%SZ} is before the job was admitted "
+                                       f"({lien.created_at:%Y-%m-%dT%H:%M:%SZ})"))  # fmt: skip
+    if started_at > now + CLOCK_SKEW:
+        problems.append(("started_at", f"{started_at:%Y-%m-%dT%H:%M:%SZ} is in the future"))
+    return problems
+
+
+def usage_problems(
+    lien: Lien, usage: JobUsage | None, ended_at: datetime, now: datetime, grace: timedelta
+) -> list[tuple[str, str]]:
+    """Why a reported end of ``lien`` cannot be believed (``(field, message)`` pairs; empty: believable).
+
+    The end must fall between the job's admission (or start) and now, so its charge lands in the window
+    where the job ran; the usage must fit what the lien reserved, its walltime plus ``grace``, and the
+    time that passed since admission.
+    """
+    problems: list[tuple[str, str]] = []
+    began = min(lien.created_at, lien.started_at or lien.created_at)
+    if ended_at < began - CLOCK_SKEW:
+        problems.append(("ended_at", f"{ended_at:%Y-%m-%dT%H:%M:%SZ} is before the job was admitted or started "
+                                     f"({began:%Y-%m-%dT%H:%M:%SZ})"))  # fmt: skip
+    if lien.started_at is not None and ended_at < lien.started_at - CLOCK_SKEW:
+        problems.append(("ended_at", f"{ended_at:%Y-%m-%dT%H:%M:%SZ} is before the job started"))
+    if ended_at > now + CLOCK_SKEW:
+        problems.append(("ended_at", f"{ended_at:%Y-%m-%dT%H:%M:%SZ} is in the future"))
+    if usage is None:
+        return problems
+    hours = usage.elapsed_hours
+    allowed = lien.walltime_hours + grace.total_seconds() / 3600
+    if hours > allowed:
+        problems.append(("elapsed", f"{num(hours)} h is longer than the job's walltime of {num(lien.walltime_hours)} h "
+                                    f"plus {num(grace.total_seconds() / 60)} min of grace"))  # fmt: skip
+    elif hours * 3600 > max((ended_at - began).total_seconds(), 0.0) + CLOCK_SKEW.total_seconds():
+        problems.append(("elapsed", f"{num(hours)} h is longer than the time from admission to end"))
+    for field, used, reserved in (
+        ("cpus", usage.cpus, lien.cpus),
+        ("gpus", usage.gpus, lien.gpus),
+        ("memory_gb", usage.memory_gb, lien.memory_gb),
+    ):
+        if used is not None and used > reserved:
+            problems.append((field, f"{num(used)} is more than the job was admitted with ({num(reserved)})"))
+    return problems

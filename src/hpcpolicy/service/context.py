@@ -53,4 +53,7 @@ class Context:
     clock: Callable[[], datetime] = utc_now
     ids: Callable[[], str] = new_id
     lien_ttl: timedelta = field(default=timedelta(hours=24))
+    walltime_grace: timedelta = field(default=timedelta(minutes=15))
+    """How far past its walltime a job's reported run time is still believed (Slurm's OverTimeLimit and
+    KillWait, a late end report); beyond it, an admin adjustment records the difference."""
     observers: Observers = field(default_factory=Observers)

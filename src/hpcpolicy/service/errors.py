@@ -15,9 +15,16 @@ class ServiceError(Exception):
     status = 500
     title = "error"
 
-    def __init__(self, detail: str):
+    def __init__(self, detail: str, errors: list[tuple[str, str]] | None = None):
         super().__init__(detail)
         self.detail = detail
+        self.errors = errors or []
+        """``(field, message)`` for each bad value, as a 422's ``errors`` list names them."""
+
+    @classmethod
+    def fields(cls, what: str, errors: list[tuple[str, str]]) -> ServiceError:
+        """One error for several bad fields: ``what: field: message; ...``."""
+        return cls(f"{what}: " + "; ".join(f"{field}: {message}" for field, message in errors), errors)
 
 
 class NotFound(ServiceError):

@@ -24,9 +24,8 @@ from hpcpolicy.engine import (
     resolve_account,
 )
 from hpcpolicy.ledger import DecisionRecord, Lien
-from hpcpolicy.ledger.base import LedgerSession, LedgerUnavailable
+from hpcpolicy.ledger.base import DuplicateKey, LedgerSession, LedgerUnavailable
 from hpcpolicy.ledger.rules import lien_for, snapshot
-from hpcpolicy.ledger.sql.ledger import DuplicateKey
 from hpcpolicy.service.accounts import Accounts
 from hpcpolicy.service.context import Context
 from hpcpolicy.service.errors import Conflict, NotFound

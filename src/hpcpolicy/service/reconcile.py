@@ -27,13 +27,12 @@ from enum import StrEnum
 from hpcpolicy.engine import Active, Amounts, Request, UsageSnapshot, evaluate, price, quotas_on_path, resolve_account
 from hpcpolicy.engine.snapshot import QuotaRef, gpu_rate
 from hpcpolicy.ledger import Charge, JobUsage, Lien, LienState
-from hpcpolicy.ledger.base import LedgerSession
+from hpcpolicy.ledger.base import DuplicateKey, LedgerSession
 from hpcpolicy.ledger.rules import OPEN_STATES, lien_counts, lien_for, lien_scopes
-from hpcpolicy.ledger.sql.ledger import DuplicateKey
 from hpcpolicy.service.context import Context
 from hpcpolicy.service.errors import Conflict, NotFound
 from hpcpolicy.service.governance import Outcome, decision_record, usage_for
-from hpcpolicy.service.jobs import Jobs
+from hpcpolicy.service.jobs import Jobs, ensure_unbound
 
 _CLOSED = (LienState.FINISHED, LienState.CANCELLED, LienState.FAILED)
 
@@ -103,7 +102,7 @@ class Reconciler:
                 if lien.job_id is not None:
                     raise Conflict(f"lien {lien.id} is bound to job {lien.job_id}, not {job_id}")
                 return _bound(tx, lien, job_id)
-        except DuplicateKey:  # the SQL ledger's unique job id, should a concurrent bind win the race
+        except DuplicateKey:  # the ledger's unique (cluster, job id), should a concurrent bind win the race
             raise Conflict(f"job {job_id} already has another lien") from None
 
     def resize(self, job_id: str, lien_key: str | None, request: Request, caller: str, key: str) -> Outcome:
@@ -114,9 +113,12 @@ class Reconciler:
         decision_id, active, now = self.ctx.ids(), self.ctx.policies.current, self.ctx.clock()
         snap = active.snapshot
         with self.ctx.ledger.session() as tx:
-            old = tx.find_lien_by_job(job_id) or (lien_by_key(tx, lien_key) if lien_key else None)
+            old = lien_by_key(tx, lien_key) if lien_key else None
             if old is not None and old.job_id not in (None, job_id):
                 old = None  # the token belongs to another job
+            if old is None:
+                bound = tx.find_liens_by_job(job_id, request.cluster)
+                old = bound[0] if len(bound) == 1 else None
             project, path, _ = resolve_account(request, snap)
             tx.lock(sorted({*path, *(lien_scopes(old) if old else ())}))
             usage = usage_for(tx, request, active, project, now)
@@ -145,7 +147,8 @@ class Reconciler:
     def observe(self, job: ObservedJob) -> Result:
         """Apply one accounting record. Safe to repeat: a second pass over the same record is UNCHANGED."""
         with self.ctx.ledger.session() as tx:
-            lien = tx.find_lien_by_job(job.job_id)
+            bound = tx.find_liens_by_job(job.job_id, job.cluster)
+            lien = bound[0] if bound else None
             if lien is None and job.lien_key:
                 lien = lien_by_key(tx, job.lien_key)
                 if lien is not None and lien.job_id not in (None, job.job_id):
@@ -169,18 +172,19 @@ class Reconciler:
         if job.phase == Phase.RUNNING:
             if started:
                 return Result.UNCHANGED
-            self.jobs.start(lien.id, job.job_id, job.started_at)
+            self.jobs.start(lien.id, job.job_id, job.started_at, accounting=True)
             return Result.STARTED
         if job.started_at is not None and not started:
-            self.jobs.start(lien.id, job.job_id, job.started_at)
+            self.jobs.start(lien.id, job.job_id, job.started_at, accounting=True)
         elif lien.job_id is None:
             self._bind(lien, job.job_id)
         ran = job.usage.elapsed_hours > 0
         if job.phase == Phase.COMPLETED:
-            _, charge = self.jobs.finish(lien.id, job.usage, job.ended_at)
+            _, charge = self.jobs.finish(lien.id, job.usage, job.ended_at, accounting=True)
         else:
             usage = job.usage if ran else None
-            _, charge = self.jobs.cancel(lien.id, usage, job.ended_at, failed=job.phase == Phase.FAILED)
+            failed = job.phase == Phase.FAILED
+            _, charge = self.jobs.cancel(lien.id, usage, job.ended_at, failed=failed, accounting=True)
         return Result.CHARGED if charge is not None else Result.RELEASED
 
     def _bind(self, lien: Lien, job_id: str) -> None:
@@ -258,11 +262,8 @@ class Reconciler:
 
 
 def _bound(tx: LedgerSession, lien: Lien, job_id: str) -> Lien:
-    """``lien`` with ``job_id`` attached; Conflict if another lien holds that job id (checked here, since
-    only the SQL ledger enforces it)."""
-    other = tx.find_lien_by_job(job_id)
-    if other is not None and other.id != lien.id:
-        raise Conflict(f"job {job_id} already has lien {other.id}")
+    """``lien`` with ``job_id`` attached; Conflict if another lien on its cluster holds that job id."""
+    ensure_unbound(tx, lien, job_id)
     bound = replace(lien, job_id=job_id)
     tx.update_lien(bound)
     return bound

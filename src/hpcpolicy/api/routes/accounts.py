@@ -10,6 +10,7 @@ from hpcpolicy.api.deps import AdminDep, CallerDep, GovernanceDep, OffloadDep
 from hpcpolicy.api.dto import AdjustmentIn, AdjustmentOut, BalanceOut, UsageOut
 from hpcpolicy.auth import Forbidden
 from hpcpolicy.engine import Amounts
+from hpcpolicy.engine.limits import Ident
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
 
@@ -19,7 +20,9 @@ async def usage(
     gov: GovernanceDep,
     who: CallerDep,
     run: OffloadDep,
-    scope: Annotated[str | None, Query(description="user:<id>, project:<name>, team:<name> or org:<name>")] = None,
+    scope: Annotated[
+        Ident | None, Query(description="user:<id>, project:<name>, team:<name> or org:<name>")
+    ] = None,
 ) -> UsageOut:
     """Balances per quota of a scope (default: the caller's own user scope)."""
     scope = scope or f"user:{who.subject}"

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response
 
 from hpcpolicy.api.deps import CallerDep, GovernanceDep, OffloadDep
-from hpcpolicy.api.dto import DecisionIn, DecisionOut, DecisionRecordOut
+from hpcpolicy.api.dto import DecisionIn, DecisionOut, DecisionRecordOut, IdentPath
 from hpcpolicy.auth import Forbidden
 from hpcpolicy.ledger.base import LedgerUnavailable
 
@@ -28,6 +28,9 @@ async def decide(
     nothing more.
     """
     user_id, roles = who.identity_for(body.user_id, body.roles)
+    if body.job_id is not None and not who.may_report_usage:
+        # A job id binds the lien to a scheduler job whose reports it will then receive: a usage fact.
+        raise Forbidden(f"{who.describe()} may not attach a scheduler job id (needs the 'report' scope)")
     request = body.to_request(user_id, roles)
     try:
         outcome = await run(
@@ -55,7 +58,9 @@ async def decide(
 
 
 @router.get("/{decision_id}", response_model=DecisionRecordOut)
-async def get_decision(decision_id: str, gov: GovernanceDep, who: CallerDep, run: OffloadDep) -> DecisionRecordOut:
+async def get_decision(
+    decision_id: IdentPath, gov: GovernanceDep, who: CallerDep, run: OffloadDep
+) -> DecisionRecordOut:
     """A stored decision: its request, answer, policy version, caller and time."""
     record = await run(gov.get_decision, decision_id)
     if not who.speaks_for(record.user_id, record.caller):

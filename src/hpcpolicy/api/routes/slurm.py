@@ -44,6 +44,8 @@ async def job_modify(
 ) -> SlurmReply:
     """Bind the job id to its lien; decide again when the update asks for more than the job had."""
     _require_controller(who)
+    if not who.may_report_usage:  # binding scheduler job ids to liens is a usage fact
+        raise Forbidden(f"{who.describe()} may not bind Slurm job ids: the controller's key needs the 'report' scope")
     return await run(SlurmAdmission(gov, resolve).modify, body, who.subject)
 
 

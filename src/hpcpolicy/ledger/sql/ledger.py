@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from hpcpolicy.engine import Active, Amounts
 from hpcpolicy.ledger import deadline
-from hpcpolicy.ledger.base import Contention, LedgerUnavailable
+from hpcpolicy.ledger.base import Contention, DuplicateKey, LedgerUnavailable
 from hpcpolicy.ledger.model import Adjustment, AdjustmentKind, Charge, DecisionRecord, Lien, LienState
 from hpcpolicy.ledger.rules import ADJUSTMENT_SIGN, OPEN_STATES, SCOPE_FIELDS, split_scope
 from hpcpolicy.ledger.sql.rows import (
@@ -43,11 +43,6 @@ from hpcpolicy.ledger.sql.rows import (
 from hpcpolicy.ledger.sql.tables import adjustments, charges, decisions, liens, scope_locks
 
 __all__ = ["DuplicateKey", "SqlLedger", "SqlSession", "from_db", "to_db"]
-
-
-class DuplicateKey(ValueError):
-    """An idempotency key or job id is already recorded (a concurrent retry won the race)."""
-
 
 
 class SqlLedger:
@@ -165,13 +160,18 @@ class SqlSession:
         row["lien_id"] = row.pop("id")
         self.conn.execute(UPDATE_LIEN, row)
 
-    def get_lien(self, lien_id: str) -> Lien | None:
-        row = self.conn.execute(select(liens).where(liens.c.id == lien_id)).mappings().first()
+    def get_lien(self, lien_id: str, *, lock: bool = False) -> Lien | None:
+        query = select(liens).where(liens.c.id == lien_id)
+        if lock:  # FOR UPDATE on PostgreSQL and MariaDB; SQLite's BEGIN IMMEDIATE already serialises writers
+            query = query.with_for_update()
+        row = self.conn.execute(query).mappings().first()
         return lien_from_row(row) if row else None
 
-    def find_lien_by_job(self, job_id: str) -> Lien | None:
-        row = self.conn.execute(select(liens).where(liens.c.job_id == job_id)).mappings().first()
-        return lien_from_row(row) if row else None
+    def find_liens_by_job(self, job_id: str, cluster: str | None = None) -> list[Lien]:
+        query = select(liens).where(liens.c.job_id == job_id)
+        if cluster is not None:
+            query = query.where(liens.c.cluster == cluster)
+        return [lien_from_row(row) for row in self.conn.execute(query.order_by(liens.c.cluster)).mappings()]
 
     def add_charge(self, charge: Charge) -> None:
         a = charge.amounts

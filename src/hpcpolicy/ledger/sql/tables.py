@@ -2,12 +2,15 @@
 
 Portability choices: times are naive UTC ``DATETIME`` with microseconds (MariaDB needs ``fsp=6``);
 amounts are ``DOUBLE`` (MySQL's ``FLOAT`` would be single precision); indexed strings are at most 191
-characters so unique indexes fit InnoDB's key limit with utf8mb4. Each lien and charge carries its full
-account path (user, project, team, org) so a scope's balance is one indexed aggregate, and history keeps
-the path it was charged to even if the policy later moves a project.
+characters so unique indexes fit InnoDB's key limit with utf8mb4, and on MariaDB/MySQL every table uses
+binary collation so identifiers compare as on PostgreSQL and SQLite (``Alice`` is not ``alice``). Each
+lien and charge carries its full account path (user, project, team, org) so a scope's balance is one
+indexed aggregate, and history keeps the path it was charged to even if the policy later moves a project.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -21,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects import mysql
 
@@ -29,6 +33,10 @@ metadata = MetaData()
 Time = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 Ident = String(191)
 LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")  # MySQL's TEXT stops at 64 KiB
+#: A typed principal (``user:<191-character id>``, ``key:<name>``): who made a decision or an adjustment.
+Principal = String(255)
+#: Byte-for-byte comparison on MariaDB/MySQL, as on the other backends (migration 0003 converts old tables).
+BINARY: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
 
 
 def _path_columns() -> list[Column[str]]:
@@ -69,7 +77,7 @@ liens = Table(
     Column("created_at", Time, nullable=False),
     Column("expires_at", Time, nullable=False),
     Column("state", String(16), nullable=False),
-    Column("job_id", Ident, unique=True),
+    Column("job_id", Ident),
     Column("started_at", Time),
     Column("ended_at", Time),
     Column("policy_version", String(64), nullable=False),
@@ -77,6 +85,9 @@ liens = Table(
     Index("ix_liens_state_project", "state", "project"),
     Index("ix_liens_state_team", "state", "team"),
     Index("ix_liens_state_org", "state", "org"),
+    # A scheduler's job ids are unique within its cluster only (every Slurm cluster has a job 1234).
+    UniqueConstraint("cluster", "job_id", name="uq_liens_cluster_job_id"),
+    **BINARY,
 )
 
 charges = Table(
@@ -96,6 +107,7 @@ charges = Table(
     Index("ix_charges_project_at", "project", "at"),
     Index("ix_charges_team_at", "team", "at"),
     Index("ix_charges_org_at", "org", "at"),
+    **BINARY,
 )
 
 adjustments = Table(
@@ -106,10 +118,11 @@ adjustments = Table(
     Column("kind", String(16), nullable=False),
     *_amount_columns(),
     Column("reason", Text, nullable=False),
-    Column("author", Ident, nullable=False),
+    Column("author", Principal, nullable=False),
     Column("at", Time, nullable=False),
     Column("key", Ident, unique=True),
     Index("ix_adjustments_scope_at", "scope", "at"),
+    **BINARY,
 )
 
 decisions = Table(
@@ -117,7 +130,7 @@ decisions = Table(
     metadata,
     Column("id", String(36), primary_key=True),
     Column("at", Time, nullable=False, index=True),
-    Column("caller", Ident, nullable=False),
+    Column("caller", Principal, nullable=False),
     Column("user_id", Ident, nullable=False, index=True),
     Column("allow", Boolean, nullable=False),
     Column("policy_version", String(64), nullable=False),
@@ -125,10 +138,11 @@ decisions = Table(
     Column("decision", JSON, nullable=False),
     Column("lien_id", String(36)),
     Column("key", Ident, unique=True),
+    **BINARY,
 )
 
 #: One row per scope, locked ``FOR UPDATE`` (sorted) by an admission on PostgreSQL and MariaDB.
-scope_locks = Table("scope_locks", metadata, Column("scope", Ident, primary_key=True))
+scope_locks = Table("scope_locks", metadata, Column("scope", Ident, primary_key=True), **BINARY)
 
 #: Every policy made active, in order (``hpcpolicy.cluster``): replicas serve the highest id. ``previous_id``
 #: is unique, so two writers racing from the same head (two replicas seeding an empty table) cannot both win.
@@ -140,6 +154,7 @@ policy_revisions = Table(
     Column("version", String(64), nullable=False),
     Column("text", LongText, nullable=False),
     Column("source", Text, nullable=False),
-    Column("author", Ident, nullable=False),
+    Column("author", Principal, nullable=False),
     Column("created_at", Time, nullable=False),
+    **BINARY,
 )
