@@ -1,11 +1,16 @@
-"""Shared fixtures: the packaged example policy, loaded once per session."""
+"""Shared fixtures: the packaged example policy, loaded once per session; one migrated database per server
+(PostgreSQL, MariaDB) per session, which tests empty with ``tests.dbservers.truncate``."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from sqlalchemy import Engine
 
 from hpcpolicy.engine import PolicySnapshot, compile_policy
 from hpcpolicy.policy import LoadedPolicy, load_policy
+from tests.dbservers import migrated_engine, server_database
 
 
 @pytest.fixture(scope="session")
@@ -16,3 +21,19 @@ def example() -> LoadedPolicy:
 @pytest.fixture(scope="session")
 def example_snap(example: LoadedPolicy) -> PolicySnapshot:
     return compile_policy(example.policy, example.version)
+
+
+@pytest.fixture(scope="session")
+def postgresql_engine() -> Iterator[Engine]:
+    with server_database("postgresql") as url:
+        engine = migrated_engine(url)
+        yield engine
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def mariadb_engine() -> Iterator[Engine]:
+    with server_database("mariadb") as url:
+        engine = migrated_engine(url)
+        yield engine
+        engine.dispose()

@@ -1,4 +1,5 @@
-"""Ledgers under test: every contract test runs on the in-memory ledger and on SQLite."""
+"""Ledgers under test: every contract test runs on the in-memory ledger, SQLite, PostgreSQL and MariaDB
+(the server engines are session fixtures of tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,35 +7,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
 
 from hpcpolicy.ledger.memory import MemoryLedger
 from hpcpolicy.ledger.sql.connect import create_ledger_engine
 from hpcpolicy.ledger.sql.ledger import SqlLedger
 from hpcpolicy.ledger.sql.migrate import upgrade
-from tests.dbservers import migrated_engine, server_database, truncate
+from tests.dbservers import truncate
 
 
 def sqlite_ledger(path: Path) -> SqlLedger:
     engine = create_ledger_engine(f"sqlite:///{path / 'ledger.db'}")
     upgrade(engine)
     return SqlLedger(engine)
-
-
-@pytest.fixture(scope="session")
-def postgresql_engine() -> Iterator[Engine]:
-    with server_database("postgresql") as url:
-        engine = migrated_engine(url)
-        yield engine
-        engine.dispose()
-
-
-@pytest.fixture(scope="session")
-def mariadb_engine() -> Iterator[Engine]:
-    with server_database("mariadb") as url:
-        engine = migrated_engine(url)
-        yield engine
-        engine.dispose()
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql", "mariadb"])

@@ -166,3 +166,44 @@ def test_bodies_are_validated(client: TestClient) -> None:
     assert client.post(MODIFY, json={"job": NO_PARTITION}).status_code == 422
 
 
+
+
+@pytest.mark.parametrize("array_inx", ["a-b", "0-9:0", "9-0", "0-99999999", "1:", "²", "1" * 5000])
+def test_a_bad_array_spec_is_a_refusal_not_a_server_error(client: TestClient, array_inx: str) -> None:
+    reply = client.post(SUBMIT, json=job(NO_PARTITION, array_inx=array_inx))
+    assert reply.status_code == 200 and reply.json()["allow"] is False, reply.text
+    assert "array spec" in reply.json()["messages"][0]
+    # a job record's spec is read when it has no TRES totals; an update cannot change it
+    record = modify_body("NumTasks=2", array_inx=array_inx, tres_fmt_req_str=None)
+    assert client.post(MODIFY, json=record).json()["allow"] is False
+    changes = modify_body("NumTasks=2") | {"changes": {"array_inx": array_inx}}
+    assert client.post(MODIFY, json=changes).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("forged", "refused"),
+    [
+        ({"partition": "p" * 500}, True),  # not an identifier the ledger can hold
+        ({"partition": "cpu\u0000"}, True),
+        ({"min_nodes": 1e9}, True),  # beyond any machine
+        ({"time_limit": 4e9 - 3}, True),  # just under NO_VAL: 7,600 years
+        ({"num_tasks": 4e9}, True),  # four billion tasks
+        ({"num_tasks": 2.0**32 - 2}, False),  # NO_VAL: Slurm's "unset"
+        ({"user_id": 2.0**40}, False),  # above NO_VAL: unset, the user name decides
+        ({"user_id": None, "user_name": "a\u0000b"}, True),  # no such user
+    ],
+)
+def test_forged_job_descriptions_are_answered_not_crashed_on(
+    client: TestClient, forged: dict[str, Any], refused: bool
+) -> None:
+    forged = {k: v.encode().decode("unicode_escape") if isinstance(v, str) else v for k, v in forged.items()}
+    reply = client.post(SUBMIT, json=job(NO_PARTITION, **forged))
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["allow"] is not refused, reply.json()
+    update = client.post(MODIFY, json=modify_body("NumTasks=2", **forged))
+    assert update.status_code == 200, update.text
+
+
+def test_a_nan_in_a_job_description_is_422(client: TestClient) -> None:
+    nan = '{"job": {"user_id": 1000, "num_tasks": NaN}}'
+    assert client.post(SUBMIT, content=nan, headers={"content-type": "application/json"}).status_code == 422

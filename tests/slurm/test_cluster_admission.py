@@ -80,7 +80,7 @@ def test_update_that_raises_the_time_limit_is_checked_and_the_lien_follows(
     assert allowed.returncode == 0, allowed.stderr
     assert plugin.job_field(job_id, "TimeLimit") == "00:50:00"
     with service.ledger().session() as tx:
-        lien = tx.find_lien_by_job(job_id)
+        lien = next(iter(tx.find_liens_by_job(job_id)), None)
     assert lien is not None and lien.state == LienState.RESERVED
     assert lien.amounts.cpu_hours == pytest.approx(50 / 60)
     assert service.lien_of(plugin, job_id) == lien  # the job's token now names the new lien

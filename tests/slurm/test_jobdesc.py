@@ -145,6 +145,13 @@ def test_array_sizes(spec: str, tasks: int) -> None:
     assert array_size(spec) == tasks
 
 
-def test_a_bad_array_spec_is_an_error() -> None:
+@pytest.mark.parametrize("spec", ["a-b", "0-9:0", "9-0", "1:", "²", "-1", "0--1", "1,,2", ""])
+def test_a_bad_array_spec_is_an_error(spec: str) -> None:
     with pytest.raises(ValueError, match="bad array spec"):
-        array_size("a-b")
+        array_size(spec)
+
+
+def test_an_array_larger_than_slurm_allows_is_an_error() -> None:
+    assert array_size("0-4000000") == 4_000_001
+    with pytest.raises(ValueError, match="more than 4000001 tasks"):
+        array_size("0-4000001")

@@ -183,7 +183,7 @@ def test_resize_leaves_the_jobs_own_lien_out_and_replaces_it(gov: Governance, cl
     assert outcome.allow, outcome.decision["violations"]  # 50 min fits only without the old 30
     with gov.ctx.ledger.session() as tx:
         replaced = tx.get_lien(old.id)
-        new = tx.find_lien_by_job("60")
+        new = next(iter(tx.find_liens_by_job("60")), None)
         held, active = tx.reserved("project:tiny", clock.now)
         assert lien_by_key(tx, submit_key("t2")) == new
     assert replaced is not None and (replaced.state, replaced.job_id) == (LienState.CANCELLED, None)
@@ -199,14 +199,14 @@ def test_resize_over_budget_is_refused_and_changes_nothing(gov: Governance) -> N
     assert (violation["code"], violation["limit"], violation["requested"]) == ("quota.cpu_hours_exceeded", 1, 2)
     assert violation["available"] == pytest.approx(1.0)  # the job's own 0.5 is not counted against it
     with gov.ctx.ledger.session() as tx:
-        assert tx.find_lien_by_job("60") == old
+        assert next(iter(tx.find_liens_by_job("60")), None) == old
 
 
 def test_resize_of_a_running_job_keeps_it_running(gov: Governance, clock: Clock) -> None:
     key, old = tiny(gov, 30, running=True, clock=clock)
     Reconciler(gov.ctx).resize("60", key, request(40), "slurmctld", submit_key("t4"))
     with gov.ctx.ledger.session() as tx:
-        new = tx.find_lien_by_job("60")
+        new = next(iter(tx.find_liens_by_job("60")), None)
     assert new is not None and new != old
     assert (new.state, new.started_at) == (LienState.RUNNING, old.started_at)
     assert replace(new, id=old.id) != old  # a new estimate: 40 minutes

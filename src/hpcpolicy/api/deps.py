@@ -18,7 +18,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request
 
-from hpcpolicy.auth import Authenticator, Caller, require_admin
+from hpcpolicy.auth import Authenticator, Caller, require_admin, require_reporter
 from hpcpolicy.ledger import deadline
 from hpcpolicy.service import Governance
 
@@ -80,7 +80,14 @@ async def admin(who: Annotated[Caller, Depends(caller)]) -> Caller:
     return who
 
 
+async def reporter(who: Annotated[Caller, Depends(caller)]) -> Caller:
+    """A caller that may report usage facts (before the body is looked at: who, then what)."""
+    require_reporter(who)
+    return who
+
+
 OffloadDep = Annotated[Offload, Depends(offload)]
 GovernanceDep = Annotated[Governance, Depends(governance)]
 CallerDep = Annotated[Caller, Depends(caller)]
 AdminDep = Annotated[Caller, Depends(admin)]
+ReporterDep = Annotated[Caller, Depends(reporter)]

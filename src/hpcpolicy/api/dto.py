@@ -22,6 +22,7 @@ from hpcpolicy.engine.limits import (
     Ident,
     MemoryGb,
     Moment,
+    Scope,
     Text,
     check_ident,
 )
@@ -151,7 +152,7 @@ class UsageOut(BaseModel):
 
 
 class AdjustmentIn(Body):
-    scope: Ident
+    scope: Scope
     kind: AdjustmentKind
     cpu_hours: Amount = 0.0
     gpu_hours: Amount = 0.0

@@ -14,6 +14,7 @@ from hpcpolicy.auth.caller import (
     Caller,
     CallerKind,
     require_admin,
+    require_reporter,
     require_scope,
 )
 from hpcpolicy.auth.errors import AuthConfigError, AuthError, Forbidden, KeysFileError, Unauthenticated
@@ -45,6 +46,7 @@ __all__ = [
     "load_env_keys",
     "load_keys_file",
     "require_admin",
+    "require_reporter",
     "require_scope",
     "revoke_key",
 ]

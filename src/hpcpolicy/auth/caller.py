@@ -100,6 +100,15 @@ def require_scope(caller: Caller, scope: str) -> None:
         raise Forbidden(f"{caller.describe()} lacks the {scope!r} scope")
 
 
+def require_reporter(caller: Caller, what: str = "report usage") -> None:
+    """Raise :class:`Forbidden` unless the caller may report usage facts (``report`` scope, or admin)."""
+    if not caller.may_report_usage:
+        raise Forbidden(
+            f"{caller.describe()} may not {what}: usage comes from the scheduler side "
+            "(an admin, or an API key with the 'report' scope)"
+        )
+
+
 def require_admin(caller: Caller) -> None:
     """Raise :class:`Forbidden` unless the caller is an admin (``admin`` scope, ``hpcpolicy:admin`` or admin role)."""
     if not caller.is_admin:

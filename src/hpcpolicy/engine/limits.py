@@ -29,6 +29,8 @@ from pydantic_core import PydanticCustomError
 
 #: The length of the ledger's indexed string columns.
 MAX_ID_LENGTH = 191
+#: A scope id: its kind (``project:`` is the longest) and an identifier.
+MAX_SCOPE_LENGTH = MAX_ID_LENGTH + len("project:")
 #: Free text stored in the ledger (adjustment reasons).
 MAX_TEXT_LENGTH = 2000
 
@@ -62,6 +64,7 @@ def check_text(value: str) -> str:
 Ident = Annotated[
     str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(check_ident)
 ]
+Scope = Annotated[str, StringConstraints(min_length=3, max_length=MAX_SCOPE_LENGTH), AfterValidator(check_ident)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_LENGTH), AfterValidator(check_text)]
 
 Cpus = Annotated[int, Field(ge=1, le=MAX_CPUS)]

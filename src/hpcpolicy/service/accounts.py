@@ -31,7 +31,7 @@ class Accounts:
         try:
             kind, name = split_scope(scope)
         except ValueError as exc:
-            raise InvalidInput(str(exc)) from None
+            raise InvalidInput(str(exc), [("scope", str(exc))]) from None
         snap = self.ctx.policies.current.snapshot
         if kind == "user":
             return snap.user_quotas(name)

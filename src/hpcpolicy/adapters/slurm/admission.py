@@ -15,12 +15,13 @@ import contextlib
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from hpcpolicy.adapters.slurm.identity import Resolver, UnknownUser, roles_for, system_user
 from hpcpolicy.adapters.slurm.jobdesc import JobDesc, modified, shape_of, shape_of_record
 from hpcpolicy.adapters.slurm.verdict import ACCESS_DENIED, rejection_lines, slurm_error
 from hpcpolicy.engine import Request
+from hpcpolicy.engine.limits import Ident
 from hpcpolicy.ledger.base import LedgerUnavailable
 from hpcpolicy.service import Governance, Outcome
 from hpcpolicy.service.errors import ServiceError
@@ -36,7 +37,7 @@ class SubmitIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     job: JobDesc
-    cluster: str | None = Field(default=None, max_length=191)
+    cluster: Ident | None = None
 
 
 class ModifyIn(BaseModel):
@@ -46,7 +47,7 @@ class ModifyIn(BaseModel):
 
     job: JobDesc
     changes: JobDesc
-    cluster: str | None = Field(default=None, max_length=191)
+    cluster: Ident | None = None
 
 
 class SlurmReply(BaseModel):
@@ -88,7 +89,7 @@ class SlurmAdmission:
             user, roles = self._identity(desc)
             request = shape.to_request(user, roles, body.cluster)
         except (UnknownUser, ValueError) as exc:  # pydantic's ValidationError is a ValueError
-            return denied(f"hpcpolicy: job rejected: {exc}")
+            return denied(f"hpcpolicy: job rejected: {reason(exc)}")
         token = self.gov.ctx.ids()
         try:
             request = self._first_admissible(request)
@@ -128,20 +129,20 @@ class SlurmAdmission:
         if job_id is not None and lien_key is not None:
             with contextlib.suppress(ServiceError):  # a stale or foreign token: decided below as if none
                 reconciler.bind(lien_key, str(job_id))
-        before = shape_of_record(rec)
         try:
+            before = shape_of_record(rec)
             after = modified(before, body.changes)
         except ValueError as exc:
-            return denied(f"hpcpolicy: update rejected: {exc}")
+            return denied(f"hpcpolicy: update rejected: {reason(exc)}")
         if not after.raises(before):
             return SlurmReply(allow=True)
         if job_id is None:
             return denied("hpcpolicy: update rejected: the job record has no job id")
         try:
             user, roles = self._identity(rec)
-        except UnknownUser as exc:
-            return denied(f"hpcpolicy: update rejected: {exc}")
-        request = after.to_request(user, roles, body.cluster)
+            request = after.to_request(user, roles, body.cluster)
+        except (UnknownUser, ValueError) as exc:
+            return denied(f"hpcpolicy: update rejected: {reason(exc)}")
         new_token = self.gov.ctx.ids()
         outcome = reconciler.resize(str(job_id), lien_key, request, caller, submit_key(new_token))
         if not outcome.allow:
@@ -166,6 +167,13 @@ def refusal(outcome: Outcome) -> SlurmReply:
         messages=rejection_lines(decision, outcome.decision_id),
         decision_id=outcome.decision_id,
     )
+
+
+def reason(exc: Exception) -> str:
+    """One line for the user's terminal: a validation error's fields and messages, else the error itself."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'job'}: {e['msg']}" for e in exc.errors())
+    return str(exc)
 
 
 def denied(message: str) -> SlurmReply:

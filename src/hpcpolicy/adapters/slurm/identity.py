@@ -40,7 +40,7 @@ def system_user(uid: int | None, user_name: str | None) -> UnixUser:
     """Resolve through NSS. The uid wins over the name (Slurm sets both; the uid is the authenticated one)."""
     try:
         entry = pwd.getpwuid(uid) if uid is not None else pwd.getpwnam(user_name or "")
-    except KeyError:
+    except (KeyError, OverflowError, ValueError):  # unknown; a uid beyond uid_t; a name with a NUL
         who = f"uid {uid}" if uid is not None else f"user {user_name!r}"
         raise UnknownUser(f"{who} is unknown on the policy service host") from None
     gids = [entry.pw_gid, *os.getgrouplist(entry.pw_name, entry.pw_gid)]

@@ -18,6 +18,7 @@ happens here, where it is tested on recorded tables. Facts about Slurm 22.05 thi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from pydantic import BaseModel, ConfigDict
@@ -28,6 +29,9 @@ from hpcpolicy.engine import Request
 
 NO_VAL16 = 0xFFFE
 NO_VAL = 0xFFFFFFFE
+#: Slurm's largest MaxArraySize: more tasks than this is not a job Slurm would accept.
+MAX_ARRAY_TASKS = 4_000_001
+_ARRAY_PART = re.compile(r"(\d{1,10})(?:-(\d{1,10}))?(?::(\d{1,10}))?")
 MEM_FLAG = 2.0**63  # MEM_PER_CPU flag bit; NO_VAL64 and INFINITE64 lie above it too
 
 CPU_FIELDS = ("num_tasks", "min_cpus", "cpus_per_task", "ntasks_per_node", "pn_min_cpus")
@@ -36,9 +40,13 @@ MEMORY_FIELDS = ("pn_min_memory", "min_mem_per_cpu", "min_mem_per_node")
 
 
 class JobDesc(BaseModel):
-    """Raw ``job_desc``/``job_rec`` fields. Unknown fields are ignored so a newer plugin can send more."""
+    """Raw ``job_desc``/``job_rec`` fields. Unknown fields are ignored so a newer plugin can send more.
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    Numbers are finite (Lua's doubles always are; a NaN could only come from a forged body) and strings
+    bounded; what they mean is checked when the job becomes a Request.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False, str_max_length=65536)
 
     job_id: float | None = None
     user_id: float | None = None
@@ -259,12 +267,18 @@ def gpu_spec(spec: str | None) -> tuple[int, str | None]:
 
 
 def array_size(array_inx: str) -> int:
-    """Tasks in an ``--array`` spec: ``0-9%2`` → 10, ``1,3,5-7`` → 5, ``0-15:4`` → 4."""
+    """Tasks in an ``--array`` spec: ``0-9%2`` → 10, ``1,3,5-7`` → 5, ``0-15:4`` → 4.
+
+    Raises ValueError for anything else (a zero step, a range running backwards, more tasks than Slurm's
+    largest MaxArraySize), with the spec in the message.
+    """
     total = 0
     for part in array_inx.split("%", 1)[0].split(","):
-        bounds, _, step = part.strip().partition(":")
-        first, dash, last = bounds.partition("-")
-        if not first.strip().isdigit() or (dash and not last.strip().isdigit()):
-            raise ValueError(f"bad array spec {array_inx!r}")
-        total += len(range(int(first), int(last if dash else first) + 1, int(step) if step.strip() else 1))
+        match = _ARRAY_PART.fullmatch(part.strip())
+        if match is None or match.group(3) == "0" or int(match.group(2) or match.group(1)) < int(match.group(1)):
+            raise ValueError(f"bad array spec {array_inx[:64]!r}")
+        first, last, step = match.group(1), match.group(2) or match.group(1), match.group(3) or "1"
+        total += len(range(int(first), int(last) + 1, int(step)))
+        if total > MAX_ARRAY_TASKS:
+            raise ValueError(f"array spec {array_inx[:64]!r} has more than {MAX_ARRAY_TASKS} tasks")
     return max(total, 1)

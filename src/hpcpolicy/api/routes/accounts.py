@@ -10,7 +10,7 @@ from hpcpolicy.api.deps import AdminDep, CallerDep, GovernanceDep, OffloadDep
 from hpcpolicy.api.dto import AdjustmentIn, AdjustmentOut, BalanceOut, UsageOut
 from hpcpolicy.auth import Forbidden
 from hpcpolicy.engine import Amounts
-from hpcpolicy.engine.limits import Ident
+from hpcpolicy.engine.limits import Scope
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
 
@@ -21,7 +21,7 @@ async def usage(
     who: CallerDep,
     run: OffloadDep,
     scope: Annotated[
-        Ident | None, Query(description="user:<id>, project:<name>, team:<name> or org:<name>")
+        Scope | None, Query(description="user:<id>, project:<name>, team:<name> or org:<name>")
     ] = None,
 ) -> UsageOut:
     """Balances per quota of a scope (default: the caller's own user scope)."""

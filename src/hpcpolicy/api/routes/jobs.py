@@ -19,9 +19,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from hpcpolicy.api.deps import CallerDep, GovernanceDep, Offload, OffloadDep
+from hpcpolicy.api.deps import CallerDep, GovernanceDep, Offload, OffloadDep, ReporterDep
 from hpcpolicy.api.dto import CancelIn, IdentPath, JobOut, StartIn, UsageIn
-from hpcpolicy.auth import Caller, Forbidden
+from hpcpolicy.auth import Caller, Forbidden, require_reporter
 from hpcpolicy.engine.limits import Ident
 from hpcpolicy.ledger import Charge, JobUsage, Lien, LienState
 from hpcpolicy.service import Governance, InvalidInput
@@ -43,24 +43,22 @@ async def get_job(
 async def start(
     ref: IdentPath,
     gov: GovernanceDep,
-    who: CallerDep,
+    _: ReporterDep,
     run: OffloadDep,
     cluster: ClusterQuery = None,
     body: StartIn | None = None,
 ) -> JobOut:
     """The job started: attach the scheduler's job id; the lien now counts until the job ends."""
     body = body or StartIn()
-    _require_reporter(who, "report that a job started")
     lien = await run(lambda: gov.jobs.start(ref, body.job_id, body.started_at, cluster=cluster))
     return job_out(lien, None)
 
 
 @router.post("/{ref}/finish", response_model=JobOut)
 async def finish(
-    ref: IdentPath, body: UsageIn, gov: GovernanceDep, who: CallerDep, run: OffloadDep, cluster: ClusterQuery = None
+    ref: IdentPath, body: UsageIn, gov: GovernanceDep, _: ReporterDep, run: OffloadDep, cluster: ClusterQuery = None
 ) -> JobOut:
     """The job ended: charge its actual usage (elapsed time × resources), release the rest of the lien."""
-    _require_reporter(who, "report a job's usage")
     hours = body.hours()
     if hours is None:
         raise InvalidInput("finish needs elapsed_hours or elapsed_seconds", [("elapsed_hours", "required")])
@@ -90,21 +88,13 @@ async def cancel(
         if lien.state != LienState.RESERVED:
             raise Forbidden(f"job {ref} is {lien.state.value}: only the scheduler reports how it ends")
     else:
-        _require_reporter(who, "report a job's usage or failure")
+        require_reporter(who, "report a job's usage or failure")
     hours = body.hours()
     usage = JobUsage(hours, body.cpus, body.gpus, body.memory_gb) if hours else None
     lien, charge = await run(
         lambda: gov.jobs.cancel(ref, usage, body.ended_at, failed=failed, cluster=cluster, unstarted_only=withdraw)
     )
     return job_out(lien, charge)
-
-
-def _require_reporter(who: Caller, what: str) -> None:
-    if not who.may_report_usage:
-        raise Forbidden(
-            f"{who.describe()} may not {what}: usage comes from the scheduler side "
-            "(an admin, or an API key with the 'report' scope)"
-        )
 
 
 async def _readable(

@@ -33,6 +33,8 @@ metadata = MetaData()
 Time = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 Ident = String(191)
 LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")  # MySQL's TEXT stops at 64 KiB
+#: A scope id: ``project:`` and an identifier of 191 characters.
+ScopeId = String(200)
 #: A typed principal (``user:<191-character id>``, ``key:<name>``): who made a decision or an adjustment.
 Principal = String(255)
 #: Byte-for-byte comparison on MariaDB/MySQL, as on the other backends (migration 0003 converts old tables).
@@ -114,7 +116,7 @@ adjustments = Table(
     "adjustments",
     metadata,
     Column("id", String(36), primary_key=True),
-    Column("scope", Ident, nullable=False),
+    Column("scope", ScopeId, nullable=False),
     Column("kind", String(16), nullable=False),
     *_amount_columns(),
     Column("reason", Text, nullable=False),
@@ -142,7 +144,7 @@ decisions = Table(
 )
 
 #: One row per scope, locked ``FOR UPDATE`` (sorted) by an admission on PostgreSQL and MariaDB.
-scope_locks = Table("scope_locks", metadata, Column("scope", Ident, primary_key=True), **BINARY)
+scope_locks = Table("scope_locks", metadata, Column("scope", ScopeId, primary_key=True), **BINARY)
 
 #: Every policy made active, in order (``hpcpolicy.cluster``): replicas serve the highest id. ``previous_id``
 #: is unique, so two writers racing from the same head (two replicas seeding an empty table) cannot both win.

@@ -11,7 +11,9 @@ Create Date: 2026-11-30 22:40:00
 - A scheduler's job ids are unique only within its cluster: two Slurm clusters both have a job 1234.
   The unique key on ``liens.job_id`` becomes one on ``(cluster, job_id)``.
 - Recorded callers and adjustment/policy authors are typed principals (``user:<id>``, ``key:<name>``):
-  the columns grow from 191 to 255 characters so a 191-character user id still fits with its prefix.
+  the columns grow from 191 to 255 characters so a 191-character user id still fits with its prefix;
+  scope columns grow to 200 so ``project:`` and a 191-character name fit (InnoDB's DYNAMIC rows index
+  3,072 bytes: 800 is well inside).
 """
 
 import sqlalchemy as sa
@@ -24,6 +26,7 @@ depends_on = None
 
 TABLES = ("liens", "charges", "adjustments", "decisions", "scope_locks", "policy_revisions")
 AUTHORS = (("decisions", "caller"), ("adjustments", "author"), ("policy_revisions", "author"))
+SCOPES = (("adjustments", "scope"), ("scope_locks", "scope"))
 # Names the unnamed constraints of revision 0001 when SQLite's batch mode reflects and rebuilds the table.
 NAMING = {"uq": "uq_%(table_name)s_%(column_0_name)s"}
 
@@ -37,15 +40,17 @@ def upgrade() -> None:
     with op.batch_alter_table("liens", naming_convention=NAMING) as batch:
         batch.drop_constraint(job_key, type_="unique")
         batch.create_unique_constraint("uq_liens_cluster_job_id", ["cluster", "job_id"])
-    for table, column in AUTHORS:
-        with op.batch_alter_table(table) as batch:
-            batch.alter_column(column, type_=sa.String(255), existing_type=sa.String(191), existing_nullable=False)
+    for columns, width in ((AUTHORS, 255), (SCOPES, 200)):
+        for table, column in columns:
+            with op.batch_alter_table(table) as batch:
+                batch.alter_column(column, type_=sa.String(width), existing_type=sa.String(191), existing_nullable=False)
 
 
 def downgrade() -> None:
-    for table, column in AUTHORS:
-        with op.batch_alter_table(table) as batch:
-            batch.alter_column(column, type_=sa.String(191), existing_type=sa.String(255), existing_nullable=False)
+    for columns, width in ((AUTHORS, 255), (SCOPES, 200)):
+        for table, column in columns:
+            with op.batch_alter_table(table) as batch:
+                batch.alter_column(column, type_=sa.String(191), existing_type=sa.String(width), existing_nullable=False)
     with op.batch_alter_table("liens", naming_convention=NAMING) as batch:
         batch.drop_constraint("uq_liens_cluster_job_id", type_="unique")
         batch.create_unique_constraint("uq_liens_job_id", ["job_id"])
