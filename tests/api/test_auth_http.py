@@ -145,7 +145,20 @@ def test_gateway_key_may_assert_identity_and_roles(secured: TestClient, keys: di
     body = GPU_JOB | {"user_id": "newbie", "roles": ["gpu_user"]}
     response = secured.post("/v1/decisions", json=body, headers={"X-API-Key": keys["gateway"]})
     assert response.status_code == 200 and response.json()["allow"] is True
-    assert secured.post("/v1/decisions", json=GPU_JOB, headers={"X-API-Key": keys["gateway"]}).status_code == 403
+
+
+@pytest.mark.parametrize("path", ["/v1/decisions", "/quota/check", "/jobs/evaluate"])
+def test_callers_that_speak_for_users_must_name_one(
+    secured: TestClient, client: TestClient, keys: dict[str, str], path: str
+) -> None:
+    """A gateway key and dev mode may decide for anyone, so a body naming no one is incomplete: 422, not 403."""
+    body = {"partition": "gpu", "gpus": 1}
+    gateway = secured.post(path, json=body, headers={"X-API-Key": keys["gateway"]})
+    for response in (gateway, client.post(path, json=body)):
+        assert response.status_code == 422, response.text
+        problem = response.json()
+        assert problem["title"] == "invalid request" and problem["detail"].startswith("user_id is required")
+        assert response.headers["content-type"].startswith("application/problem+json")
 
 
 def test_plain_service_key_may_not_decide_for_users(secured: TestClient, keys: dict[str, str]) -> None:

@@ -15,7 +15,14 @@ from hpcpolicy.auth.caller import (
     require_admin,
     require_scope,
 )
-from hpcpolicy.auth.errors import AuthConfigError, AuthError, Forbidden, KeysFileError, Unauthenticated
+from hpcpolicy.auth.errors import (
+    AuthConfigError,
+    AuthError,
+    Forbidden,
+    IdentityRequired,
+    KeysFileError,
+    Unauthenticated,
+)
 from hpcpolicy.auth.keysfile import KeyStore, create_key, load_env_keys, load_keys_file, revoke_key
 from hpcpolicy.auth.resolve import Authenticator
 from hpcpolicy.auth.settings import AuthSettings
@@ -33,6 +40,7 @@ __all__ = [
     "Caller",
     "CallerKind",
     "Forbidden",
+    "IdentityRequired",
     "JwtVerifier",
     "KeyStore",
     "KeysFileError",

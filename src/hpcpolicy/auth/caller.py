@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from hpcpolicy.auth.errors import Forbidden
+from hpcpolicy.auth.errors import Forbidden, IdentityRequired
 
 CallerKind = Literal["user", "service", "dev"]
 
@@ -50,8 +50,8 @@ class Caller:
     def identity_for(self, body_user_id: str | None, body_roles: Iterable[str] | None) -> tuple[str, tuple[str, ...]]:
         """The ``(user_id, roles)`` a decision is made for, given what the request body claims.
 
-        - May assert identities (gateway key, dev mode): the body is believed. A gateway must name the
-          user; dev mode falls back to its own subject.
+        - May assert identities (gateway key, dev mode): the body is believed, and must name the user
+          (422 otherwise: a missing field, not a missing right).
         - JWT user: the token's subject and roles. Body roles are ignored; a body ``user_id`` naming
           anyone else is refused (403), since that would spend another user's budget.
         - Service key that may not assert: refused (403); it has no user to decide for.
@@ -61,9 +61,7 @@ class Caller:
         require_scope(self, SCOPE_DECIDE)
         if self.may_assert_identity:
             if body_user_id is None:
-                if self.kind != "dev":
-                    raise Forbidden(f"{self.describe()} speaks for users and must name user_id in the request")
-                body_user_id = self.subject
+                raise IdentityRequired(f"user_id is required: {self.describe()} speaks for users, so name one")
             return body_user_id, tuple(dict.fromkeys(body_roles or ()))
         if self.kind == "user":
             if body_user_id is not None and body_user_id != self.subject:
