@@ -2,7 +2,8 @@
 
 ``Authenticator(AuthSettings()).resolve(authorization, x_api_key)`` returns a :class:`Caller` or raises
 :class:`Unauthenticated` (401) / :class:`Forbidden` (403), both :class:`AuthError` with ``status`` and
-``title``. ``Caller.identity_for`` decides whose budget a request may spend.
+``title``. ``Caller.identity_for`` decides whose budget a request may spend (422 :class:`IdentityRequired`
+when a caller that speaks for users names none); ``Caller.principal`` is what records store.
 """
 
 from hpcpolicy.auth.apikeys import ApiKeyRecord, generate_key, hash_key

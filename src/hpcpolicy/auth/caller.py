@@ -3,6 +3,10 @@
 Zero trust: a request body may say ``user_id: alice, roles: [gpu_user]``, but only a caller that is
 trusted to speak for users (a gateway's API key, or dev mode) is believed. Anyone else is the user their
 token names, with the roles their token grants; the body cannot add to either.
+
+Who made a record is stored as a typed :attr:`Caller.principal` (``user:alice``, ``key:slurm-gateway``,
+``dev``), never the bare subject: an API key and a JWT user may carry the same name and are still two
+different principals, so neither reads what the other did.
 """
 
 from __future__ import annotations
@@ -39,9 +43,30 @@ class Caller:
         """Sees and acts on every user's records: an admin, or a key that speaks for users (a gateway)."""
         return self.is_admin or self.may_assert_identity
 
-    def speaks_for(self, *users: str | None) -> bool:
-        """May see and act on records of ``users``: trusted callers always, a user for themselves."""
-        return self.trusted or self.subject in users
+    @property
+    def principal(self) -> str:
+        """Who this caller is, typed, as records store it: ``user:<id>``, ``key:<name>`` or ``dev``.
+
+        ``subject`` alone is ambiguous (a key named ``alice`` is not the user ``alice``); messages use
+        :meth:`describe`, records and comparisons use this.
+        """
+        if self.kind == "user":
+            return f"user:{self.subject}"
+        if self.kind == "service":
+            return f"key:{self.subject}"
+        return "dev"
+
+    def speaks_for(self, user_id: str | None, caller: str | None = None) -> bool:
+        """May see and act on a record made for ``user_id`` by the principal ``caller``.
+
+        Trusted callers always may. A user may when the record is theirs (a record's ``user_id`` always
+        names a user, never a key) or they made it; any other key only for records it made itself. A
+        record written before principals were typed holds a bare name, which equals no principal: only
+        trusted callers see it.
+        """
+        if self.trusted or (caller is not None and caller == self.principal):
+            return True
+        return self.kind == "user" and user_id == self.subject
 
     def has_scope(self, scope: str) -> bool:
         """Admin implies every scope: an admin can replace the policy, which is more than any scope grants."""

@@ -35,7 +35,7 @@ async def job_submit(
 ) -> SlurmReply:
     """Decide a job at submission and reserve its estimate; say what to write back into ``job_desc``."""
     _require_controller(who)
-    return await run(SlurmAdmission(gov, resolve).submit, body, who.subject)
+    return await run(SlurmAdmission(gov, resolve).submit, body, who.principal)
 
 
 @router.post("/job_modify", response_model=SlurmReply)
@@ -44,7 +44,7 @@ async def job_modify(
 ) -> SlurmReply:
     """Bind the job id to its lien; decide again when the update asks for more than the job had."""
     _require_controller(who)
-    return await run(SlurmAdmission(gov, resolve).modify, body, who.subject)
+    return await run(SlurmAdmission(gov, resolve).modify, body, who.principal)
 
 
 def _require_controller(who: Caller) -> None:
