@@ -41,18 +41,22 @@ def keys(tmp_path: Path) -> dict[str, str]:
     return {"gateway": gateway, "service": service, "admin": admin, "path": str(path)}
 
 
-@pytest.fixture
-def secured(make_client: AppFactory, keys: dict[str, str]) -> TestClient:
-    settings = AuthSettings(
+def secure_settings(keys_file: Path) -> AuthSettings:
+    """API keys from ``keys_file`` and HS256 tokens of :data:`ISSUER` for :data:`AUDIENCE`; nothing from the env."""
+    return AuthSettings(
         _env_file=None,
-        keys_file=Path(keys["path"]),
+        keys_file=keys_file,
         api_keys=None,
         jwt_secret=SECRET,
         jwt_public_key=None,
         jwt_issuer=ISSUER,
         jwt_audience=AUDIENCE,
     )
-    return make_client(settings)
+
+
+@pytest.fixture
+def secured(make_client: AppFactory, keys: dict[str, str]) -> TestClient:
+    return make_client(secure_settings(Path(keys["path"])))
 
 
 @pytest.mark.parametrize(
@@ -113,7 +117,7 @@ def test_jwt_user_decides_for_themselves_with_token_roles(secured: TestClient) -
     allowed = secured.post("/v1/decisions", json=GPU_JOB, headers=bearer(token("newbie", ["gpu_user"])))
     assert allowed.status_code == 200 and allowed.json()["allow"] is True
     record = secured.get(f"/v1/decisions/{allowed.json()['decision_id']}", headers=bearer(token("newbie")))
-    assert record.json()["user_id"] == "newbie" and record.json()["caller"] == "newbie"
+    assert record.json()["user_id"] == "newbie" and record.json()["caller"] == "user:newbie"
 
 
 def test_body_roles_from_a_jwt_user_are_ignored(secured: TestClient) -> None:
@@ -145,7 +149,20 @@ def test_gateway_key_may_assert_identity_and_roles(secured: TestClient, keys: di
     body = GPU_JOB | {"user_id": "newbie", "roles": ["gpu_user"]}
     response = secured.post("/v1/decisions", json=body, headers={"X-API-Key": keys["gateway"]})
     assert response.status_code == 200 and response.json()["allow"] is True
-    assert secured.post("/v1/decisions", json=GPU_JOB, headers={"X-API-Key": keys["gateway"]}).status_code == 403
+
+
+@pytest.mark.parametrize("path", ["/v1/decisions", "/quota/check", "/jobs/evaluate"])
+def test_callers_that_speak_for_users_must_name_one(
+    secured: TestClient, client: TestClient, keys: dict[str, str], path: str
+) -> None:
+    """A gateway key and dev mode may decide for anyone, so a body naming no one is incomplete: 422, not 403."""
+    body = {"partition": "gpu", "gpus": 1}
+    gateway = secured.post(path, json=body, headers={"X-API-Key": keys["gateway"]})
+    for response in (gateway, client.post(path, json=body)):
+        assert response.status_code == 422, response.text
+        problem = response.json()
+        assert problem["title"] == "invalid request" and problem["detail"].startswith("user_id is required")
+        assert response.headers["content-type"].startswith("application/problem+json")
 
 
 def test_plain_service_key_may_not_decide_for_users(secured: TestClient, keys: dict[str, str]) -> None:
@@ -160,7 +177,7 @@ def test_admin_endpoints_need_the_admin_scope(secured: TestClient, keys: dict[st
     assert secured.post("/v1/adjustments", json=grant, headers={"X-API-Key": keys["gateway"]}).status_code == 403
     assert secured.put("/v1/policy", content="x: 1", headers=bearer(token("alice"))).status_code == 403
     made = secured.post("/v1/adjustments", json=grant, headers={"X-API-Key": keys["admin"]})
-    assert made.status_code == 201 and made.json()["author"] == "ops"
+    assert made.status_code == 201 and made.json()["author"] == "key:ops"
     admin_token = bearer(token("dan", ["hpc_admin"]))
     assert secured.get("/v1/policy", headers=admin_token).status_code == 200
 

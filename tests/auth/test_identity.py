@@ -9,9 +9,11 @@ import pytest
 from hpcpolicy.auth import (
     DEV_CALLER,
     Authenticator,
+    AuthError,
     AuthSettings,
     Caller,
     Forbidden,
+    IdentityRequired,
     create_key,
     require_admin,
     require_scope,
@@ -53,8 +55,9 @@ class TestServiceKeys:
         assert GATEWAY.identity_for("bob", ("gpu_user", "gpu_user", "staff")) == ("bob", ("gpu_user", "staff"))
 
     def test_gateway_must_name_the_user(self) -> None:
-        with pytest.raises(Forbidden, match="must name user_id"):
+        with pytest.raises(IdentityRequired, match="user_id is required: API key 'gateway' speaks for users") as err:
             GATEWAY.identity_for(None, ("gpu_user",))
+        assert err.value.status == 422 and isinstance(err.value, AuthError)
 
     @pytest.mark.parametrize("user_id", [None, "bob", "reporter"])
     def test_plain_service_key_cannot_decide_for_users(self, user_id: str | None) -> None:
@@ -84,8 +87,12 @@ class TestDevMode:
 
     def test_dev_asserts(self) -> None:
         assert DEV_CALLER.identity_for("bob", ["gpu_user"]) == ("bob", ("gpu_user",))
-        assert DEV_CALLER.identity_for(None, None) == ("dev", ())
         assert DEV_CALLER.is_admin and DEV_CALLER.kind == "dev"
+
+    def test_dev_must_name_the_user_like_a_gateway(self) -> None:
+        with pytest.raises(IdentityRequired, match="user_id is required: dev mode speaks for users") as err:
+            DEV_CALLER.identity_for(None, ["gpu_user"])
+        assert err.value.status == 422
 
     def test_credentials_are_ignored_in_dev_mode(self) -> None:
         assert Authenticator(AuthSettings()).resolve("Bearer whatever", "hpk_x_y") is DEV_CALLER

@@ -229,3 +229,32 @@ class TestClaimsMapping:
     ) -> None:
         who = bearer(hs_auth, hs_token(scope="admin"))
         assert not who.is_admin and who.scopes == {"decide"}
+
+
+class TestUsableIds:
+    """A verified user claim still has to be a user id every ledger backend can store."""
+
+    @pytest.mark.parametrize(
+        ("sub", "why"),
+        [
+            ("a" * 192, "longer than 191 characters"),
+            ("ali\x00ce", r"control character \(U\+0000\) at position 3"),
+            ("alice\n", r"control character \(U\+000A\)"),
+            ("\x7f", r"control character \(U\+007F\)"),
+            ("al\ud800ice", r"lone surrogate \(U\+D800\) at position 2"),
+        ],
+    )
+    def test_unusable_user_claim_is_401(
+        self, hs_auth: Authenticator, hs_token: TokenFactory, sub: str, why: str
+    ) -> None:
+        with pytest.raises(Unauthenticated, match=f"token 'sub' claim is not a usable user id: it .*{why}"):
+            bearer(hs_auth, hs_token(sub=sub))
+
+    @pytest.mark.parametrize("sub", ["a" * 191, "émile.dupont@example.org", "用户", "cn=x, ou=y"])
+    def test_usable_user_claims(self, hs_auth: Authenticator, hs_token: TokenFactory, sub: str) -> None:
+        assert bearer(hs_auth, hs_token(sub=sub)).subject == sub
+
+    def test_unusable_roles_are_dropped(self, hs_auth: Authenticator, hs_token: TokenFactory) -> None:
+        """No policy role can be spelt so (``[A-Za-z0-9][A-Za-z0-9_.@-]*``): dropping one changes no decision."""
+        roles = ["gpu_user", "x" * 192, "bad\x00role", "tab\trole", "\udfffrole", "staff"]
+        assert bearer(hs_auth, hs_token(roles=roles)).roles == {"gpu_user", "staff"}

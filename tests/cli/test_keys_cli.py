@@ -78,6 +78,8 @@ def test_serve_refuses_a_broken_keys_file(tmp_path: Path) -> None:
 
 
 def test_a_created_key_turns_authentication_on_for_serve(tmp_path: Path) -> None:
-    assert not AuthSettings(_env_file=None).with_data_dir(tmp_path / ".hpcpolicy").configured
+    auth = Authenticator(AuthSettings(_env_file=None), data_dir=tmp_path / ".hpcpolicy")
+    assert auth.dev_mode
     run("keys", "create", "api-gateway")
-    assert AuthSettings(_env_file=None).with_data_dir(tmp_path / ".hpcpolicy").configured
+    auth.refresh()
+    assert auth.has_credentials and not auth.dev_mode

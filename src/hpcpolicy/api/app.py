@@ -40,8 +40,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         housekeeping = asyncio.create_task(_checkpoint_every_second(governance))
+        keys_watch = asyncio.create_task(_follow_keys_file(authenticator))
         yield
         housekeeping.cancel()
+        keys_watch.cancel()
         if (sync := governance.ctx.policies.distribution) is not None:
             sync.stop()  # the policy watcher thread and its Redis connections
         app.state.offload.close()
@@ -83,6 +85,17 @@ async def _checkpoint_every_second(governance: Governance) -> None:
             await loop.run_in_executor(None, checkpoint)
         except Exception as exc:  # a busy or lost database: the next second tries again
             log.debug("checkpoint skipped: %s", exc)
+
+
+async def _follow_keys_file(authenticator: Authenticator, interval: float = 0.5) -> None:
+    """Look at the keys file twice a second, so a key created or a file removed is logged (and in force)
+    within a second even when no request comes; requests look at it themselves too."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            authenticator.refresh()
+        except Exception:  # never let the watch die: the next look tries again
+            log.exception("checking the keys file failed")
 
 
 def _workers_for(governance: Governance) -> int:

@@ -71,7 +71,7 @@ async def caller(
 ) -> Caller:
     authenticator: Authenticator = request.app.state.authenticator
     who = authenticator.resolve(authorization, x_api_key)
-    request.state.caller = who.subject
+    request.state.caller = who.principal
     return who
 
 

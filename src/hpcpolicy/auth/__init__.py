@@ -2,7 +2,8 @@
 
 ``Authenticator(AuthSettings()).resolve(authorization, x_api_key)`` returns a :class:`Caller` or raises
 :class:`Unauthenticated` (401) / :class:`Forbidden` (403), both :class:`AuthError` with ``status`` and
-``title``. ``Caller.identity_for`` decides whose budget a request may spend.
+``title``. ``Caller.identity_for`` decides whose budget a request may spend (422 :class:`IdentityRequired`
+when a caller that speaks for users names none); ``Caller.principal`` is what records store.
 """
 
 from hpcpolicy.auth.apikeys import ApiKeyRecord, generate_key, hash_key
@@ -17,7 +18,14 @@ from hpcpolicy.auth.caller import (
     require_reporter,
     require_scope,
 )
-from hpcpolicy.auth.errors import AuthConfigError, AuthError, Forbidden, KeysFileError, Unauthenticated
+from hpcpolicy.auth.errors import (
+    AuthConfigError,
+    AuthError,
+    Forbidden,
+    IdentityRequired,
+    KeysFileError,
+    Unauthenticated,
+)
 from hpcpolicy.auth.keysfile import KeyStore, create_key, load_env_keys, load_keys_file, revoke_key
 from hpcpolicy.auth.resolve import Authenticator
 from hpcpolicy.auth.settings import AuthSettings
@@ -36,6 +44,7 @@ __all__ = [
     "Caller",
     "CallerKind",
     "Forbidden",
+    "IdentityRequired",
     "JwtVerifier",
     "KeyStore",
     "KeysFileError",

@@ -3,6 +3,10 @@
 Zero trust: a request body may say ``user_id: alice, roles: [gpu_user]``, but only a caller that is
 trusted to speak for users (a gateway's API key, or dev mode) is believed. Anyone else is the user their
 token names, with the roles their token grants; the body cannot add to either.
+
+Who made a record is stored as a typed :attr:`Caller.principal` (``user:alice``, ``key:slurm-gateway``,
+``dev``), never the bare subject: an API key and a JWT user may carry the same name and are still two
+different principals, so neither reads what the other did.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from hpcpolicy.auth.errors import Forbidden
+from hpcpolicy.auth.errors import Forbidden, IdentityRequired
 
 CallerKind = Literal["user", "service", "dev"]
 
@@ -50,9 +54,30 @@ class Caller:
         """
         return self.has_scope(SCOPE_REPORT)
 
-    def speaks_for(self, *users: str | None) -> bool:
-        """May see and act on records of ``users``: trusted callers always, a user for themselves."""
-        return self.trusted or self.subject in users
+    @property
+    def principal(self) -> str:
+        """Who this caller is, typed, as records store it: ``user:<id>``, ``key:<name>`` or ``dev``.
+
+        ``subject`` alone is ambiguous (a key named ``alice`` is not the user ``alice``); messages use
+        :meth:`describe`, records and comparisons use this.
+        """
+        if self.kind == "user":
+            return f"user:{self.subject}"
+        if self.kind == "service":
+            return f"key:{self.subject}"
+        return "dev"
+
+    def speaks_for(self, user_id: str | None, caller: str | None = None) -> bool:
+        """May see and act on a record made for ``user_id`` by the principal ``caller``.
+
+        Trusted callers always may. A user may when the record is theirs (a record's ``user_id`` always
+        names a user, never a key) or they made it; any other key only for records it made itself. A
+        record written before principals were typed holds a bare name, which equals no principal: only
+        trusted callers see it.
+        """
+        if self.trusted or (caller is not None and caller == self.principal):
+            return True
+        return self.kind == "user" and user_id == self.subject
 
     def has_scope(self, scope: str) -> bool:
         """Admin implies every scope: an admin can replace the policy, which is more than any scope grants."""
@@ -61,8 +86,8 @@ class Caller:
     def identity_for(self, body_user_id: str | None, body_roles: Iterable[str] | None) -> tuple[str, tuple[str, ...]]:
         """The ``(user_id, roles)`` a decision is made for, given what the request body claims.
 
-        - May assert identities (gateway key, dev mode): the body is believed. A gateway must name the
-          user; dev mode falls back to its own subject.
+        - May assert identities (gateway key, dev mode): the body is believed, and must name the user
+          (422 otherwise: a missing field, not a missing right).
         - JWT user: the token's subject and roles. Body roles are ignored; a body ``user_id`` naming
           anyone else is refused (403), since that would spend another user's budget.
         - Service key that may not assert: refused (403); it has no user to decide for.
@@ -72,9 +97,7 @@ class Caller:
         require_scope(self, SCOPE_DECIDE)
         if self.may_assert_identity:
             if body_user_id is None:
-                if self.kind != "dev":
-                    raise Forbidden(f"{self.describe()} speaks for users and must name user_id in the request")
-                body_user_id = self.subject
+                raise IdentityRequired(f"user_id is required: {self.describe()} speaks for users, so name one")
             return body_user_id, tuple(dict.fromkeys(body_roles or ()))
         if self.kind == "user":
             if body_user_id is not None and body_user_id != self.subject:

@@ -1,8 +1,9 @@
 """Authentication errors, each mapping to one HTTP status, and configuration errors, which map to none.
 
 ``AuthError``
- ├── ``Unauthenticated``  401: no credentials, or credentials that do not prove who the caller is
- └── ``Forbidden``        403: a proven caller asking for something it may not do
+ ├── ``Unauthenticated``   401: no credentials, or credentials that do not prove who the caller is
+ ├── ``Forbidden``         403: a proven caller asking for something it may not do
+ └── ``IdentityRequired``  422: a caller that speaks for users sent a request that names no user
 
 Messages go back to the caller verbatim, so they say what was wrong with the credential and never
 echo the secret part of it. ``AuthConfigError`` is the operator's problem (a bad keys file, a weak
@@ -29,6 +30,13 @@ class Unauthenticated(AuthError):
 class Forbidden(AuthError):
     status = 403
     title = "forbidden"
+
+
+class IdentityRequired(AuthError):
+    """A missing required field, not a missing right: the caller may decide for any user, but must say which."""
+
+    status = 422
+    title = "invalid request"
 
 
 class AuthConfigError(ValueError):

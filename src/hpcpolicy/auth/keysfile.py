@@ -14,7 +14,8 @@ import os
 import sys
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -137,47 +138,105 @@ def _write_records(path: Path, records: Sequence[ApiKeyRecord]) -> None:
             os.close(dir_fd)
 
 
+Signature = tuple[int, ...]
+"""What a ``stat`` says about the file: ``(mtime_ns, size, inode)``, ``(-errno,)`` if it cannot be stat'ed."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileChange:
+    """What a re-read found: whether the file existed before and does now, its keys, or why it is unusable."""
+
+    path: Path
+    existed: bool
+    exists: bool
+    keys: int
+    error: KeysFileError | None = None
+    was_broken: bool = False
+
+
 class KeyStore:
     """Key records from the environment (read once) and a keys file (re-read when it changes).
 
-    A ``stat`` per lookup is the whole cost of freshness. A file that becomes unreadable or invalid
-    raises :class:`KeysFileError` on every API-key lookup until fixed: failing closed means a key
-    removed by a botched edit is never honoured, at the price of a 500 instead of a silent fallback.
+    A ``stat`` per lookup is the whole cost of freshness: a key created, revoked, or a file removed is
+    seen by the very next request. A file that becomes unreadable or invalid makes every API-key lookup
+    raise :class:`KeysFileError` until it changes again (its error is kept, not re-parsed per request):
+    failing closed means a key removed by a botched edit is never honoured, at the price of a 503
+    instead of a silent fallback. ``on_change`` hears of every change after the first read, once.
     """
 
-    def __init__(self, path: Path | None = None, env_json: str | None = None):
+    def __init__(
+        self,
+        path: Path | None = None,
+        env_json: str | None = None,
+        *,
+        on_change: Callable[[FileChange], None] | None = None,
+    ):
         self.path = path
         self._env = {r.key_id: r for r in load_env_keys(env_json)}
         self._file: dict[str, ApiKeyRecord] = {}
-        self._signature: tuple[int, int, int] | None = None
+        self._signature: Signature | None = None
+        self._error: KeysFileError | None = None
         self._lock = threading.Lock()
-        self._refresh()
+        if path is not None:
+            self._reload(path, _stat(path))
+        if self._error is not None:
+            raise self._error
+        self._on_change = on_change
+
+    @property
+    def file_exists(self) -> bool:
+        """Whether the keys file existed at the last look (valid or not): a file that exists is in force."""
+        return self._signature is not None
 
     def lookup(self, key_id: str) -> ApiKeyRecord | None:
-        self._refresh()
+        self._records()
         return self._file.get(key_id) or self._env.get(key_id)
 
     def records(self) -> list[ApiKeyRecord]:
-        self._refresh()
-        return [*self._env.values(), *self._file.values()]
+        return [*self._env.values(), *self._records().values()]
 
-    def _refresh(self) -> None:
+    def refresh(self) -> None:
+        """Re-read the file if its ``stat`` changed. Never raises: a broken file is remembered (see lookup)."""
         if self.path is None:
             return
-        try:
-            st = self.path.stat()
-            signature: tuple[int, int, int] | None = (st.st_mtime_ns, st.st_size, st.st_ino)
-        except FileNotFoundError:
-            signature = None
-        except OSError as exc:
-            raise KeysFileError(f"{self.path}: cannot read: {exc}") from None
+        signature = _stat(self.path)
         if signature == self._signature:
             return
         with self._lock:
             if signature == self._signature:
                 return
-            records = {r.key_id: r for r in load_keys_file(self.path)}
+            change = self._reload(self.path, signature)
+        if self._on_change is not None:
+            self._on_change(change)
+
+    def _records(self) -> dict[str, ApiKeyRecord]:
+        self.refresh()
+        error = self._error
+        if error is not None:
+            raise KeysFileError(str(error))
+        return self._file
+
+    def _reload(self, path: Path, signature: Signature | None) -> FileChange:
+        change = FileChange(path, self.file_exists, signature is not None, 0, was_broken=self._error is not None)
+        try:
+            if signature is not None and len(signature) == 1:
+                raise KeysFileError(f"{path}: cannot read: {os.strerror(-signature[0])}")
+            records = {r.key_id: r for r in load_keys_file(path)}
             clash = sorted(records.keys() & self._env.keys())
             if clash:
-                raise KeysFileError(f"{self.path}: key_id(s) {clash} also defined in {ENV_SOURCE}")
-            self._file, self._signature = records, signature
+                raise KeysFileError(f"{path}: key_id(s) {clash} also defined in {ENV_SOURCE}")
+        except KeysFileError as exc:
+            self._file, self._error, self._signature = {}, exc, signature
+            return replace(change, error=exc)
+        self._file, self._error, self._signature = records, None, signature
+        return replace(change, keys=len(records))
+
+
+def _stat(path: Path) -> Signature | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:  # a directory we may not search, say: the file is there, unusable
+        return (-(exc.errno or 1),)
+    return (st.st_mtime_ns, st.st_size, st.st_ino)

@@ -1,8 +1,10 @@
 """Authentication settings from the environment (``HPCPOLICY_*``).
 
 Nothing configured means dev mode: every request is the dev caller, and the server must bind to
-loopback only. Configuring any credential source (a keys file path, even one that does not exist yet,
-``HPCPOLICY_API_KEYS``, a JWT secret or public key) turns authentication on and fails closed.
+loopback only; a ``keys.yaml`` in the data directory turns authentication on for as long as it exists
+(see :class:`hpcpolicy.auth.Authenticator`). Configuring any credential source (a keys file path, even
+one that does not exist yet, ``HPCPOLICY_API_KEYS``, a JWT secret or public key) turns authentication on
+for good and fails closed.
 """
 
 from __future__ import annotations
@@ -70,21 +72,10 @@ class AuthSettings(BaseSettings):
         return self.jwt_secret is not None or self.jwt_public_key is not None
 
     def keys_file_or(self, data_dir: Path) -> Path:
-        """Where ``hpcpolicy keys`` writes: ``HPCPOLICY_KEYS_FILE``, else ``<data_dir>/keys.yaml``."""
+        """Where ``hpcpolicy keys`` writes and ``serve`` reads: ``HPCPOLICY_KEYS_FILE``, else the data dir's."""
         return self.keys_file if self.keys_file is not None else data_dir / DEFAULT_KEYS_FILE
-
-    def with_data_dir(self, data_dir: Path) -> AuthSettings:
-        """These settings, with the data directory's ``keys.yaml`` in force if it exists and no file is set.
-
-        So ``hpcpolicy keys create`` followed by ``hpcpolicy serve`` turns authentication on with no extra
-        configuration: a key that exists is never silently ignored by a dev-mode server.
-        """
-        default = data_dir / DEFAULT_KEYS_FILE
-        if self.keys_file is None and default.exists():
-            return self.model_copy(update={"keys_file": default})
-        return self
 
     @property
     def configured(self) -> bool:
-        """Any credential source set. False means dev mode."""
+        """Any credential source set in the environment. False means dev mode unless a keys file appears."""
         return self.api_keys_configured or self.jwt_configured

@@ -63,11 +63,10 @@ def serve(
 
     settings = settings_from(host=host, port=port, policy=policy, database_url=database_url, data_dir=data_dir)
     try:
-        auth = AuthSettings().with_data_dir(settings.data_dir)
-        authenticator = Authenticator(auth)
+        authenticator = Authenticator(AuthSettings(), data_dir=settings.data_dir, loopback=settings.loopback)
     except (AuthConfigError, KeysFileError, ValueError) as exc:
         fail(f"authentication is misconfigured: {exc}")
-    if not auth.configured:
+    if not authenticator.has_credentials:
         if not settings.loopback:
             fail(
                 f"refusing to bind {settings.host} without authentication: configure API keys "
@@ -75,7 +74,8 @@ def serve(
             )
         err.print(
             "[bold yellow]DEV MODE: no authentication configured. Listening on loopback only; identities and "
-            "roles in request bodies are trusted. Do not use in production.[/]"
+            "roles in request bodies are trusted. Do not use in production. `hpcpolicy keys create` turns "
+            "authentication on, also while the server runs.[/]"
         )
     logs.configure(log_level)
     for warning in authenticator.warnings():

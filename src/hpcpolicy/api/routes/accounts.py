@@ -26,8 +26,8 @@ async def usage(
 ) -> UsageOut:
     """Balances per quota of a scope (default: the caller's own user scope)."""
     scope = scope or f"user:{who.subject}"
-    if not (who.trusted or gov.accounts.belongs_to(who.subject, scope)):
-        raise Forbidden(f"{who.subject} may not read {scope}")
+    if not (who.trusted or (who.kind == "user" and gov.accounts.belongs_to(who.subject, scope))):
+        raise Forbidden(f"{who.describe()} may not read {scope}")
     now = gov.ctx.clock()
     balances = await run(gov.accounts.balances, scope, now)
     return UsageOut(
@@ -42,7 +42,7 @@ async def adjust(body: AdjustmentIn, gov: GovernanceDep, who: AdminDep, run: Off
     """Grant, refund, deposit (give budget back) or debit (take it), with a reason; the author is the caller."""
     amounts = Amounts(body.cpu_hours, body.gpu_hours, body.cost)
     adjustment = await run(
-        lambda: gov.accounts.adjust(body.scope, body.kind, amounts, body.reason, who.subject, body.idempotency_key)
+        lambda: gov.accounts.adjust(body.scope, body.kind, amounts, body.reason, who.principal, body.idempotency_key)
     )
     a = adjustment.amounts
     return AdjustmentOut(

@@ -36,7 +36,7 @@ async def decide(
         outcome = await run(
             lambda: gov.decide(
                 request,
-                who.subject,
+                who.principal,
                 reserve=body.reserve,
                 dry_run=body.dry_run,
                 key=body.idempotency_key or idempotency_key,

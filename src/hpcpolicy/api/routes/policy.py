@@ -36,7 +36,7 @@ async def put_policy(request: Request, gov: GovernanceDep, who: AdminDep, run: O
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidInput("policy must be UTF-8 text") from None
-    active = await run(_replace, gov, text, who.subject)
+    active = await run(_replace, gov, text, who.principal)
     return policy_out(active)
 
 

@@ -35,7 +35,7 @@ async def job_submit(
 ) -> SlurmReply:
     """Decide a job at submission and reserve its estimate; say what to write back into ``job_desc``."""
     _require_controller(who)
-    return await run(SlurmAdmission(gov, resolve).submit, body, who.subject)
+    return await run(SlurmAdmission(gov, resolve).submit, body, who.principal)
 
 
 @router.post("/job_modify", response_model=SlurmReply)
@@ -46,7 +46,7 @@ async def job_modify(
     _require_controller(who)
     if not who.may_report_usage:  # binding scheduler job ids to liens is a usage fact
         raise Forbidden(f"{who.describe()} may not bind Slurm job ids: the controller's key needs the 'report' scope")
-    return await run(SlurmAdmission(gov, resolve).modify, body, who.subject)
+    return await run(SlurmAdmission(gov, resolve).modify, body, who.principal)
 
 
 def _require_controller(who: Caller) -> None:
