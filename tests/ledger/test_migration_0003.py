@@ -51,7 +51,9 @@ def test_upgrade_keeps_rows_and_scopes_job_ids_by_cluster(at_0002: Engine) -> No
     ledger = SqlLedger(at_0002)
     with ledger.session() as tx:
         assert [found.id for found in tx.find_liens_by_job("1234", "c")] == ["a"]
-        assert tx.get_decision("d1") is not None and tx.find_decision("k") is None  # keys are case-sensitive
+        # keys are case-sensitive; callers recorded untyped become legacy:<name>, which no caller is
+        assert tx.find_decision("k") is None
+        assert tx.get_decision("d1").caller == "legacy:gateway"  # type: ignore[union-attr]
         # "Alice" and "alice" are two users on every backend (MariaDB's default collation made them one)
         assert tx.reserved("user:alice", T0)[0] == Amounts(40.0, 0.0, 4.0)
         assert tx.reserved("user:Alice", T0)[0] == Amounts(40.0, 0.0, 4.0)

@@ -13,7 +13,9 @@ Create Date: 2026-11-30 22:40:00
 - Recorded callers and adjustment/policy authors are typed principals (``user:<id>``, ``key:<name>``):
   the columns grow from 191 to 255 characters so a 191-character user id still fits with its prefix;
   scope columns grow to 200 so ``project:`` and a 191-character name fit (InnoDB's DYNAMIC rows index
-  3,072 bytes: 800 is well inside).
+  3,072 bytes: 800 is well inside). Callers and authors recorded before hold bare names, which could
+  equal a typed principal (a token whose subject was literally ``user:bob``): they become ``legacy:<name>``,
+  which no caller ever is, so only admins and trusted keys read those records.
 """
 
 import sqlalchemy as sa
@@ -44,6 +46,9 @@ def upgrade() -> None:
         for table, column in columns:
             with op.batch_alter_table(table) as batch:
                 batch.alter_column(column, type_=sa.String(width), existing_type=sa.String(191), existing_nullable=False)
+    for table, column in AUTHORS:
+        named = sa.table(table, sa.column(column, sa.String(255)))
+        op.execute(named.update().values({column: sa.literal("legacy:", sa.String(255)) + named.c[column]}))
 
 
 def downgrade() -> None:
