@@ -31,6 +31,7 @@ from hpcpolicy.auth.apikeys import (
 )
 from hpcpolicy.auth.caller import SCOPE_DECIDE
 from hpcpolicy.auth.errors import KeysFileError
+from hpcpolicy.policy.yamlguard import safe_load
 
 if sys.platform != "win32":  # the service runs on POSIX; on Windows writers are simply not serialised
     import fcntl
@@ -45,7 +46,7 @@ def load_keys_file(path: Path) -> list[ApiKeyRecord]:
     except (OSError, UnicodeDecodeError) as exc:
         raise KeysFileError(f"{path}: cannot read: {exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = safe_load(text)
     except yaml.YAMLError as exc:
         raise KeysFileError(f"{path}: not valid YAML/JSON: {exc}") from None
     return parse_records(data, str(path))
