@@ -75,6 +75,14 @@ def read_document(path: Path, what: str) -> Any:
         fail(f"{path}:{mark.line + 1 if mark else '?'}: {kind}: {getattr(exc, 'problem', exc)}")
 
 
+def refuse_problems(problems: list[str], where: str) -> None:
+    """Exit 1 printing ``where: problem`` for each problem; return if there are none."""
+    for problem in problems:
+        err.print(f"{where}: {problem}", style="red", markup=False)
+    if problems:
+        fail(f"{len(problems)} problem(s) in {where}")
+
+
 def validate(model: type[M], data: Any, where: str) -> M:
     """Validate ``data`` against ``model``; exit 1 naming each bad field as ``where: path: message``."""
     try:
