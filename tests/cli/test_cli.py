@@ -171,6 +171,14 @@ def test_text_output_shows_verdict_and_violation() -> None:
     assert "DENY" in out and "gpu.role_required" in out
 
 
+def test_a_balance_the_job_overruns_reads_over_by_not_a_negative_number() -> None:
+    code, out, _ = run("evaluate", "--user", "newbie", "--partition", "cpu", "--cpu-hours", "500")
+    assert code == 0 and "DENY" in out
+    assert "CPU-hours 500 exceeds the monthly balance of 120 (limit 120): over by 380" in out
+    [row] = [line for line in out.splitlines() if "user:newbie" in line and "│" in line]
+    assert "over by 380" in row and "-380" not in out
+
+
 def test_fail_on_deny_exits_3() -> None:
     code, _, _ = run("evaluate", "--fail-on-deny", "--user", "alice", "--partition", "gpu", "--gpus", "1")
     assert code == 3

@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hpcpolicy.engine import Decision
+from hpcpolicy.engine.rules.quotas import EPSILON
 from hpcpolicy.policy.cases import CaseResult
 
 
@@ -15,6 +16,13 @@ def _num(value: object) -> str:
     if isinstance(value, float):
         return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
     return str(value)
+
+
+def _balance(value: float | None) -> str:
+    """A balance after the job: ``over by 7`` where the job does not fit, never a bare ``-7``."""
+    if value is not None and value < -EPSILON:
+        return f"over by {_num(-value)}"
+    return _num(None if value is None else max(value, 0))
 
 
 def decision(console: Console, d: Decision) -> None:
@@ -44,7 +52,7 @@ def decision(console: Console, d: Decision) -> None:
         for m in metrics:
             table.add_column(m, justify="right")
         for quota_id, balances in d.remaining.items():
-            table.add_row(quota_id, *(_num(balances.get(m)) for m in metrics))
+            table.add_row(quota_id, *(_balance(balances.get(m)) for m in metrics))
         console.print(table)
 
 
