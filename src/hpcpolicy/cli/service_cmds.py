@@ -62,6 +62,7 @@ def serve(
 
     from hpcpolicy.api import create_app
     from hpcpolicy.auth import AuthConfigError, Authenticator, AuthSettings, KeysFileError
+    from hpcpolicy.cluster import PolicySync
 
     settings = settings_from(host=host, port=port, policy=policy, database_url=database_url, data_dir=data_dir)
     try:
@@ -86,6 +87,8 @@ def serve(
     gov = governance_from(settings)
     active = gov.ctx.policies.current.loaded
     err.print(f"policy {active.version} from {active.source}; ledger {_redact(settings.ledger_url())}")
+    if isinstance(sync := gov.ctx.policies.distribution, PolicySync) and sync.superseded_file is not None:
+        err.print(f"warning: {sync.superseded_file}", style="bold yellow", markup=False)
     app = create_app(gov, authenticator, request_timeout=settings.request_timeout_seconds)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, access_log=False)
 
