@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
 from fastapi.testclient import TestClient
 
 from hpcpolicy.policy import example_policy_path
+from tests.policy.test_yamlguard import BILLION_LAUGHS, DEEP_LIST, DEEP_MAPPING, RECURSIVE
 
 
 def test_get_policy(client: TestClient) -> None:
@@ -32,6 +36,25 @@ def test_invalid_policy_is_refused_and_the_old_one_keeps_serving(client: TestCli
     assert any(i["path"].endswith("limits.max_gpus") and i["line"] for i in problem["issues"])
     assert client.get("/v1/policy").json()["version"] == before
     assert client.post("/v1/decisions", json={"user_id": "alice", "partition": "cpu"}).json()["allow"]
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [(BILLION_LAUGHS, "more than 10,000 nodes"), (RECURSIVE, "recursive"), (DEEP_LIST, "deeper than 64"),
+     (DEEP_MAPPING, "deeper than 64")],
+    ids=["billion-laughs", "recursive-anchor", "deep-list", "deep-mapping"],
+)  # fmt: skip
+def test_hostile_yaml_is_refused_quickly_and_the_old_policy_keeps_serving(
+    client: TestClient, text: str, words: str
+) -> None:
+    before = client.get("/v1/policy").json()["version"]
+    started = time.perf_counter()
+    response = client.put("/v1/policy", content=text, headers={"content-type": "application/yaml"})
+    assert time.perf_counter() - started < 1.0
+    assert response.status_code == 422 and response.json()["title"] == "invalid policy"
+    [issue] = response.json()["issues"]
+    assert issue["message"].startswith("YAML refused: ") and words in issue["message"] and issue["line"] >= 1
+    assert client.get("/v1/policy").json()["version"] == before
 
 
 def test_adjustment_grant(client: TestClient) -> None:

@@ -30,8 +30,8 @@ def test_quota_check_over_quota(client: TestClient) -> None:
     body = {"user_id": "newuser", "cpu_hours": 500, "gpu_hours": 0, "gpus": 0}
     answer = client.post("/quota/check", json=body).json()
     assert answer["allow"] is False
-    assert "CPU-hours 500 exceeds" in answer["reason"]
-    assert answer["remaining_cpu_hours"] == -380.0
+    assert answer["reason"] == "CPU-hours 500 exceeds the monthly balance of 120 (limit 120): over by 380"
+    assert answer["remaining_cpu_hours"] == 0.0 and answer["remaining_gpu_hours"] == 24.0
 
 
 def test_quota_check_gpu_without_role(client: TestClient) -> None:

@@ -95,6 +95,23 @@ def test_policy_test_invalid_case_file_names_the_field(tmp_path: Path) -> None:
     assert "cases.0.request.gpus" in err
 
 
+def test_policy_test_refuses_a_usage_key_no_quota_has(tmp_path: Path) -> None:
+    cases = tmp_path / "cases.yaml"
+    cases.write_text(
+        f"policy: {EXAMPLES / 'policy.yaml'}\n"
+        "cases:\n"
+        "  - name: the project's budget is spent\n"
+        "    request: {user_id: carol, partition: gpu, gpus: 1}\n"
+        "    usage: {consumed: {project:protein-lm: {gpu_hours: 12000}}}\n"  # the quota is protein-lm#monthly
+        "    expect: {allow: false}\n"
+    )
+    code, out, err = run("policy", "test", str(cases))
+    message = " ".join(err.split())
+    assert code == 1 and "PASS" not in out
+    assert f"{cases}: cases[0].usage.consumed.project:protein-lm: no quota has this id" in message
+    assert "use project:protein-lm#monthly or project:protein-lm#grant" in message
+
+
 def test_gpu_job_without_gpu_role_is_denied() -> None:
     d = decide("--user", "alice", "--partition", "gpu", "--gpus", "1")
     assert d["allow"] is False
@@ -133,10 +150,33 @@ def test_request_file_with_flag_override_and_usage(tmp_path: Path) -> None:
     assert d["allow"] is True
 
 
+def test_evaluate_refuses_usage_keys_that_match_no_quota_or_scope(tmp_path: Path) -> None:
+    usage = tmp_path / "usage.yaml"
+    usage.write_text(
+        "consumed:\n  project:wgs-cohrt: {cpu_hours: 199000}\n  user:newbie: {cpu_hours: 5}\n"
+        "active:\n  team:genomic: {jobs: 3}\n"
+    )
+    code, out, err = run("evaluate", "--user", "alice", "--usage", str(usage))
+    message = " ".join(err.split())
+    assert code == 1 and out == ""
+    assert f"{usage}: consumed.project:wgs-cohrt: no quota has this id (did you mean project:wgs-cohort?)" in message
+    assert "quota ids: org:biocenter#yearly, team:genomics, project:wgs-cohort," in message
+    assert f"{usage}: active.team:genomic: no such scope (did you mean team:genomics?)" in message
+    assert "user:newbie" not in message and "2 problem(s)" in message
+
+
 def test_text_output_shows_verdict_and_violation() -> None:
     code, out, _ = run("evaluate", "--user", "alice", "--partition", "gpu", "--gpus", "1")
     assert code == 0
     assert "DENY" in out and "gpu.role_required" in out
+
+
+def test_a_balance_the_job_overruns_reads_over_by_not_a_negative_number() -> None:
+    code, out, _ = run("evaluate", "--user", "newbie", "--partition", "cpu", "--cpu-hours", "500")
+    assert code == 0 and "DENY" in out
+    assert "CPU-hours 500 exceeds the monthly balance of 120 (limit 120): over by 380" in out
+    [row] = [line for line in out.splitlines() if "user:newbie" in line and "│" in line]
+    assert "over by 380" in row and "-380" not in out
 
 
 def test_fail_on_deny_exits_3() -> None:

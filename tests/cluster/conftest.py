@@ -46,7 +46,7 @@ class Replicas:
         self.syncs: list[PolicySync] = []
 
     def start(
-        self, redis_url: str | None = None, poll: float = 60.0, text: str | None = None
+        self, redis_url: str | None = None, poll: float = 60.0, text: str | None = None, file_given: bool = False
     ) -> tuple[PolicyStore, PolicySync]:
         store = PolicyStore.from_file(None, env={})
         if text is not None:
@@ -55,7 +55,7 @@ class Replicas:
         sync = PolicySync(
             store, RevisionStore(self.make_ledger()), broadcast, poll_seconds=poll, backoff=Backoff(0.05, 0.2)
         )
-        sync.start_up()
+        sync.start_up(file_given=file_given)
         sync.start()
         self.syncs.append(sync)
         return store, sync

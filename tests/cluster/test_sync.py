@@ -45,6 +45,35 @@ def test_an_upload_is_stored_served_here_and_found_by_the_other(replicas: Replic
     assert not b.check()  # nothing newer: nothing reloaded
 
 
+def test_a_named_file_older_than_the_served_revision_is_said_plainly(
+    replicas: Replicas, ledger: SqlLedger, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="hpcpolicy.cluster")
+    revisions = RevisionStore(ledger)
+    store, first = replicas.start(text=example_text("gpu_file"), file_given=True)  # seeds the file
+    assert first.superseded_file is None
+    file_revision = revisions.latest_id()
+    upload = store.replace(example_text("gpu_wizard"), source="upload by alice", author="alice")
+    uploaded = revisions.latest()
+    assert uploaded is not None and uploaded.id != file_revision
+
+    again, sync = replicas.start(text=example_text("gpu_file"), file_given=True)  # restart with the same file
+    assert again.current.loaded.version == upload.loaded.version  # the newer upload keeps serving
+    notice = sync.superseded_file
+    assert notice is not None and (notice.file_revision, notice.served.id) == (file_revision, uploaded.id)
+    assert str(notice).startswith(
+        f"policy file replica.yaml is revision {file_revision}; serving revision {uploaded.id} "
+        f"({upload.loaded.version}, uploaded by alice, {uploaded.created_at:%Y-%m-%d %H:%M} UTC), which is newer."
+    )
+    assert "upload it (PUT /v1/policy)" in str(notice)
+    assert any(r.levelno == logging.WARNING and str(notice) == r.getMessage() for r in caplog.records)
+
+    _, edited = replicas.start(text=example_text("gpu_edited"), file_given=True)  # a new file wins, silently
+    _, same = replicas.start(text=example_text("gpu_edited"), file_given=True)  # the head itself: nothing to say
+    _, unnamed = replicas.start(text=example_text("gpu_file"))  # no file named: nothing to compare
+    assert edited.superseded_file is same.superseded_file is unnamed.superseded_file is None
+
+
 def test_an_invalid_upload_is_refused_and_nothing_is_stored(replicas: Replicas, ledger: SqlLedger) -> None:
     store, sync = replicas.start()
     before, head = store.current, RevisionStore(ledger).latest_id()

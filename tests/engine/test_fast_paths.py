@@ -98,7 +98,7 @@ def reference_quotas(
             if wanted > available + EPSILON:
                 message = (
                     f"{_LABELS[metric]} {num(wanted)} exceeds the {describe(quota.window)} balance of "
-                    f"{num(max(available, 0))} (limit {num(limit)})"
+                    f"{num(max(available, 0))} (limit {num(limit)}): over by {num(wanted - available)}"
                 )
                 found.append(Violation(_CODES[metric], message, ref.id, limit, wanted, available))
         active = usage.active.get(ref.scope, Active())

@@ -57,6 +57,20 @@ def test_consumption_reduces_the_balance(scope: str) -> None:
     assert decide(snap, UsageSnapshot(consumed={scope: Amounts(cpu_hours=90)}), **JOB).allow
 
 
+@pytest.mark.parametrize(
+    ("used", "says"),
+    [
+        (95, "CPU-hours 10 exceeds the monthly balance of 5 (limit 100): over by 5"),
+        (130, "CPU-hours 10 exceeds the monthly balance of 0 (limit 100): over by 40"),  # already overdrawn
+    ],
+)
+def test_a_denial_says_by_how_much_the_job_is_over(used: float, says: str) -> None:
+    snap = _with_quota("project:proj", cpu_hours=100)
+    decision = decide(snap, UsageSnapshot(consumed={"project:proj": Amounts(cpu_hours=used)}), **JOB)
+    assert decision.violations[0].message == says
+    assert decision.remaining["project:proj"] == {"cpu_hours": 100 - used - 10}  # the /v1 contract: signed
+
+
 def test_a_job_must_fit_every_scope_on_the_path() -> None:
     snap = (
         PolicyBuilder()

@@ -21,6 +21,18 @@ def test_balances_report_limit_charged_reserved_available(gov: Governance, clock
     assert cpu.window == "monthly"
 
 
+def test_a_scope_without_quotas_has_totals_charged_this_month_and_reserved_now(gov: Governance) -> None:
+    out = gov.decide(Request(user_id="alice", partition="cpu", cpus=10, walltime_hours=10), "t", reserve=True)
+    gov.decide(Request(user_id="alice", partition="cpu", cpus=5, walltime_hours=2), "t", reserve=True)
+    gov.jobs.finish(out.decision_id, JobUsage(elapsed_hours=3))
+    assert gov.accounts.balances("user:alice") == []  # listed without quotas: no default applies
+    totals = gov.accounts.totals("user:alice")
+    assert (totals.charged.cpu_hours, totals.reserved.cpu_hours, totals.active.jobs) == (30, 10, 1)
+    assert totals.window == "monthly" and totals.window_start.day == 1 and totals.window_start.month == 11
+    with pytest.raises(NotFound):
+        gov.accounts.totals("project:nope")
+
+
 def test_grant_gives_budget_back_and_debit_takes_it(gov: Governance) -> None:
     gov.accounts.adjust("user:newbie", AdjustmentKind.GRANT, Amounts(cpu_hours=30), "conference deadline", "admin")
     assert gov.decide(Request(user_id="newbie", cpu_hours=150), "t").allow

@@ -77,6 +77,23 @@ def test_the_cli_prints_the_plugin_and_exits_1_on_bad_settings() -> None:
     assert bad.exit_code == 1 and "literal IP address" in bad.stderr
 
 
+def test_output_replaces_the_file_atomically_and_a_failed_run_leaves_it_untouched(tmp_path: Path) -> None:
+    runner = CliRunner()
+    live = tmp_path / "job_submit.lua"
+    live.write_text("-- the live plugin\n")
+    live.chmod(0o640)
+    for args in (["--url", "http://localhost:9000"], ["--timeout", "0"], ["--timeout", "soon"]):
+        bad = runner.invoke(app, ["slurm", "plugin", *args, "-o", str(live)])
+        assert bad.exit_code in (1, 2)  # 1: refused by the renderer, 2: by the command line
+        assert live.read_text() == "-- the live plugin\n"
+    done = runner.invoke(app, ["slurm", "plugin", "--url", "http://127.0.0.1:9000", "--output", str(live)])
+    assert done.exit_code == 0 and done.stdout == "" and f"wrote {live}" in done.stderr
+    assert setting(live.read_text(), "PORT") == "9000" and live.stat().st_mode & 0o777 == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["job_submit.lua"]
+    missing = runner.invoke(app, ["slurm", "plugin", "-o", str(tmp_path / "absent" / "job_submit.lua")])
+    assert missing.exit_code == 1 and "cannot write" in missing.stderr
+
+
 @pytest.mark.parametrize(
     ("first_code", "eslurm"),
     [

@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import yaml
 
+from hpcpolicy.atomicfile import write_atomically
 from hpcpolicy.auth.apikeys import (
     ENV_SOURCE,
     ApiKeyRecord,
@@ -32,6 +32,7 @@ from hpcpolicy.auth.apikeys import (
 )
 from hpcpolicy.auth.caller import SCOPE_DECIDE
 from hpcpolicy.auth.errors import KeysFileError
+from hpcpolicy.policy.yamlguard import safe_load
 
 if sys.platform != "win32":  # the service runs on POSIX; on Windows writers are simply not serialised
     import fcntl
@@ -46,7 +47,7 @@ def load_keys_file(path: Path) -> list[ApiKeyRecord]:
     except (OSError, UnicodeDecodeError) as exc:
         raise KeysFileError(f"{path}: cannot read: {exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = safe_load(text)
     except yaml.YAMLError as exc:
         raise KeysFileError(f"{path}: not valid YAML/JSON: {exc}") from None
     return parse_records(data, str(path))
@@ -115,27 +116,10 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _write_records(path: Path, records: Sequence[ApiKeyRecord]) -> None:
-    """Write atomically: a 0600 temporary file in the same directory, fsync, then ``os.replace``."""
+    """Write atomically (a reader never sees half a file), readable by the owner only."""
     body = yaml.safe_dump({"keys": [r.to_dict() for r in records]}, sort_keys=False)
     text = "# hpcpolicy API keys: SHA-256 hashes only; manage with `hpcpolicy keys`.\n" + body
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):  # make the rename durable; not every filesystem allows this
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    write_atomically(path, text, 0o600)
 
 
 Signature = tuple[int, ...]

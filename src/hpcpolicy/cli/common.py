@@ -17,6 +17,7 @@ from rich.console import Console
 
 from hpcpolicy.engine import PolicySnapshot, compile_policy
 from hpcpolicy.policy import LoadedPolicy, PolicyError, load_policy
+from hpcpolicy.policy.yamlguard import YamlLimitError, safe_load
 
 EXIT_INVALID = 1
 EXIT_DENIED = 3
@@ -54,7 +55,8 @@ def snapshot_of(path: Path | None) -> PolicySnapshot:
 
 
 def read_document(path: Path, what: str) -> Any:
-    """Parse a JSON or YAML file (JSON is YAML); exit 1 with the file and line on a syntax error."""
+    """Parse a JSON or YAML file (JSON is YAML); exit 1 with the file and line on a syntax error, or when
+    the YAML nests too deep or expands aliases too far (see :mod:`hpcpolicy.policy.yamlguard`)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -62,12 +64,23 @@ def read_document(path: Path, what: str) -> Any:
     try:
         if path.suffix == ".json":
             return json.loads(text)
-        return yaml.safe_load(text)
+        return safe_load(text)
     except json.JSONDecodeError as exc:
         fail(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}")
+    except RecursionError:  # json's decoder recurses once per level
+        fail(f"{path}: invalid JSON: nested too deeply")
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        fail(f"{path}:{mark.line + 1 if mark else '?'}: invalid YAML: {getattr(exc, 'problem', exc)}")
+        kind = "YAML refused" if isinstance(exc, YamlLimitError) else "invalid YAML"
+        fail(f"{path}:{mark.line + 1 if mark else '?'}: {kind}: {getattr(exc, 'problem', exc)}")
+
+
+def refuse_problems(problems: list[str], where: str) -> None:
+    """Exit 1 printing ``where: problem`` for each problem; return if there are none."""
+    for problem in problems:
+        err.print(f"{where}: {problem}", style="red", markup=False)
+    if problems:
+        fail(f"{len(problems)} problem(s) in {where}")
 
 
 def validate(model: type[M], data: Any, where: str) -> M:

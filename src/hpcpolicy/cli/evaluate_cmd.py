@@ -10,11 +10,11 @@ from typing import Annotated, Any
 import typer
 
 from hpcpolicy.cli import render
-from hpcpolicy.cli.common import EXIT_DENIED, out, read_document, snapshot_of, validate
+from hpcpolicy.cli.common import EXIT_DENIED, out, read_document, refuse_problems, snapshot_of, validate
 from hpcpolicy.engine import EMPTY_USAGE, Request
 from hpcpolicy.engine import evaluate as evaluate_request
 from hpcpolicy.engine.windows import as_utc
-from hpcpolicy.policy.cases import UsageDoc
+from hpcpolicy.policy.cases import UsageDoc, usage_problems
 
 
 def evaluate(
@@ -60,8 +60,12 @@ def evaluate(
     }
     body.update({k: v for k, v in flags.items() if v is not None})
     req = validate(Request, body, str(request) if request else "request")
-    snapshot = validate(UsageDoc, read_document(usage, "usage"), str(usage)).to_snapshot() if usage else EMPTY_USAGE
+    snapshot = EMPTY_USAGE
+    doc = validate(UsageDoc, read_document(usage, "usage"), str(usage)) if usage else None
     snap = snapshot_of(policy)
+    if doc is not None:
+        refuse_problems(usage_problems(doc, snap), str(usage))
+        snapshot = doc.to_snapshot()
     decision = evaluate_request(req, snap, snapshot, now=as_utc(now) if now else datetime.now(UTC))
     if as_json:
         out.print_json(json.dumps(decision.to_dict()))

@@ -10,9 +10,18 @@ from typing import Annotated
 import typer
 
 from hpcpolicy.cli import render
-from hpcpolicy.cli.common import EXIT_INVALID, err, load_checked, out, read_document, snapshot_of, validate
+from hpcpolicy.cli.common import (
+    EXIT_INVALID,
+    err,
+    load_checked,
+    out,
+    read_document,
+    refuse_problems,
+    snapshot_of,
+    validate,
+)
 from hpcpolicy.engine.windows import as_utc
-from hpcpolicy.policy.cases import CaseFile, run_cases
+from hpcpolicy.policy.cases import CaseFile, case_problems, run_cases
 
 app = typer.Typer(help="Check and test policy files.", no_args_is_help=True)
 
@@ -51,6 +60,7 @@ def test(
         err.print("[red]error:[/] no policy: pass --policy or set `policy:` in the test file")
         raise typer.Exit(EXIT_INVALID)
     snap = snapshot_of(policy_path)
+    refuse_problems(case_problems(cases, snap), str(file))
     results = run_cases(cases, snap, as_utc(now) if now else None)
     render.case_results(out, results, verbose)
     if not all(r.passed for r in results):

@@ -1,12 +1,23 @@
-"""Human-readable output of decisions and policy test results (the ``--json`` form is ``to_dict()``)."""
+"""Human-readable output of decisions, balances and policy test results (``--json`` prints the data).
+
+Everything here must read at 80 columns: ids that run long (``project:protein-lm#monthly``) are headings
+on their own line, never a column rich would cut to ``project:…``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from hpcpolicy.engine import Decision
+from hpcpolicy.engine.rules.quotas import EPSILON
+from hpcpolicy.ledger import ScopeBalance
 from hpcpolicy.policy.cases import CaseResult
+from hpcpolicy.service.accounts import ScopeTotals
 
 
 def _num(value: object) -> str:
@@ -15,6 +26,13 @@ def _num(value: object) -> str:
     if isinstance(value, float):
         return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
     return str(value)
+
+
+def _balance(value: float | None) -> str:
+    """A balance after the job: ``over by 7`` where the job does not fit, never a bare ``-7``."""
+    if value is not None and value < -EPSILON:
+        return f"over by {_num(-value)}"
+    return _num(None if value is None else max(value, 0))
 
 
 def decision(console: Console, d: Decision) -> None:
@@ -44,7 +62,7 @@ def decision(console: Console, d: Decision) -> None:
         for m in metrics:
             table.add_column(m, justify="right")
         for quota_id, balances in d.remaining.items():
-            table.add_row(quota_id, *(_num(balances.get(m)) for m in metrics))
+            table.add_row(quota_id, *(_balance(balances.get(m)) for m in metrics))
         console.print(table)
 
 
@@ -62,3 +80,52 @@ def case_results(console: Console, results: list[CaseResult], verbose: bool) -> 
     console.print(f"[{colour}]PASS: {passed}/{len(results)}[/]")
     if passed != len(results):
         console.print(f"[red]FAIL: {len(results) - passed}/{len(results)}[/]")
+
+
+def balances(console: Console, scope: str, rows: Sequence[ScopeBalance]) -> None:
+    """``hpcpolicy usage``: per quota, its id and window as headings, then one row per metric."""
+    console.print(f"balances of {scope}", markup=False)
+    by_quota: dict[str, list[ScopeBalance]] = {}
+    for row in rows:
+        by_quota.setdefault(row.quota_id, []).append(row)
+    for quota_id, quota_rows in by_quota.items():
+        metered = next((r for r in quota_rows if r.window != "now"), quota_rows[0])
+        console.print()
+        console.print(quota_id, style="bold", markup=False)
+        console.print(f"window: {_window(metered.window, metered.window_start, metered.window_end)}", markup=False)
+        table = _table("metric", "limit", "charged", "reserved", "available")
+        for r in quota_rows:
+            count = r.window == "now"  # jobs and GPUs held right now, whatever the window
+            values = (_amount(v, count) for v in (r.limit, r.charged, r.reserved, r.available))
+            table.add_row(f"{r.metric} now" if count else r.metric, *values)
+        console.print(table)
+
+
+def totals(console: Console, t: ScopeTotals) -> None:
+    """``hpcpolicy usage`` of a scope no quota bounds: what it was charged and holds, with no limit."""
+    console.print(f"{t.scope} has no quotas in the policy (nothing limits it); its totals:", markup=False)
+    console.print(f"charged: {_window(t.window, t.window_start, t.window_end)}; reserved: now", markup=False)
+    table = _table("metric", "charged", "reserved")
+    for metric in ("cpu_hours", "gpu_hours", "cost"):
+        table.add_row(metric, _amount(getattr(t.charged, metric)), _amount(getattr(t.reserved, metric)))
+    table.add_row("jobs now", "", _amount(t.active.jobs, count=True))
+    table.add_row("gpus now", "", _amount(t.active.gpus, count=True))
+    console.print(table)
+
+
+def _table(first: str, *numbers: str) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column(first, no_wrap=True)
+    for column in numbers:
+        table.add_column(column, justify="right", no_wrap=True)
+    return table
+
+
+def _window(label: str, start: datetime, end: datetime) -> str:
+    return f"{label} ({start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC)"
+
+
+def _amount(value: float | None, count: bool = False) -> str:
+    if value is None:
+        return "unlimited"
+    return f"{value:,.0f}" if count else f"{value:,.2f}"

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from hpcpolicy.cli.common import EXIT_INVALID, err, fail, out
+from hpcpolicy.cli import render
+from hpcpolicy.cli.common import err, fail, out
 from hpcpolicy.ledger.base import LedgerUnavailable
 from hpcpolicy.observability import logs
 from hpcpolicy.policy import PolicyError
 from hpcpolicy.service import Governance, ServiceError
+from hpcpolicy.service.accounts import ScopeTotals
 from hpcpolicy.settings import ServiceSettings
 
 PolicyOpt = Annotated[
@@ -60,6 +62,7 @@ def serve(
 
     from hpcpolicy.api import create_app
     from hpcpolicy.auth import AuthConfigError, Authenticator, AuthSettings, KeysFileError
+    from hpcpolicy.cluster import PolicySync
 
     settings = settings_from(host=host, port=port, policy=policy, database_url=database_url, data_dir=data_dir)
     try:
@@ -84,6 +87,8 @@ def serve(
     gov = governance_from(settings)
     active = gov.ctx.policies.current.loaded
     err.print(f"policy {active.version} from {active.source}; ledger {_redact(settings.ledger_url())}")
+    if isinstance(sync := gov.ctx.policies.distribution, PolicySync) and sync.superseded_file is not None:
+        err.print(f"warning: {sync.superseded_file}", style="bold yellow", markup=False)
     app = create_app(gov, authenticator, request_timeout=settings.request_timeout_seconds)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, access_log=False)
 
@@ -114,15 +119,26 @@ def usage(
     data_dir: DataDirOpt = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Balances of a scope: limit, charged, reserved and available per quota and metric."""
+    """Balances of a scope: limit, charged, reserved and available per quota and metric.
+
+    A scope without quotas (a listed user with none) shows its totals instead: charged this month and
+    reserved now.
+    """
     settings = settings_from(policy=policy, database_url=database_url, data_dir=data_dir)
     gov = governance_from(settings, migrate=False, distribute=False)
     try:
         balances = gov.accounts.balances(scope)
+        scope_totals = None if balances else gov.accounts.totals(scope)
     except ServiceError as exc:
         fail(exc.detail)
     except LedgerUnavailable as exc:
         fail(str(exc))
+    if scope_totals is not None:
+        if as_json:
+            out.print_json(json.dumps({"scope": scope, "balances": [], "totals": _totals_json(scope_totals)}))
+        else:
+            render.totals(out, scope_totals)
+        return
     if as_json:
         rows = [
             {
@@ -138,19 +154,17 @@ def usage(
         ]
         out.print_json(json.dumps({"scope": scope, "balances": rows}))
         return
-    table = Table(title=f"balances of {scope}", title_justify="left")
-    for column in ("quota", "metric", "limit", "charged", "reserved", "available", "window"):
-        table.add_column(column, justify="left" if column in ("quota", "metric", "window") else "right")
-    for b in balances:
-        table.add_row(b.quota_id, b.metric, _n(b.limit), _n(b.charged), _n(b.reserved), _n(b.available), b.window)
-    out.print(table)
-    if not balances:
-        err.print(f"{scope} has no quotas in the policy")
-        raise typer.Exit(EXIT_INVALID)
+    render.balances(out, scope, balances)
 
 
-def _n(value: float | None) -> str:
-    return "unlimited" if value is None else f"{value:,.2f}"
+def _totals_json(t: ScopeTotals) -> dict[str, Any]:
+    return {
+        "window": t.window,
+        "window_start": t.window_start.isoformat(),
+        "window_end": t.window_end.isoformat(),
+        "charged": dataclasses.asdict(t.charged),
+        "reserved": {**dataclasses.asdict(t.reserved), "jobs": t.active.jobs, "gpus": t.active.gpus},
+    }
 
 
 def _redact(url: str) -> str:

@@ -1,4 +1,4 @@
-"""``hpcpolicy slurm plugin`` (print job_submit.lua) and ``hpcpolicy slurm sync`` (sacct → ledger)."""
+"""``hpcpolicy slurm plugin`` (write job_submit.lua) and ``hpcpolicy slurm sync`` (sacct → ledger)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import typer
 from hpcpolicy.adapters.slurm.plugin import PluginConfig, render
 from hpcpolicy.adapters.slurm.sacct import SacctReader
 from hpcpolicy.adapters.slurm.sync import Sources, SyncReport, Watermark, apply, exit_worthy, sync_window, watch
+from hpcpolicy.atomicfile import write_atomically
 from hpcpolicy.cli.common import err, fail, out
 from hpcpolicy.cli.service_cmds import DataDirOpt, DbOpt, PolicyOpt, governance_from, settings_from
 from hpcpolicy.ledger.base import LedgerUnavailable
@@ -43,13 +44,30 @@ def plugin(
     api_key_file: Annotated[
         Path | None, typer.Option(help="Absolute path of a file holding a may-assert-identity API key.")
     ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Replace this file atomically (its mode kept, else 0644); default: stdout."
+        ),
+    ] = None,
 ) -> None:
-    """Print job_submit.lua for slurm.conf's JobSubmitPlugins=lua (redirect it into Slurm's config dir)."""
+    """Write job_submit.lua for slurm.conf's JobSubmitPlugins=lua (``-o /etc/slurm/job_submit.lua``).
+
+    Use ``-o`` rather than a shell redirect: ``> job_submit.lua`` empties the live file before this command
+    runs, and slurmctld may load it empty if a flag is wrong. With ``-o`` a failed run changes nothing.
+    """
     try:
         text = render(PluginConfig(url, timeout, fail_open, cluster, api_key_file))
     except ValueError as exc:
         fail(str(exc))
-    typer.echo(text, nl=False)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        write_atomically(output, text)
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror or exc} (nothing was written)")
+    err.print(f"wrote {output}", markup=False)
 
 
 @app.command("sync")

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from hpcpolicy.cluster.broadcast import BroadcastUnavailable, RedisBroadcast
 from hpcpolicy.cluster.revisions import PolicyRevision, RevisionStore
-from hpcpolicy.cluster.sync import PolicySync
+from hpcpolicy.cluster.sync import FileSuperseded, PolicySync
 from hpcpolicy.ledger.sql.ledger import SqlLedger
 from hpcpolicy.service.policy_store import PolicyStore
 
 __all__ = [
     "BroadcastUnavailable",
+    "FileSuperseded",
     "PolicyRevision",
     "PolicySync",
     "RedisBroadcast",

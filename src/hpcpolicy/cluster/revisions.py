@@ -56,10 +56,12 @@ class RevisionStore:
             row = conn.execute(select(table).order_by(table.c.id.desc()).limit(1)).mappings().first()
         return _revision(row) if row else None
 
-    def has_version(self, version: str) -> bool:
-        """Whether a policy with this version (name and content hash) was ever stored."""
+    def newest_with(self, version: str) -> PolicyRevision | None:
+        """The newest revision that stored a policy with this version (name and content hash), if any."""
+        query = select(table).where(table.c.version == version).order_by(table.c.id.desc()).limit(1)
         with self._session() as conn:
-            return conn.execute(select(table.c.id).where(table.c.version == version).limit(1)).first() is not None
+            row = conn.execute(query).mappings().first()
+        return _revision(row) if row else None
 
     def append(self, version: str, text: str, source: str, author: str) -> PolicyRevision:
         """Store a new revision after the current head (retrying if another writer appended meanwhile)."""

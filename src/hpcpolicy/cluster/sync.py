@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +31,31 @@ from hpcpolicy.policy import PolicyError
 from hpcpolicy.service.policy_store import ActivePolicy, PolicyStore
 
 log = logging.getLogger("hpcpolicy.cluster")
+
+#: The author of revisions stored at start-up (a seed, or a named file never stored before).
+STARTUP = "startup"
+
+
+@dataclass(frozen=True, slots=True)
+class FileSuperseded:
+    """At start-up the named policy file was an older stored revision, and a newer one is served.
+
+    An admin who restarts with the file expects the file; the database keeps the newest revision (an
+    upload) on purpose, so ``serve`` says so plainly, with what to do either way.
+    """
+
+    source: str
+    file_revision: int
+    served: PolicyRevision
+
+    def __str__(self) -> str:
+        s = self.served
+        origin = f"stored from {s.source} at start-up" if s.author == STARTUP else f"uploaded by {s.author or '?'}"
+        return (
+            f"policy file {self.source} is revision {self.file_revision}; serving revision {s.id} ({s.version}, "
+            f"{origin}, {s.created_at:%Y-%m-%d %H:%M} UTC), which is newer. To serve the file, upload it "
+            f"(PUT /v1/policy); to keep revision {s.id}, save GET /v1/policy over the file."
+        )
 
 
 class PolicySync:
@@ -57,13 +83,16 @@ class PolicySync:
         self._checked_at: datetime | None = None
         self._db_error: str | None = None
         self._publish_error: str | None = None
+        #: Set by :meth:`start_up` when the named file is an older revision than the one served.
+        self.superseded_file: FileSuperseded | None = None
 
-    def start_up(self, author: str = "startup", *, file_given: bool = False) -> PolicyRevision:
+    def start_up(self, author: str = STARTUP, *, file_given: bool = False) -> PolicyRevision:
         """Serve the latest stored revision, or store the store's current (file) policy as the first one.
 
         With ``file_given`` (the admin named a policy file), a file whose content was never stored becomes
         the newest revision: editing the file and restarting (or rolling out a new ConfigMap) takes effect,
-        while a restart with an unchanged file keeps a policy uploaded since. Attaches itself to the store,
+        while a restart with an unchanged file keeps a policy uploaded since (and says so: ``superseded_file``,
+        logged as a warning). Attaches itself to the store,
         so that ``replace`` commits through it. Raises LedgerUnavailable if the database cannot be read, and
         PolicyError if the stored revision is invalid on this replica.
         """
@@ -71,9 +100,14 @@ class PolicySync:
         current = self._store.current
         if latest is None:
             latest = self._revisions.seed(current.loaded.version, current.text, current.loaded.source, author)
-        elif file_given and not self._revisions.has_version(current.loaded.version):
-            latest = self._revisions.append(current.loaded.version, current.text, current.loaded.source, author)
-            log.info("policy file %s is new: stored as revision %d", current.loaded.source, latest.id)
+        elif file_given:
+            stored = self._revisions.newest_with(current.loaded.version)
+            if stored is None:
+                latest = self._revisions.append(current.loaded.version, current.text, current.loaded.source, author)
+                log.info("policy file %s is new: stored as revision %d", current.loaded.source, latest.id)
+            elif stored.id != latest.id:
+                self.superseded_file = FileSuperseded(current.loaded.source, stored.id, latest)
+                log.warning("%s", self.superseded_file)
         active = self._load(latest)
         with self._lock:
             self._install(latest.id, active, "start")

@@ -120,6 +120,28 @@ class PolicySnapshot:
             return self.scope_quotas.get(scope, ())
         return (QuotaRef(scope, scope, self.policy.defaults.user_quota),)
 
+    def quota_ids(self) -> list[str]:
+        """The ids of the quotas the policy writes out, in file order (the default user quota aside)."""
+        return [ref.id for refs in self.scope_quotas.values() for ref in refs]
+
+    def is_quota_id(self, quota_id: str) -> bool:
+        """Whether a usage snapshot keyed ``quota_id`` can be read by some decision.
+
+        Those are the ids of :meth:`quota_ids` and, for a user the policy does not list, ``user:<name>``
+        (the default user quota's id, whatever its ``name``: see :meth:`user_quotas`). A name holding
+        ``#`` is not taken for an unlisted user: ``user:erin#monthly`` is a quota of listed erin mistyped.
+        """
+        refs = self.scope_quotas.get(quota_id.partition("#")[0], ())
+        return any(ref.id == quota_id for ref in refs) or self._unlisted_user(quota_id)
+
+    def is_scope(self, scope: str) -> bool:
+        """Whether ``scope`` is an org, team, project or listed user of the policy, or any other user."""
+        return scope in self.scope_quotas or self._unlisted_user(scope)
+
+    def _unlisted_user(self, key: str) -> bool:
+        kind, _, name = key.partition(":")
+        return kind == "user" and bool(name) and "#" not in name and name not in self.policy.users
+
 
 def compile_policy(policy: Policy, version: str) -> PolicySnapshot:
     parts = tuple(

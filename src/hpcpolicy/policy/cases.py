@@ -9,11 +9,14 @@ A case file lets an admin pin down what a policy must do before it is deployed::
         request: {user_id: erin, partition: dgx-a100, gpus: 1}
         expect: {allow: false, codes: [partition.role_required]}
 
-``codes`` must equal the set of violation codes; ``partition``/``cluster`` check the route.
+``codes`` must equal the set of violation codes; ``partition``/``cluster`` check the route. A usage key
+that names no quota (``consumed``) or scope (``active``) of the policy is an error (:func:`usage_problems`):
+the engine would simply never read it, and the case would test less than it says.
 """
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
@@ -50,6 +53,50 @@ class UsageDoc(_Doc):
             consumed={k: Amounts(v.cpu_hours, v.gpu_hours, v.cost) for k, v in self.consumed.items()},
             active={k: Active(v.jobs, v.gpus) for k, v in self.active.items()},
         )
+
+
+#: Up to this many ids, an unknown key's message lists them all; beyond, the closest few.
+LIST_ALL = 12
+
+
+def usage_problems(usage: UsageDoc, snap: PolicySnapshot) -> list[str]:
+    """``consumed.<key>: why`` for each key no decision under ``snap`` would read; empty if all are used."""
+    problems: list[str] = []
+    ids = snap.quota_ids()
+    for key in usage.consumed:
+        if not snap.is_quota_id(key):
+            known = _known(key, ids, "quota ids", "user:<name> of a user the policy does not list")
+            problems.append(f"consumed.{key}: no quota has this id{_scope_hint(key, snap) or known}")
+    scopes = list(snap.scope_quotas)
+    for key in usage.active:
+        if not snap.is_scope(key):
+            problems.append(f"active.{key}: no such scope{_known(key, scopes, 'scopes', 'user:<name> of any user')}")
+    return problems
+
+
+def case_problems(cases: CaseFile, snap: PolicySnapshot) -> list[str]:
+    """:func:`usage_problems` of every case, each prefixed ``cases[i].usage.``."""
+    return [f"cases[{i}].usage.{p}" for i, case in enumerate(cases.cases) for p in usage_problems(case.usage, snap)]
+
+
+def _scope_hint(key: str, snap: PolicySnapshot) -> str | None:
+    """For a key that is a scope of the policy but not a quota id: what that scope's quotas are."""
+    if key not in snap.scope_quotas:
+        return None
+    refs = snap.quotas_for(key)
+    if not refs:
+        return f" ({key} is in the policy without quotas: nothing is counted against it)"
+    return f" ({key}'s quotas are named: use {' or '.join(ref.id for ref in refs)})"
+
+
+def _known(key: str, names: list[str], what: str, also: str) -> str:
+    """`` (did you mean …?); <what>: …`` — every name when there are few, else the closest ones."""
+    guess = difflib.get_close_matches(key, names, n=1)
+    hint = f" (did you mean {guess[0]}?)" if guess else ""
+    if len(names) <= LIST_ALL:
+        return f"{hint}; {what}: {', '.join([*names, also])}"
+    closest = difflib.get_close_matches(key, names, n=5, cutoff=0.0)
+    return f"{hint}; closest {what} of {len(names)}: {', '.join([*closest, also])}"
 
 
 class Expectation(_Doc):

@@ -1,6 +1,7 @@
 """Read a policy file: YAML → validated :class:`Policy`, with line numbers on every problem.
 
-Steps, each of which may add issues: parse YAML keeping node positions (duplicate keys are errors:
+Steps, each of which may add issues: refuse YAML shaped to exhaust the process (yamlguard.py: deep
+nesting, recursive or runaway aliases); parse YAML keeping node positions (duplicate keys are errors:
 PyYAML would silently keep the last one and drop, say, a whole partition); validate the shape with
 Pydantic; apply environment overrides; lint cross-references. Nothing is returned unless all of it is
 clean, so a caller either gets a usable policy or a :class:`PolicyError` listing everything wrong.
@@ -23,6 +24,7 @@ from pydantic import ValidationError
 from hpcpolicy.policy.errors import Path, PolicyError, PolicyIssue
 from hpcpolicy.policy.lint import lint
 from hpcpolicy.policy.schema import WINDOW_TAGS, Policy, Quota
+from hpcpolicy.policy.yamlguard import YamlLimitError, compose
 
 #: Environment variables that override ``defaults.user_quota`` (names kept from the original service).
 ENV_OVERRIDES: dict[str, tuple[str, type]] = {
@@ -81,12 +83,13 @@ def policy_version(policy: Policy) -> str:
 
 def _parse_yaml(text: str, source: str) -> tuple[Any, dict[Path, int], list[PolicyIssue]]:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
-        return None, {}, [PolicyIssue((), f"invalid YAML: {problem}", source=source, line=line)]
+        kind = "YAML refused" if isinstance(exc, YamlLimitError) else "invalid YAML"
+        return None, {}, [PolicyIssue((), f"{kind}: {problem}", source=source, line=line)]
     if node is None:
         return None, {}, [PolicyIssue((), "the policy file is empty", source=source, line=1)]
     lines: dict[Path, int] = {}

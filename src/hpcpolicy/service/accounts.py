@@ -1,18 +1,37 @@
-"""Balances per scope (``GET /v1/usage``) and admin adjustments (grants, refunds, deposits, debits)."""
+"""Balances per scope (``GET /v1/usage``), totals of a scope no quota bounds, and admin adjustments
+(grants, refunds, deposits, debits)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from hpcpolicy.engine import Amounts, QuotaRef, window_bounds
+from hpcpolicy.engine import Active, Amounts, QuotaRef, window_bounds
 from hpcpolicy.engine.windows import describe
 from hpcpolicy.ledger import Adjustment, AdjustmentKind, ScopeBalance
 from hpcpolicy.ledger.rules import split_scope
+from hpcpolicy.policy.schema import Period
 from hpcpolicy.service.context import Context
 from hpcpolicy.service.errors import Conflict, InvalidInput, NotFound
 from hpcpolicy.service.retry import retrying
 
 METRICS = ("cpu_hours", "gpu_hours", "cost")
+#: The period a scope without quotas is summed over: the default window of a quota.
+TOTALS_WINDOW = Period.monthly
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeTotals:
+    """What a scope used, for one no quota bounds (a listed user without quotas, a project with none):
+    charges and adjustments in the current :data:`TOTALS_WINDOW`, and what its open liens hold now."""
+
+    scope: str
+    window: str
+    window_start: datetime
+    window_end: datetime
+    charged: Amounts
+    reserved: Amounts
+    active: Active
 
 
 class Accounts:
@@ -62,6 +81,16 @@ class Accounts:
                     if limit is not None:
                         out.append(ScopeBalance(ref.id, metric, limit, 0.0, count, limit - count, "now", now, now))
         return out
+
+    def totals(self, scope: str, now: datetime | None = None) -> ScopeTotals:
+        """Charged this month and reserved now on ``scope``, whether or not quotas bound it."""
+        self.quotas(scope)  # the scope must exist
+        now = now or self.ctx.clock()
+        start, end = window_bounds(TOTALS_WINDOW, now)
+        with self.ctx.ledger.session() as tx:
+            charged = tx.settled(scope, start, end)
+            held, active = tx.reserved(scope, now)
+        return ScopeTotals(scope, describe(TOTALS_WINDOW), start, end, charged, held, active)
 
     def adjust(
         self,

@@ -30,6 +30,8 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hpcpolicy.policy.yamlguard import safe_load
+
 from .yamlpos import locate
 
 Ident = Annotated[str, Field(min_length=1, max_length=256)]
@@ -125,7 +127,7 @@ class IdentityMap:
         except OSError as exc:
             raise MappingError([f"{name}: cannot read the mapping file: {exc.strerror}"]) from None
         try:
-            data = yaml.safe_load(text)
+            data = safe_load(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"{name}:{mark.line + 1}" if mark is not None else name

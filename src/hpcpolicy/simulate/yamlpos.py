@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import yaml
 
+from hpcpolicy.policy.yamlguard import compose
+
 
 def locate(text: str, path: Sequence[str]) -> int:
     """The 1-based line of the deepest node along ``path`` (mapping keys as text, sequence indexes as digits).
@@ -13,7 +15,7 @@ def locate(text: str, path: Sequence[str]) -> int:
     Returns 1 when the document cannot be composed; stops at the last path element that exists.
     """
     try:
-        node = yaml.compose(text)
+        node = compose(text)
     except yaml.YAMLError:
         return 1
     if node is None:

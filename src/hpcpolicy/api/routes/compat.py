@@ -65,6 +65,12 @@ def reason(decision: Decision) -> str:
 
 
 def _tightest(decision: Decision, metric: str) -> float | None:
-    """The smallest balance left on any quota that bounds ``metric`` (None when nothing bounds it)."""
+    """The smallest balance left after this job on any quota that bounds ``metric``, never below 0 (None
+    when nothing bounds it).
+
+    A job that does not fit would leave a negative balance; the check charges nothing, so a negative
+    "remaining" would read as a debt. It reports 0, and the quota's violation in ``reason`` says by how
+    much the job is over ("... (limit 120): over by 380").
+    """
     values = [balances[metric] for balances in decision.remaining.values() if metric in balances]
-    return min(values) if values else None
+    return max(min(values), 0.0) if values else None

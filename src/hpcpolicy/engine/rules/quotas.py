@@ -1,7 +1,9 @@
 """Budgets and concurrency on every scope of the account path, as Slurm association limits apply.
 
 For each quota: consumed (charges + open liens in its window, from the usage snapshot) + this job's
-estimate must stay within the limit. The balance after the job is reported whether or not it fits.
+estimate must stay within the limit. The balance after the job is reported whether or not it fits
+(negative when it does not); a violation's message says by how much the job would overrun the limit
+("over by N"), so nobody has to read the sign of a balance.
 """
 
 from __future__ import annotations
@@ -81,7 +83,8 @@ def _exceeded(ref: QuotaRef, i: int, limit: float, wanted: float, available: flo
     window = ref.window_label
     return Violation(
         _CODES[i],
-        f"{_LABELS[i]} {num(wanted)} exceeds the {window} balance of {num(max(available, 0))} (limit {num(limit)})",
+        f"{_LABELS[i]} {num(wanted)} exceeds the {window} balance of {num(max(available, 0))} (limit {num(limit)}):"
+        f" over by {num(wanted - available)}",
         ref.id,
         limit,
         wanted,
