@@ -21,8 +21,9 @@ def test_balances_report_limit_charged_reserved_available(gov: Governance, clock
     assert cpu.window == "monthly"
 
 
-def test_a_scope_without_quotas_has_totals_charged_this_month_and_reserved_now(gov: Governance) -> None:
+def test_a_scope_without_quotas_has_totals_charged_this_month_and_reserved_now(gov: Governance, clock) -> None:
     out = gov.decide(Request(user_id="alice", partition="cpu", cpus=10, walltime_hours=10), "t", reserve=True)
+    clock.advance(hours=3)
     gov.decide(Request(user_id="alice", partition="cpu", cpus=5, walltime_hours=2), "t", reserve=True)
     gov.jobs.finish(out.decision_id, JobUsage(elapsed_hours=3))
     assert gov.accounts.balances("user:alice") == []  # listed without quotas: no default applies
