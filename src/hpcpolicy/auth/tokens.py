@@ -5,15 +5,14 @@ and the key is chosen by the algorithm's family, so an HS256 token is only ever 
 shared secret, never against the RSA/EC public key used as an HMAC secret.
 
 A verified token is still foreign input: its user claim becomes a user id stored in every ledger
-backend, so it must be one they can hold (:func:`unusable_id`), else the token is refused (401). Role
-names that could not be stored are dropped instead: a policy role is ``[A-Za-z0-9][A-Za-z0-9_.@-]*``, so
-such a role can never grant or deny anything, and refusing the token would lock the user out over an
-identity-provider group (a long directory DN, say) that cannot matter.
+backend, so it must be one they can hold (:func:`hpcpolicy.engine.limits.ident_problem`), else the token
+is refused (401). Role names that could not be stored are dropped instead: a policy role is
+``[A-Za-z0-9][A-Za-z0-9_.@-]*``, so such a role can never grant or deny anything, and refusing the token
+would lock the user out over an identity-provider group (a long directory DN, say) that cannot matter.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from hpcpolicy.auth.caller import SCOPE_ADMIN, SCOPE_DECIDE, Caller
 from hpcpolicy.auth.errors import AuthConfigError, Unauthenticated
 from hpcpolicy.auth.settings import AuthSettings
+from hpcpolicy.engine.limits import ident_problem
 
 HMAC_ALGORITHMS = {"HS256": 32, "HS384": 48, "HS512": 64}  # minimum secret bytes: the hash size
 RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
@@ -33,8 +33,6 @@ EC_ALGORITHMS = frozenset({"ES256", "ES384", "ES512", "ES256K"})
 OKP_ALGORITHMS = frozenset({"EdDSA"})
 SCOPE_PREFIX = "hpcpolicy:"
 MAX_TOKEN_LENGTH = 16 * 1024
-MAX_ID_LENGTH = 191  # the ledger's indexed string columns (utf8mb4 keys on MariaDB)
-_UNSTORABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")  # control characters, lone surrogates
 
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
 _KEY_TYPES = (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)
@@ -100,20 +98,6 @@ def claim(claims: Mapping[str, Any], name: str) -> Any:
     return node
 
 
-def unusable_id(value: str) -> str | None:
-    """Why ``value`` cannot be a user id or role name (1-191 characters, no control characters, no lone
-    surrogates, which no database encoding can hold), or None when it can."""
-    if not value:
-        return "it is empty"
-    if len(value) > MAX_ID_LENGTH:
-        return f"it is longer than {MAX_ID_LENGTH} characters"
-    found = _UNSTORABLE.search(value)
-    if found is not None:
-        kind = "a lone surrogate" if found.group() >= "\ud800" else "a control character"
-        return f"it contains {kind} (U+{ord(found.group()):04X}) at position {found.start()}"
-    return None
-
-
 def _words(value: Any, what: str) -> frozenset[str]:
     """A list of strings or one space-separated string (OAuth ``scope`` style); absent is empty."""
     if value is None:
@@ -165,10 +149,10 @@ class JwtVerifier:
         subject = claim(claims, s.jwt_user_claim)
         if not isinstance(subject, str) or not subject.strip():
             raise Unauthenticated(f"token has no {s.jwt_user_claim!r} claim naming the user")
-        if (why := unusable_id(subject)) is not None:
+        if (why := ident_problem(subject)) is not None:
             raise Unauthenticated(f"token {s.jwt_user_claim!r} claim is not a usable user id: {why}")
         roles = _words(claim(claims, s.jwt_roles_claim), f"{s.jwt_roles_claim!r}")
-        roles = frozenset(role for role in roles if unusable_id(role) is None)
+        roles = frozenset(role for role in roles if ident_problem(role) is None)
         token_scopes = _words(claims.get("scope"), "'scope'") | _words(claims.get("scp"), "'scp'")
         scopes = {SCOPE_DECIDE} | {t.removeprefix(SCOPE_PREFIX) for t in token_scopes if t.startswith(SCOPE_PREFIX)}
         if s.jwt_admin_role in roles:
