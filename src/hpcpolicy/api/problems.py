@@ -82,4 +82,4 @@ def install(app: FastAPI) -> None:
         return problem(500, "internal error", f"{type(exc).__name__}; see the service log")
 
 
-_TITLES = {404: "not found", 405: "method not allowed", 415: "unsupported media type"}
+_TITLES = {400: "malformed body", 404: "not found", 405: "method not allowed", 415: "unsupported media type"}
