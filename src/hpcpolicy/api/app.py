@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from hpcpolicy import __version__
-from hpcpolicy.api import problems
+from hpcpolicy.api import openapi, problems
 from hpcpolicy.api.deps import Offload
 from hpcpolicy.api.middleware import RequestContext
 from hpcpolicy.api.routes import accounts, compat, decisions, jobs, policy, ready, slurm
@@ -61,6 +61,7 @@ def create_app(
     metrics.sample(LedgerSampler(governance))
     governance.ctx.observers.subscribe(MetricsObserver(metrics))
     problems.install(app)
+    openapi.install(app)
     for module in (compat, ready, decisions, jobs, accounts, policy, slurm):
         app.include_router(module.router)
 

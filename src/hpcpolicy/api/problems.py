@@ -85,4 +85,4 @@ def install(app: FastAPI) -> None:
         return problem(500, "internal error", f"{type(exc).__name__}; see the service log")
 
 
-_TITLES = {400: "bad request", 404: "not found", 405: "method not allowed", 415: "unsupported media type"}
+_TITLES = {400: "malformed body", 404: "not found", 405: "method not allowed", 415: "unsupported media type"}
