@@ -43,7 +43,7 @@ from hpcpolicy.service import Governance, PolicyStore
 from hpcpolicy.service.context import Context
 from tests.api.conftest import dev_settings
 from tests.api.fuzzing import LikeAServer, hostile_config, nss, on_real_records, without_credentials
-from tests.dbservers import migrated_engine, server_database, truncate
+from tests.dbservers import truncate
 from tests.ledger.conftest import sqlite_ledger
 
 EXAMPLES = int(os.environ.get("HPCPOLICY_FUZZ_EXAMPLES", "100"))  # CI's budget; raise it for a deeper run
@@ -62,14 +62,6 @@ def serve(ledger: Ledger, auth: AuthSettings) -> ASGIApp:
     return LikeAServer(app)
 
 
-@pytest.fixture(scope="module")
-def postgresql() -> Iterator[Engine]:
-    with server_database("postgresql", "_fuzz") as url:
-        engine = migrated_engine(url)
-        yield engine
-        engine.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlLedger]:
     if request.param == "sqlite":
@@ -77,7 +69,7 @@ def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlLedger
         yield sql
         sql.engine.dispose()
     else:
-        engine = request.getfixturevalue("postgresql")
+        engine: Engine = request.getfixturevalue("postgresql_engine")
         truncate(engine)  # each operation starts from an empty ledger, as on SQLite
         yield SqlLedger(engine)
 
