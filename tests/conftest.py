@@ -23,17 +23,18 @@ def example_snap(example: LoadedPolicy) -> PolicySnapshot:
     return compile_policy(example.policy, example.version)
 
 
-@pytest.fixture(scope="session")
-def postgresql_engine() -> Iterator[Engine]:
-    with server_database("postgresql") as url:
+def _migrated(kind: str) -> Iterator[Engine]:
+    with server_database(kind) as url:
         engine = migrated_engine(url)
         yield engine
         engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgresql_engine() -> Iterator[Engine]:
+    yield from _migrated("postgresql")
 
 
 @pytest.fixture(scope="session")
 def mariadb_engine() -> Iterator[Engine]:
-    with server_database("mariadb") as url:
-        engine = migrated_engine(url)
-        yield engine
-        engine.dispose()
+    yield from _migrated("mariadb")

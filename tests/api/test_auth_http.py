@@ -6,30 +6,17 @@ original service's endpoints, and that a refused request writes nothing.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import jwt
 import pytest
 from fastapi.testclient import TestClient
 
-from hpcpolicy.auth import AuthSettings, create_key
+from hpcpolicy.auth import create_key
 from tests.api.conftest import AppFactory
+from tests.api.identities import bearer, secured_settings, token
 
-SECRET = "http-tests-secret-0123456789abcdef-xyz"
-ISSUER = "https://idp.example.org"
-AUDIENCE = "hpcpolicy"
 GPU_JOB = {"partition": "gpu", "gpus": 1, "walltime_hours": 1}
-
-
-def token(sub: str = "alice", roles: list[str] | None = None, *, exp_in: int = 300, **extra: object) -> str:
-    now = int(time.time())
-    claims = {"sub": sub, "roles": roles or [], "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + exp_in}
-    return jwt.encode(claims | extra, SECRET, algorithm="HS256")
-
-
-def bearer(value: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {value}"}
 
 
 @pytest.fixture
@@ -41,22 +28,9 @@ def keys(tmp_path: Path) -> dict[str, str]:
     return {"gateway": gateway, "service": service, "admin": admin, "path": str(path)}
 
 
-def secure_settings(keys_file: Path) -> AuthSettings:
-    """API keys from ``keys_file`` and HS256 tokens of :data:`ISSUER` for :data:`AUDIENCE`; nothing from the env."""
-    return AuthSettings(
-        _env_file=None,
-        keys_file=keys_file,
-        api_keys=None,
-        jwt_secret=SECRET,
-        jwt_public_key=None,
-        jwt_issuer=ISSUER,
-        jwt_audience=AUDIENCE,
-    )
-
-
 @pytest.fixture
 def secured(make_client: AppFactory, keys: dict[str, str]) -> TestClient:
-    return make_client(secure_settings(Path(keys["path"])))
+    return make_client(secured_settings(Path(keys["path"])))
 
 
 @pytest.mark.parametrize(

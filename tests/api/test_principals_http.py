@@ -15,7 +15,7 @@ from hpcpolicy.auth import create_key
 from hpcpolicy.engine import Request
 from hpcpolicy.service import Governance
 from tests.api.conftest import AppFactory
-from tests.api.test_auth_http import bearer, secure_settings, token
+from tests.api.identities import bearer, secured_settings, token
 
 CPU_JOB = {"partition": "cpu", "reserve": True}
 
@@ -32,7 +32,7 @@ def keys(tmp_path: Path) -> dict[str, dict[str, str]]:
 
 @pytest.fixture
 def api(make_client: AppFactory, keys: dict[str, dict[str, str]], tmp_path: Path) -> TestClient:
-    return make_client(secure_settings(tmp_path / "keys.yaml"))
+    return make_client(secured_settings(tmp_path / "keys.yaml"))
 
 
 def test_a_jwt_user_does_not_read_what_a_key_of_the_same_name_decided(
