@@ -59,6 +59,8 @@ def serve(
     import uvicorn
 
     from hpcpolicy.api import create_app
+    from hpcpolicy.api.limits import BodyLimits
+    from hpcpolicy.api.protocol import with_header_timeout
     from hpcpolicy.auth import AuthConfigError, Authenticator, AuthSettings, KeysFileError
 
     settings = settings_from(host=host, port=port, policy=policy, database_url=database_url, data_dir=data_dir)
@@ -84,8 +86,10 @@ def serve(
     gov = governance_from(settings)
     active = gov.ctx.policies.current.loaded
     err.print(f"policy {active.version} from {active.source}; ledger {_redact(settings.ledger_url())}")
-    app = create_app(gov, authenticator, request_timeout=settings.request_timeout_seconds)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, access_log=False)
+    limits = BodyLimits(settings.max_body_bytes, settings.max_policy_bytes, settings.body_timeout_seconds)
+    app = create_app(gov, authenticator, request_timeout=settings.request_timeout_seconds, limits=limits)
+    http = with_header_timeout(settings.header_timeout_seconds)  # uvicorn has no header timeout of its own
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, access_log=False, http=http)
 
 
 db_app = typer.Typer(help="Ledger database maintenance.", no_args_is_help=True)
