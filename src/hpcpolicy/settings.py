@@ -39,7 +39,7 @@ class ServiceSettings(BaseSettings):
     # Request limits at the HTTP edge (api/limits.py, api/protocol.py): 413 and 408, then the connection closes.
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     max_policy_bytes: int = Field(default=8 * 1024 * 1024, gt=0)  # PUT /v1/policy
-    header_timeout_seconds: float = Field(default=10.0, gt=0)  # the request line and headers, from the first byte
+    header_timeout_seconds: float = Field(default=10.0, gt=0)  # request line and headers, from connect or first byte
     body_timeout_seconds: float = Field(default=30.0, gt=0)  # the whole body, from the end of the headers
 
     def ledger_url(self) -> str:
