@@ -37,6 +37,11 @@ class ServiceSettings(BaseSettings):
     workers: int = Field(default=1, ge=1)
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "HPCPOLICY_REDIS_URL"))
     policy_poll_seconds: float = Field(default=5.0, gt=0)  # replicas look for a newer policy revision this often
+    # Request limits at the HTTP edge (api/limits.py, api/protocol.py): 413 and 408, then the connection closes.
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    max_policy_bytes: int = Field(default=8 * 1024 * 1024, gt=0)  # PUT /v1/policy
+    header_timeout_seconds: float = Field(default=10.0, gt=0)  # request line and headers, from connect or first byte
+    body_timeout_seconds: float = Field(default=30.0, gt=0)  # the whole body, from the end of the headers
 
     def ledger_url(self) -> str:
         """``DATABASE_URL`` if set, else MariaDB from ``MYSQL_*`` if ``MYSQL_HOST`` is set, else SQLite."""

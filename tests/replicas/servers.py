@@ -50,7 +50,7 @@ def replicas(count: int, database_url: str, policy: Path, cwd: Path, **env: str)
             procs.append(subprocess.Popen(command, cwd=cwd, env=environment, stdout=log, stderr=log))
             urls.append(f"http://127.0.0.1:{port}")
         for proc, url, i in zip(procs, urls, range(count), strict=True):
-            _wait_ready(proc, url, cwd / f"replica-{i}.log")
+            wait_ready(proc, url, cwd / f"replica-{i}.log")
         yield urls
     finally:
         for proc in procs:
@@ -66,7 +66,7 @@ def replicas(count: int, database_url: str, policy: Path, cwd: Path, **env: str)
             log.close()
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
+def wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from hpcpolicy import __version__
 from hpcpolicy.api import openapi, problems
 from hpcpolicy.api.deps import Offload
+from hpcpolicy.api.limits import BodyLimits, LimitBodies
 from hpcpolicy.api.middleware import RequestContext
 from hpcpolicy.api.routes import accounts, compat, decisions, jobs, policy, ready, slurm
 from hpcpolicy.auth import Authenticator
@@ -34,9 +35,11 @@ def create_app(
     *,
     ledger_workers: int | None = None,
     request_timeout: float | None = 10.0,
+    limits: BodyLimits = BodyLimits(),
 ) -> FastAPI:
     """``ledger_workers``: threads running ledger calls (default 1 on SQLite, 8 on a database server);
-    ``request_timeout``: seconds a request may wait for the ledger before a 503 (None: no limit)."""
+    ``request_timeout``: seconds a request may wait for the ledger before a 503 (None: no limit);
+    ``limits``: body size and time (413 and 408 before any route runs, authentication included)."""
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         housekeeping = asyncio.create_task(_checkpoint_every_second(governance))
@@ -70,7 +73,8 @@ def create_app(
         body = await run_in_threadpool(generate_latest, metrics.registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
-    app.add_middleware(RequestContext)
+    app.add_middleware(LimitBodies, limits=limits, larger={("PUT", "/v1/policy"): limits.max_policy_bytes})
+    app.add_middleware(RequestContext)  # added last, so outermost: refusals get a request id and a log line too
     return app
 
 

@@ -61,6 +61,8 @@ def serve(
     import uvicorn
 
     from hpcpolicy.api import create_app
+    from hpcpolicy.api.limits import BodyLimits
+    from hpcpolicy.api.protocol import with_header_timeout
     from hpcpolicy.auth import AuthConfigError, Authenticator, AuthSettings, KeysFileError
     from hpcpolicy.cluster import PolicySync
 
@@ -89,8 +91,10 @@ def serve(
     err.print(f"policy {active.version} from {active.source}; ledger {_redact(settings.ledger_url())}")
     if isinstance(sync := gov.ctx.policies.distribution, PolicySync) and sync.superseded_file is not None:
         err.print(f"warning: {sync.superseded_file}", style="bold yellow", markup=False)
-    app = create_app(gov, authenticator, request_timeout=settings.request_timeout_seconds)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, access_log=False)
+    limits = BodyLimits(settings.max_body_bytes, settings.max_policy_bytes, settings.body_timeout_seconds)
+    app = create_app(gov, authenticator, request_timeout=settings.request_timeout_seconds, limits=limits)
+    http = with_header_timeout(settings.header_timeout_seconds)  # uvicorn has no header timeout of its own
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, access_log=False, http=http)
 
 
 db_app = typer.Typer(help="Ledger database maintenance.", no_args_is_help=True)

@@ -14,8 +14,6 @@ from hpcpolicy.service.policy_store import ActivePolicy
 
 router = APIRouter(prefix="/v1/policy", tags=["policy"])
 
-MAX_POLICY_BYTES = 8 * 1024 * 1024
-
 
 @router.get("", response_model=PolicyOut)
 async def get_policy(gov: GovernanceDep, _: AdminDep) -> PolicyOut:
@@ -30,8 +28,6 @@ async def get_policy(gov: GovernanceDep, _: AdminDep) -> PolicyOut:
 async def put_policy(request: Request, gov: GovernanceDep, who: AdminDep, run: OffloadDep) -> PolicyOut:
     """Upload a policy (YAML or JSON text as the body). It replaces the active one only if it is valid."""
     raw = await request.body()
-    if len(raw) > MAX_POLICY_BYTES:
-        raise InvalidInput(f"policy larger than {MAX_POLICY_BYTES} bytes")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
