@@ -8,87 +8,14 @@ builds a new one and swaps the reference, so an in-flight decision always sees o
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
 from types import MappingProxyType
 
-from hpcpolicy.engine.windows import INSTANT, MONTHS, as_utc, calendar_period, describe
-from hpcpolicy.policy.schema import FixedWindow, Partition, Policy, Quota, RollingWindow
+from hpcpolicy.engine.partitionref import PartitionRef, gpu_rate, partition_ref
+from hpcpolicy.engine.quotaref import METERED, QuotaRef
+from hpcpolicy.policy.schema import Policy, Quota
 
-#: Metered quota metrics, in the order of :class:`~hpcpolicy.engine.usage.Amounts` fields.
-METERED = ("cpu_hours", "gpu_hours", "cost")
-
-
-@dataclass(frozen=True, slots=True)
-class QuotaRef:
-    """A quota attached to a scope. ``id`` keys the usage snapshot (``scope`` or ``scope#name``).
-
-    Derived at construction so the hot loop does no lookups: ``metered`` lists (index into
-    :data:`METERED`, limit) for the metrics this quota bounds; ``fixed`` holds a fixed allocation's UTC
-    bounds; ``concurrent`` says whether it limits jobs or GPUs; ``rolling`` (a rolling window's span)
-    and ``months`` (a calendar period's length, else 0) let :meth:`bounds` skip the window's dispatch;
-    ``window_label`` is the window as messages name it (:func:`~hpcpolicy.engine.windows.describe`).
-    """
-
-    id: str
-    scope: str
-    quota: Quota
-    metered: tuple[tuple[int, float], ...] = field(init=False)
-    fixed: tuple[datetime, datetime] | None = field(init=False)
-    concurrent: bool = field(init=False)
-    rolling: timedelta | None = field(init=False)
-    months: int = field(init=False)
-    window_label: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        q, window = self.quota, self.quota.window
-        metered = tuple((i, limit) for i, name in enumerate(METERED) if (limit := getattr(q, name)) is not None)
-        object.__setattr__(self, "metered", metered)
-        fixed = (as_utc(window.start), as_utc(window.end)) if isinstance(window, FixedWindow) else None
-        object.__setattr__(self, "fixed", fixed)
-        object.__setattr__(self, "concurrent", q.max_jobs is not None or q.max_gpus is not None)
-        rolling = timedelta(days=window.rolling_days) if isinstance(window, RollingWindow) else None
-        object.__setattr__(self, "rolling", rolling)
-        object.__setattr__(self, "months", 0 if isinstance(window, RollingWindow | FixedWindow) else MONTHS[window])
-        object.__setattr__(self, "window_label", describe(window))
-
-    def bounds(self, now: datetime) -> tuple[datetime, datetime]:
-        """``window_bounds(self.quota.window, now)``: the ``[start, end)`` of this quota's current window."""
-        if now.tzinfo is not UTC:
-            now = as_utc(now)
-        if self.rolling is not None:
-            return now - self.rolling, now + INSTANT
-        if self.fixed is not None:
-            return self.fixed
-        return calendar_period(self.months, now.year, now.month)
-
-
-@dataclass(frozen=True, slots=True)
-class PartitionRef:
-    """A partition with its effective per-job caps (the configured cap, bounded by the hardware)."""
-
-    cluster: str
-    name: str
-    spec: Partition
-    max_cpus: int
-    max_gpus: int
-    max_memory_gb: float
-    max_nodes: int
-    max_walltime_hours: float | None
-    default_walltime_hours: float | None
-    gpu_types: frozenset[str] | None
-    roles: frozenset[str]
-    deny_roles: frozenset[str]
-    projects: frozenset[str]
-    deny_projects: frozenset[str]
-    rates: tuple[float, float, float]  # per CPU-hour, per GPU-hour of the nodes' GPU type, per GB-hour
-
-
-def gpu_rate(part: Partition, gpu_type: str | None) -> float:
-    """The rate for ``gpu_type`` (default: the nodes' type), falling back to the ``default`` entry."""
-    table = part.rates.gpu_hour
-    wanted = gpu_type or part.nodes.gpu_type or "default"
-    return table.get(wanted, table.get("default", 0.0))
+__all__ = ["METERED", "PartitionRef", "PolicySnapshot", "QuotaRef", "compile_policy", "gpu_rate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +72,7 @@ class PolicySnapshot:
 
 def compile_policy(policy: Policy, version: str) -> PolicySnapshot:
     parts = tuple(
-        _partition_ref(cluster_name, name, spec)
+        partition_ref(cluster_name, name, spec)
         for cluster_name, cluster in policy.clusters.items()
         for name, spec in cluster.partitions.items()
     )
@@ -193,26 +120,3 @@ def _refs(scope: str, quotas: list[Quota]) -> tuple[QuotaRef, ...]:
     return tuple(QuotaRef(f"{scope}#{q.name}" if q.name else scope, scope, q) for q in quotas)
 
 
-def _cap(configured: float | None, physical: float) -> float:
-    return physical if configured is None else min(configured, physical)
-
-
-def _partition_ref(cluster: str, name: str, spec: Partition) -> PartitionRef:
-    nodes, limits, access = spec.nodes, spec.limits, spec.access
-    return PartitionRef(
-        cluster=cluster,
-        name=name,
-        spec=spec,
-        max_cpus=int(_cap(limits.max_cpus, nodes.count * nodes.cpus)),
-        max_gpus=int(_cap(limits.max_gpus, nodes.count * nodes.gpus)),
-        max_memory_gb=_cap(limits.max_memory_gb, nodes.count * nodes.memory_gb),
-        max_nodes=int(_cap(limits.max_nodes, nodes.count)),
-        max_walltime_hours=limits.max_walltime_hours,
-        default_walltime_hours=limits.default_walltime_hours,
-        gpu_types=frozenset(limits.gpu_types) if limits.gpu_types is not None else None,
-        roles=frozenset(access.roles),
-        deny_roles=frozenset(access.deny_roles),
-        projects=frozenset(access.projects),
-        deny_projects=frozenset(access.deny_projects),
-        rates=(spec.rates.cpu_hour, gpu_rate(spec, None), spec.rates.memory_gb_hour),
-    )

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from hpcpolicy.policy.errors import Path, PolicyError, PolicyIssue
 from hpcpolicy.policy.lint import lint
 from hpcpolicy.policy.schema import WINDOW_TAGS, Policy, Quota
+from hpcpolicy.policy.schema.versions import version_issues
 from hpcpolicy.policy.yamlguard import YamlLimitError, compose
 
 #: Environment variables that override ``defaults.user_quota`` (names kept from the original service).
@@ -68,6 +69,8 @@ def parse_policy(text: str, source: str = "<policy>", env: Mapping[str, str] | N
         policy = Policy.model_validate(data)
     except ValidationError as exc:
         raise PolicyError([_issue_from_pydantic(e, lines, source) for e in exc.errors()]) from None
+    if newer := version_issues(policy):
+        raise PolicyError([_locate(i, lines, source) for i in newer])
     policy, env_issues = _apply_env(policy, env or {}, source)
     found = env_issues + [_locate(i, lines, source) for i in lint(policy)]
     if any(i.severity == "error" for i in found):

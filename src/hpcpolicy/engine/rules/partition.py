@@ -1,104 +1,23 @@
 """Partition-level rules: access lists and per-job caps, checked against one candidate partition.
 
 These are the rules routing uses to decide whether a partition "fits": they depend only on the request,
-the caller's roles and project, and the partition, never on usage.
+the caller's roles and project, and the partition, never on usage. Who may use it is
+:mod:`.access`; what a job may ask of it is :mod:`.caps`.
 """
 
 from __future__ import annotations
 
-import math
-
-from hpcpolicy.engine.codes import Code
-from hpcpolicy.engine.decision import Violation, num
+from hpcpolicy.engine.decision import Violation
+from hpcpolicy.engine.partitionref import PartitionRef
 from hpcpolicy.engine.request import Request
-from hpcpolicy.engine.snapshot import PartitionRef
+from hpcpolicy.engine.rules.access import access_violations
+from hpcpolicy.engine.rules.caps import cap_violations
 
 
 def partition_violations(
     request: Request, part: PartitionRef, roles: frozenset[str], project: str | None, walltime: float
 ) -> list[Violation]:
     scope = f"partition:{part.name}"
-    found: list[Violation] = []
-    denied_roles = part.deny_roles & roles
-    if denied_roles:
-        found.append(
-            Violation(Code.PARTITION_ACCESS_DENIED, f"role {min(denied_roles)} may not use {part.name}", scope)
-        )
-    if part.roles and not part.roles & roles:
-        need = " or ".join(sorted(part.roles))
-        found.append(
-            Violation(Code.PARTITION_ROLE_REQUIRED, f"partition {part.name} requires role {need}", scope, limit=need)
-        )
-    if project is not None and project in part.deny_projects:
-        found.append(Violation(Code.PARTITION_ACCESS_DENIED, f"project {project} may not use {part.name}", scope))
-    elif part.projects and project not in part.projects:
-        found.append(
-            Violation(
-                Code.PARTITION_ACCESS_DENIED,
-                f"partition {part.name} is reserved for projects {', '.join(sorted(part.projects))}",
-                scope,
-                requested=project,
-            )
-        )
-    _caps(request, part, walltime, scope, found)
+    found = access_violations(part, roles, project, scope)
+    cap_violations(request, part, walltime, scope, found)
     return found
-
-
-def _over(found: list[Violation], code: Code, what: str, scope: str, limit: float, requested: float) -> bool:
-    if requested > limit:
-        found.append(
-            Violation(code, f"{what} {num(requested)} exceeds the limit of {num(limit)}", scope, limit, requested)
-        )
-        return True
-    return False
-
-
-def _caps(request: Request, part: PartitionRef, walltime: float, scope: str, found: list[Violation]) -> None:
-    """Job totals against the caps, then the per-node share against one node (only where the total fit).
-
-    The first test is the common case (everything fits) in one expression; ``ceil(a / n) ≤ c`` is
-    written ``a ≤ c × n``. Only a job that breaks something pays for the detailed checks below.
-    """
-    nodes, n = part.spec.nodes, request.nodes
-    if (
-        request.cpus <= part.max_cpus
-        and request.cpus <= nodes.cpus * n
-        and request.gpus <= part.max_gpus
-        and request.gpus <= nodes.gpus * n
-        and request.memory_gb <= part.max_memory_gb
-        and request.memory_gb <= nodes.memory_gb * n
-        and n <= part.max_nodes
-        and (part.max_walltime_hours is None or walltime <= part.max_walltime_hours)
-        and request.gpu_type is None
-    ):
-        return
-    if not _over(found, Code.LIMIT_MAX_CPUS, "CPUs", scope, part.max_cpus, request.cpus):
-        _over(found, Code.LIMIT_CPUS_PER_NODE, "CPUs per node", scope, nodes.cpus, math.ceil(request.cpus / n))
-    if not _over(found, Code.LIMIT_MAX_GPUS, "GPUs", scope, part.max_gpus, request.gpus):
-        _over(found, Code.LIMIT_GPUS_PER_NODE, "GPUs per node", scope, nodes.gpus, math.ceil(request.gpus / n))
-    if not _over(found, Code.LIMIT_MAX_MEMORY, "memory (GB)", scope, part.max_memory_gb, request.memory_gb):
-        _over(
-            found,
-            Code.LIMIT_MEMORY_PER_NODE,
-            "memory per node (GB)",
-            scope,
-            nodes.memory_gb,
-            request.memory_gb / n,
-        )
-    _over(found, Code.LIMIT_MAX_NODES, "nodes", scope, part.max_nodes, request.nodes)
-    if part.max_walltime_hours is not None:
-        _over(found, Code.LIMIT_MAX_WALLTIME, "walltime (h)", scope, part.max_walltime_hours, walltime)
-    wanted = request.gpu_type
-    if wanted is not None and (
-        wanted != nodes.gpu_type or (part.gpu_types is not None and wanted not in part.gpu_types)
-    ):
-        offered = nodes.gpu_type if part.gpu_types is None else ", ".join(sorted(part.gpu_types))
-        found.append(
-            Violation(
-                Code.LIMIT_GPU_TYPE,
-                f"GPU type {wanted} is not available on {part.name} (offers {offered or 'none'})",
-                scope,
-                limit=offered,
-                requested=wanted,
-            )
-        )
