@@ -71,6 +71,8 @@ class DecisionOut(BaseModel):
     project: str | None
     account_path: list[str]
     rejected_routes: list[dict[str, Any]]
+    warnings: list[dict[str, Any]] = []
+    """Non-blocking findings (budget thresholds, overdrafts, reroutes): same fields as violations."""
     degraded: str | None = None
     """Set when the ledger was unreachable and the partition fails open: usage was not checked."""
 

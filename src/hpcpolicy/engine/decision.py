@@ -102,7 +102,9 @@ class Decision:
 
     ``remaining`` maps each quota id on the account path to its balances *after* this job
     (limit − consumed − estimate; negative when the job does not fit). ``account_path`` lists the scopes
-    charged, most specific first (``user:…``, ``project:…``, ``team:…``, ``org:…``).
+    charged, most specific first (``user:…``, ``project:…``, ``team:…``, ``org:…``). ``warnings`` are
+    non-blocking findings (a budget past a threshold, an overdraft used, a job rerouted), with the same
+    fields as violations and stable codes; they never change ``allow``.
     """
 
     allow: bool
@@ -114,10 +116,15 @@ class Decision:
     project: str | None
     account_path: tuple[str, ...]
     rejected_routes: tuple[RejectedRoute, ...] = ()
+    warnings: tuple[Violation, ...] = ()
 
     @property
     def codes(self) -> list[str]:
         return [str(v.code) for v in self.violations]
+
+    @property
+    def warning_codes(self) -> list[str]:
+        return [str(w.code) for w in self.warnings]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -130,4 +137,5 @@ class Decision:
             "project": self.project,
             "account_path": list(self.account_path),
             "rejected_routes": [r.to_dict() for r in self.rejected_routes],
+            "warnings": [w.to_dict() for w in self.warnings],
         }

@@ -197,4 +197,5 @@ def decision_from_dict(body: dict[str, Any]) -> Decision:
             RejectedRoute(r["cluster"], r["partition"], tuple(Violation(**v) for v in r["violations"]))
             for r in body["rejected_routes"]
         ),
+        warnings=tuple(Violation(**w) for w in body.get("warnings", ())),
     )
