@@ -163,7 +163,7 @@ class Governance:
         plan = prepare(request, active.snapshot)
         if lock:
             tx.lock(plan.path)
-        return decide(plan, usage_for(tx, plan.quotas, now), now=now)
+        return decide(plan, usage_for(tx, plan.usage_quotas, now), now=now)
 
 
 def usage_for(tx: LedgerSession, quotas: tuple[QuotaRef, ...], now: datetime) -> UsageSnapshot:

@@ -32,6 +32,7 @@ from hpcpolicy.engine import (
     Request,
     Route,
     Violation,
+    decide,
     decide_balances,
     prepare,
 )
@@ -103,17 +104,22 @@ class LedgerGovernor:
         prepared = self._prepared.get(id(request))
         if prepared is None or prepared.request is not request:
             prepared = self._prepare(request)
-        used, active = ledger.balances(prepared.quotas, now)
-        decision = decide_balances(prepared.plan, used, active, now=now)
+        plan = prepared.plan
+        if plan.simple:
+            used, active = ledger.balances(prepared.quotas, now)
+            decision = decide_balances(plan, used, active, now=now)
+        else:  # carry-over, shares or fallbacks: the generic path, with every fact they read
+            decision = decide(plan, ledger.usage(plan.usage_quotas, now), now=now)
         if not decision.allow:
             return decision, None
         lien_id = str(next(self._ids))
         template = prepared.lien
-        if template is None:
+        if template is None or decision.route != plan.route:  # first admission, or rerouted (on_exhausted)
             lien = lien_for(lien_id, request, decision, self.snapshot, now, self.ttl, job_id)
             if lien is None:  # allowed without a route cannot happen; be explicit rather than assert
                 return decision, None
-            prepared.lien = lien
+            if decision.route == plan.route:
+                prepared.lien = lien
         else:
             lien = template.reissued(lien_id, now, now + self.ttl, job_id)
         ledger.add_lien(lien)
