@@ -5,23 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
-from typer.testing import CliRunner
 
 from hpcpolicy.cli import render
-from hpcpolicy.cli.main import app
 from hpcpolicy.engine import Decision, Estimate, Violation
-from hpcpolicy.policy import example_policy_path
 from hpcpolicy.policy.cases import CaseResult
 from hpcpolicy.policy.expect import Expectation
+from tests.cli.test_cli import EXAMPLES, run
 
-EXAMPLES = example_policy_path().parent
-runner = CliRunner()
 SPENT = "quota.cpu_hours_exceeded project:wgs-cohort (limit 200000, requested 3072, available 1000)"
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_a_failing_case_prints_the_actual_violations_route_and_estimate(tmp_path: Path) -> None:
