@@ -80,3 +80,58 @@ def test_an_unknown_expectation_key_is_refused(tmp_path: Path) -> None:
     code, _, err = run("policy", "test", "--policy", str(EXAMPLES / "policy.yaml"), str(cases))
     assert code == 1
     assert "cases.0.expect.estimate.cpu" in err
+
+
+# -- policy migrate -------------------------------------------------------------------------------------
+
+
+def v1_file(tmp_path: Path) -> Path:
+    path = tmp_path / "policy.yaml"
+    path.write_text((EXAMPLES / "policy.yaml").read_text())
+    path.chmod(0o640)
+    return path
+
+
+def test_migrate_prints_the_v2_file_and_leaves_the_original(tmp_path: Path) -> None:
+    path = v1_file(tmp_path)
+    before = path.read_text()
+    code, out, _ = run("policy", "migrate", str(path))
+    assert code == 0
+    assert out == before.replace("apiVersion: hpcpolicy/v1", "apiVersion: hpcpolicy/v2")
+    assert path.read_text() == before
+
+
+def test_migrate_writes_an_output_file_that_checks_as_v2(tmp_path: Path) -> None:
+    path, target = v1_file(tmp_path), tmp_path / "v2.yaml"
+    code, out, err = run("policy", "migrate", str(path), "-o", str(target))
+    assert code == 0 and out == ""
+    assert f"{path} migrated to hpcpolicy/v2: wrote {target} (biocenter@" in err
+    assert "apiVersion: hpcpolicy/v2" in target.read_text()
+    assert run("policy", "check", str(target))[0] == 0
+
+
+def test_migrate_in_place_keeps_the_file_mode(tmp_path: Path) -> None:
+    path = v1_file(tmp_path)
+    code, _, _ = run("policy", "migrate", "--in-place", str(path))
+    assert code == 0
+    assert "apiVersion: hpcpolicy/v2" in path.read_text() and path.stat().st_mode & 0o777 == 0o640
+    mtime = path.stat().st_mtime_ns
+    code, _, err = run("policy", "migrate", "--in-place", str(path))
+    assert code == 0 and f"{path} is already hpcpolicy/v2: nothing to change" in err
+    assert path.stat().st_mtime_ns == mtime  # not even rewritten
+
+
+def test_migrate_refuses_a_broken_file_and_writes_nothing(tmp_path: Path) -> None:
+    path = v1_file(tmp_path)
+    broken = path.read_text().replace("max_gpus: 16, max_walltime_hours: 72", "max_gpus: -1, max_walltime_hours: 72")
+    path.write_text(broken)
+    target = tmp_path / "v2.yaml"
+    code, _, err = run("policy", "migrate", str(path), "-o", str(target))
+    assert code == 1 and not target.exists()
+    assert "clusters.helix.partitions.gpu.limits.max_gpus: must be ≥ 0" in err and "was not migrated" in err
+
+
+def test_migrate_takes_one_destination(tmp_path: Path) -> None:
+    path = v1_file(tmp_path)
+    code, _, err = run("policy", "migrate", str(path), "-o", str(tmp_path / "x.yaml"), "--in-place")
+    assert code == 2 and "not both" in err
