@@ -13,9 +13,10 @@ and the ledger then only meet windows that carry their own zone, or none (UTC).
 from __future__ import annotations
 
 import calendar
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
@@ -165,7 +166,8 @@ def describe(window: Window) -> str:
     return f"{label} ({window.timezone})" if window.timezone else label
 
 
-M = TypeVar("M", bound=BaseModel)
+_EVERY = {1: Every.month, 3: Every.quarter, 12: Every.year}
+_LEAVES = frozenset({str, int, float, bool, type(None), datetime})
 
 
 def in_default_zone(policy: Policy) -> Policy:
@@ -177,34 +179,43 @@ def in_default_zone(policy: Policy) -> Policy:
     itself (calendar windows stay UTC, as in v1).
     """
     zone = policy.defaults.timezone
-    return policy if zone is None else _zoned(policy, zone)
+    if zone is None:
+        return policy
+    zoned: dict[Window, CalendarWindow] = {}  # each distinct window converted once: policies repeat a few
+
+    def in_zone(window: Period | CalendarWindow) -> CalendarWindow:
+        if window not in zoned:
+            if isinstance(window, CalendarWindow):
+                zoned[window] = window.model_copy(update={"timezone": zone})
+            else:
+                zoned[window] = CalendarWindow(every=_EVERY[MONTHS[window]], timezone=zone)
+        return zoned[window]
+
+    result: Policy = _walk(policy, in_zone)
+    return result
 
 
-def _zoned(value: Any, zone: str) -> Any:
+def _walk(value: Any, in_zone: Callable[[Period | CalendarWindow], CalendarWindow]) -> Any:
+    """``value`` with ``in_zone`` applied to the window of every quota without a zone; unchanged parts are
+    the same objects, so a walk that changes nothing returns ``value`` itself."""
+    if type(value) in _LEAVES:  # most of a policy: names, numbers
+        return value
     if isinstance(value, Quota):
         window = value.window
         if isinstance(window, RollingWindow | FixedWindow) or getattr(window, "timezone", None) is not None:
             return value
-        if isinstance(window, CalendarWindow):
-            return value.model_copy(update={"window": window.model_copy(update={"timezone": zone})})
-        every = {1: Every.month, 3: Every.quarter, 12: Every.year}[MONTHS[window]]
-        return value.model_copy(update={"window": CalendarWindow(every=every, timezone=zone)})
+        return value.model_copy(update={"window": in_zone(window)})
     if isinstance(value, BaseModel):
-        return _zoned_model(value, zone)
+        updates = {}
+        for name in type(value).model_fields:
+            old = getattr(value, name)
+            if (new := _walk(old, in_zone)) is not old:
+                updates[name] = new
+        return value.model_copy(update=updates) if updates else value
     if isinstance(value, dict):
-        items = {k: _zoned(v, zone) for k, v in value.items()}
+        items = {k: _walk(v, in_zone) for k, v in value.items()}
         return items if any(items[k] is not v for k, v in value.items()) else value
     if isinstance(value, list | tuple):
-        seq = [_zoned(v, zone) for v in value]
+        seq = [_walk(v, in_zone) for v in value]
         return type(value)(seq) if any(a is not b for a, b in zip(seq, value, strict=True)) else value
     return value
-
-
-def _zoned_model(model: M, zone: str) -> M:
-    updates = {}
-    for name in type(model).model_fields:
-        old = getattr(model, name)
-        new = _zoned(old, zone)
-        if new is not old:
-            updates[name] = new
-    return model.model_copy(update=updates) if updates else model
