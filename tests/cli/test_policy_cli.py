@@ -45,24 +45,27 @@ def test_a_failing_case_prints_the_actual_violations_route_and_estimate(tmp_path
     assert lines[8].startswith("remaining project:wgs-cohort: cpu_hours -2,072, gpu_hours 500")
 
 
+#: An allowed job that crossed a warning threshold, with no route (decided before routing, say).
+SOFT = Decision(
+    allow=True,
+    violations=(),
+    route=None,
+    estimate=Estimate(1.0, 0.0, 0.5, 1.0),
+    remaining={},
+    policy_version="p@1",
+    project="p",
+    account_path=("user:u", "project:p"),
+    warnings=(Violation("quota.warn_threshold", "80% of the monthly budget used", "project:p", 0.8, 0.9, 10.0),),
+)
+
+
 def test_a_failing_case_prints_warnings_and_a_missing_route() -> None:
-    decision = Decision(
-        allow=True,
-        violations=(),
-        route=None,
-        estimate=Estimate(1.0, 0.0, 0.5, 1.0),
-        remaining={},
-        policy_version="p@1",
-        project=None,
-        account_path=("user:u",),
-        warnings=(Violation("quota.warn_threshold", "…", "project:p", 0.8, 0.9, 10.0),),
-    )
     expect = Expectation(allow=True, warnings=[])
     console = Console(record=True, width=200)
-    result = CaseResult("soft", False, ("expected warning codes [], got […]",), decision, expect)
+    result = CaseResult("soft", False, ("expected warning codes [], got […]",), SOFT, expect)
     render.case_results(console, [result], False)
     text = console.export_text()
-    assert "the decision: allow=True, route none, project -" in text
+    assert "the decision: allow=True, route none, project p" in text
     assert "warning quota.warn_threshold project:p (limit 0.8, requested 0.9, available 10)" in text
 
 
@@ -135,3 +138,12 @@ def test_migrate_takes_one_destination(tmp_path: Path) -> None:
     path = v1_file(tmp_path)
     code, _, err = run("policy", "migrate", str(path), "-o", str(tmp_path / "x.yaml"), "--in-place")
     assert code == 2 and "not both" in err
+
+
+def test_a_decision_shows_its_warnings_after_its_violations() -> None:
+    console = Console(record=True, width=120)
+    render.decision(console, SOFT)
+    lines = console.export_text().splitlines()
+    assert lines[0].startswith("ALLOW")
+    assert "  ! quota.warn_threshold  project:p  (limit 0.8, requested 0.9, available 10)" in lines
+    assert "      80% of the monthly budget used" in lines

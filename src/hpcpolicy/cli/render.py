@@ -42,14 +42,15 @@ def decision(console: Console, d: Decision) -> None:
     e = d.estimate
     console.print(f"{verdict}  route={route}  project={d.project or '-'}  policy={d.policy_version}")
     console.print(_estimate(e))
-    for v in d.violations:
-        numbers = ", ".join(
-            f"{label} {_num(value)}"
-            for label, value in (("limit", v.limit), ("requested", v.requested), ("available", v.available))
-            if value is not None
-        )
-        console.print(f"  [red]✗[/] [bold]{v.code}[/]  {v.scope}" + (f"  ({numbers})" if numbers else ""))
-        console.print(f"      {v.message}", markup=False)
+    for mark, findings in (("[red]✗[/]", d.violations), ("[yellow]![/]", d.warnings)):  # warnings never deny
+        for v in findings:
+            numbers = ", ".join(
+                f"{label} {_num(value)}"
+                for label, value in (("limit", v.limit), ("requested", v.requested), ("available", v.available))
+                if value is not None
+            )
+            console.print(f"  {mark} [bold]{v.code}[/]  {v.scope}" + (f"  ({numbers})" if numbers else ""))
+            console.print(f"      {v.message}", markup=False)
     for rejected in d.rejected_routes:
         reasons = "; ".join(f"{v.code} ({v.message})" for v in rejected.violations)
         console.print(f"  rejected {rejected.cluster}/{rejected.partition}: {reasons}", markup=False)
