@@ -5,6 +5,7 @@ from __future__ import annotations
 from hpcpolicy.engine.decision import Estimate
 from hpcpolicy.engine.request import Request
 from hpcpolicy.engine.snapshot import PartitionRef, gpu_rate
+from hpcpolicy.engine.weights import hour_weights
 
 
 def walltime_for(request: Request, part: PartitionRef | None, policy_default: float) -> float:
@@ -34,17 +35,17 @@ def resource_hours(request: Request, walltime: float) -> tuple[float, float]:
 def estimate(request: Request, part: PartitionRef | None, walltime: float) -> Estimate:
     """What the job will consume over ``walltime`` (:func:`resource_hours`) and what it will cost.
 
-    Cost is zero when no partition is known: there are no rates to apply.
+    The hours are as budgets count them (× the partition's ``hour_weights``); the cost is priced from the
+    raw hours. Cost is zero when no partition is known: there are no rates to apply.
     """
     cpu_hours, gpu_hours = resource_hours(request, walltime)
     if part is None:
         return Estimate(cpu_hours, gpu_hours, 0.0, walltime)
-    return Estimate(
-        cpu_hours,
-        gpu_hours,
-        price(unit_rates(request, part), cpu_hours, gpu_hours, request.memory_gb, walltime),
-        walltime,
-    )
+    cost = price(unit_rates(request, part), cpu_hours, gpu_hours, request.memory_gb, walltime)
+    if part.spec.hour_weights is not None:
+        w_cpu, w_gpu = hour_weights(part, request.gpus, request.gpu_type)
+        cpu_hours, gpu_hours = cpu_hours * w_cpu, gpu_hours * w_gpu
+    return Estimate(cpu_hours, gpu_hours, cost, walltime)
 
 
 def unit_rates(request: Request, part: PartitionRef | None) -> tuple[float, float, float]:
