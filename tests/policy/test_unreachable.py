@@ -82,7 +82,32 @@ CASES = {
         "users.u.quotas[0].cpu_hours",
         "(1 CPU for the 1 h default walltime of hpc/cpu)",
     ),
-}
+    "a member's budget inside a project": (
+        PolicyBuilder().set("apiVersion", "hpcpolicy/v2").limits(default_walltime_hours=2)
+        .set("orgs.org.teams.team.projects.proj.member_quotas", [{"cpu_hours": 1}]),
+        "orgs.org.teams.team.projects.proj.member_quotas[0].cpu_hours",
+        "(1 CPU for the 2 h default walltime of hpc/cpu)",
+    ),
+    "one member's own budget": (
+        PolicyBuilder().set("apiVersion", "hpcpolicy/v2")
+        .set("orgs.org.teams.team.projects.proj.members", {"u": {"quotas": [{"cpu_hours": 0}]}}),
+        "orgs.org.teams.team.projects.proj.members.u.quotas[0].cpu_hours",
+        "0 CPU-hours is less than the smallest default job",
+    ),
+    "a budget on a slice, held to the slice's partitions": (
+        PolicyBuilder().set("apiVersion", "hpcpolicy/v2")
+        .partition("long", limits={"default_walltime_hours": 24})
+        .project_quota(cpu_hours=12, slice={"partitions": ["long"]}),
+        "orgs.org.teams.team.projects.proj.quotas[0].cpu_hours",
+        "(1 CPU for the 24 h default walltime of hpc/long)",
+    ),
+    "a per-user budget on a partition": (
+        PolicyBuilder().set("apiVersion", "hpcpolicy/v2").limits(default_walltime_hours=8)
+        .set("clusters.hpc.partitions.cpu.per_user", {"cpu_hours": 4}),
+        "clusters.hpc.partitions.cpu.per_user.cpu_hours",
+        "(1 CPU for the 8 h default walltime of hpc/cpu)",
+    ),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize(("builder", "path", "words"), list(CASES.values()), ids=list(CASES))
@@ -112,6 +137,10 @@ def test_a_rule_that_can_never_match_is_a_warning_saying_what_to_change(
         .partition("short", limits={"default_walltime_hours": 0.5}, access={"projects": ["proj"]})
         .project_quota(cpu_hours=1),
         PolicyBuilder().user_quota(gpu_hours=0),  # only cpu_hours is held to the smallest job
+        PolicyBuilder()  # a slice of the short partition: 1 CPU-hour holds its 1 h default job
+        .set("apiVersion", "hpcpolicy/v2")
+        .partition("long", limits={"default_walltime_hours": 24})
+        .project_quota(cpu_hours=1, slice={"partitions": ["cpu"]}),
     ],
 )
 def test_rules_that_can_match_are_not_warned_about(builder: PolicyBuilder) -> None:

@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 
 from hpcpolicy.policy.errors import Path, PolicyIssue
-from hpcpolicy.policy.schema import Partition, Policy, Quota
+from hpcpolicy.policy.schema import Access, Partition, Policy, Quota
+from hpcpolicy.policy.schema.quotas import Slice
 
 #: Where roles are granted: each yields roles some user holds.
 ROLE_SOURCES: tuple[Callable[[Policy], Iterable[str]], ...] = (
@@ -33,6 +34,7 @@ MEMBER_SOURCES: tuple[Callable[[Policy], Iterable[tuple[str, str]]], ...] = (
 HOW_TO_JOIN = "list it in a user's projects"
 
 PartitionAt = tuple[Path, str, Partition]  # (path, "cluster/partition", spec)
+Budget = tuple[Path, list[str | None], Quota]  # (path, the projects its jobs may charge: None for none, quota)
 
 
 def unreachable(policy: Policy) -> list[PolicyIssue]:
@@ -131,37 +133,75 @@ def _scopes_without_requests(policy: Policy, members: dict[str, set[str]]) -> It
 
 
 def _budgets_below_one_job(policy: Policy, parts: list[PartitionAt]) -> Iterator[PolicyIssue]:
-    """``cpu_hours`` below the smallest default job on the partitions the scope's jobs may use."""
+    """``cpu_hours`` below the smallest default job on the partitions the scope's jobs may use (within the
+    quota's slice, for a sliced quota)."""
     smallest = _smallest_jobs(policy, parts)
-    # (path of the quotas, the projects its jobs charge: None for jobs that charge none, the quotas)
-    scopes: list[tuple[Path, list[str | None], list[Quota]]] = [
-        (("defaults", "user_quota"), [None], [policy.defaults.user_quota])  # unlisted users charge no project
-    ]
-    for org_name, org in policy.orgs.items():
-        projects: list[str | None] = [p for team in org.teams.values() for p in team.projects]
-        scopes.append((("orgs", org_name, "quotas"), projects, org.quotas))
-        for team_name, team in org.teams.items():
-            team_path: Path = ("orgs", org_name, "teams", team_name)
-            scopes.append(((*team_path, "quotas"), list(team.projects), team.quotas))
-            for name, project in team.projects.items():
-                scopes.append(((*team_path, "projects", name, "quotas"), [name], project.quotas))
-    for name, user in policy.users.items():
-        scopes.append((("users", name, "quotas"), list(user.projects) or [None], user.quotas))
-    for path, projects, quotas in scopes:
-        budgets = [(i, q.cpu_hours) for i, q in enumerate(quotas) if q.cpu_hours is not None]
-        jobs = [job for p in projects if (job := smallest(p)) is not None] if budgets else []
+    for path, projects, quota in _budgets(policy, parts):
+        if quota.cpu_hours is None:
+            continue
+        if quota.slice is None:
+            jobs = [job for p in projects if (job := smallest(p)) is not None]
+        else:  # rare: the partitions of the slice, one by one
+            jobs = [_default_job(policy, label, spec) for at, label, spec in parts
+                    if _in_slice(at, spec, quota.slice) and any(_admits(spec.access, p) for p in projects)]  # fmt: skip
         if not jobs:
             continue
         hours, label = min(jobs)
-        for i, cpu_hours in budgets:
-            if cpu_hours < hours:
-                at = (*path, "cpu_hours") if path == ("defaults", "user_quota") else (*path, i, "cpu_hours")
-                yield _warn(
-                    at,
-                    f"{cpu_hours:g} CPU-hours is less than the smallest default job its jobs can run "
-                    f"(1 CPU for the {hours:g} h default walltime of {label}): every job that names no shorter "
-                    f"walltime is denied; raise it to at least {hours:g}",
-                )
+        if quota.cpu_hours < hours:
+            yield _warn(
+                (*path, "cpu_hours"),
+                f"{quota.cpu_hours:g} CPU-hours is less than the smallest default job its jobs can run "
+                f"(1 CPU for the {hours:g} h default walltime of {label}): every job that names no shorter "
+                f"walltime is denied; raise it to at least {hours:g}",
+            )
+
+
+def _budgets(policy: Policy, parts: list[PartitionAt]) -> Iterator[Budget]:
+    """Every quota with its path and the projects its jobs charge (None: jobs that charge none)."""
+    yield ("defaults", "user_quota"), [None], policy.defaults.user_quota  # unlisted users charge no project
+    for org_name, org in policy.orgs.items():
+        everything: list[str | None] = [p for team in org.teams.values() for p in team.projects]
+        yield from _each(("orgs", org_name, "quotas"), everything, org.quotas)
+        for team_name, team in org.teams.items():
+            team_path: Path = ("orgs", org_name, "teams", team_name)
+            yield from _each((*team_path, "quotas"), list(team.projects), team.quotas)
+            for name, project in team.projects.items():
+                yield from _each((*team_path, "projects", name, "quotas"), [name], project.quotas)
+                yield from _each((*team_path, "projects", name, "member_quotas"), [name], project.member_quotas)
+                for member_name, member in project.members.items():
+                    at: Path = (*team_path, "projects", name, "members", member_name, "quotas")
+                    yield from _each(at, [name], member.quotas)
+    for user_name, user in policy.users.items():
+        yield from _each(("users", user_name, "quotas"), list(user.projects) or [None], user.quotas)
+    for where, _, spec in parts:
+        if spec.per_user is not None:  # every user's, sliced to this partition, for any job it admits
+            piece = Slice(clusters=[str(where[1])], partitions=[str(where[3])])
+            yield (*where, "per_user"), [*spec.access.projects, None], spec.per_user.model_copy(update={"slice": piece})
+
+
+def _each(path: Path, projects: list[str | None], quotas: list[Quota]) -> Iterator[Budget]:
+    for i, quota in enumerate(quotas):
+        yield (*path, i), projects, quota
+
+
+def _in_slice(at: Path, spec: Partition, piece: Slice) -> bool:
+    gpu_types = {spec.nodes.gpu_type, *(spec.limits.gpu_types or ())}
+    return (
+        (piece.clusters is None or at[1] in piece.clusters)
+        and (piece.partitions is None or at[3] in piece.partitions)
+        and (piece.gpu_types is None or bool(gpu_types & set(piece.gpu_types)))
+    )
+
+
+def _admits(access: Access, project: str | None) -> bool:
+    """Whether the project lists let a job charging ``project`` in (roles aside: someone may hold them)."""
+    if project is not None and project in access.deny_projects:
+        return False
+    return not access.projects or project in access.projects
+
+
+def _default_job(policy: Policy, label: str, spec: Partition) -> tuple[float, str]:
+    return spec.limits.default_walltime_hours or policy.defaults.walltime_hours, label
 
 
 def _smallest_jobs(policy: Policy, parts: list[PartitionAt]) -> Callable[[str | None], tuple[float, str] | None]:
