@@ -1,5 +1,5 @@
-"""``policy check`` on who may do what (v2): access alternatives. Each error names the file, the line and
-the path, and says what to write instead."""
+"""``policy check`` on who may do what (v2): access alternatives, roles held in projects, group
+memberships. Each error names the file, the line and the path, and says what to write instead."""
 
 from __future__ import annotations
 
@@ -38,6 +38,41 @@ ERRORS: dict[str, tuple[Any, str, str]] = {
         "clusters.hpc.partitions.cpu.access.any_of[1].projects[0]",
         "unknown project 'ghost'",
     ),
+    "unknown project granted by a group": (
+        lambda b: b.set("groups", {"g": {"projects": ["lab", "ghost"]}}),
+        "groups.g.projects[1]",
+        "unknown project 'ghost'",
+    ),
+    "group default outside its projects": (
+        lambda b: b.set("groups", {"g": {"projects": ["lab"], "default_project": "proj"}}),
+        "groups.g.default_project",
+        "add it to groups.g.projects",
+    ),
+    "user default neither own nor a group's": (
+        lambda b: b.set("groups", {"g": {"projects": ["lab"]}}).user(default_project="lab"),
+        "users.u.default_project",
+        "not in this user's projects",
+    ),
+    "project role for an unknown user": (
+        lambda b: b.set(f"{LAB}.roles", {"pi": ["dan"]}),
+        f"{LAB}.roles.pi[0]",
+        "unknown user 'dan' (no group grants lab either)",
+    ),
+    "project role for a listed non-member": (
+        lambda b: b.set(f"{LAB}.roles", {"pi": ["u"]}),
+        f"{LAB}.roles.pi[0]",
+        "add lab to users.u.projects",
+    ),
+    "project roles on an unknown project": (
+        lambda b: b.user(project_roles={"ghost": ["pi"]}),
+        "users.u.project_roles.ghost",
+        "unknown project 'ghost'",
+    ),
+    "project roles on a project the user is not in": (
+        lambda b: b.user(project_roles={"lab": ["pi"]}),
+        "users.u.project_roles.lab",
+        "u is not a member of lab, so these roles never apply",
+    ),
 }
 
 
@@ -58,6 +93,15 @@ CLEAN: dict[str, Any] = {
     "alternatives without denies": lambda b: b.access(
         deny_roles=["student"], any_of=[{"roles": ["a"]}, {"projects": ["lab"]}]
     ),
+    "user default from a group": lambda b: b.set("groups", {"g": {"projects": ["lab"]}}).user(
+        groups=["g"], default_project="lab"
+    ),
+    "project role for an unlisted user of a group's project": lambda b: b.set(
+        "groups", {"g": {"projects": ["lab"]}}
+    ).set(f"{LAB}.roles", {"pi": ["dan"]}),
+    "project roles of a member": lambda b: b.user(projects=["proj", "lab"], project_roles={"lab": ["pi"]}).set(
+        f"{LAB}.member_roles", ["dgx_access"]
+    ),
 }
 
 
@@ -72,7 +116,10 @@ def test_what_is_right_passes(edit: Any) -> None:
     ("dotted_key", "value"),
     [
         ("clusters.hpc.partitions.cpu.access.any_of", [{"roles": ["a"]}]),
-        ("clusters.hpc.partitions.cpu.access.all_of", [{"roles": ["a"]}]),
+        (f"{LAB}.member_roles", ["dgx_access"]),
+        (f"{LAB}.roles", {"pi": ["u"]}),
+        ("users.u.project_roles", {"proj": ["pi"]}),
+        ("groups", {"g": {"projects": ["lab"]}}),
     ],
 )
 def test_v2_constructs_are_refused_in_a_v1_file(dotted_key: str, value: Any) -> None:

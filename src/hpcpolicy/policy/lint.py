@@ -52,8 +52,6 @@ def _users(policy: Policy) -> Iterator[PolicyIssue]:
         for i, project in enumerate(user.projects):
             if project not in projects:
                 yield PolicyIssue((*base, "projects", i), f"unknown project {project!r}")
-        if user.default_project is not None and user.default_project not in user.projects:
-            yield PolicyIssue((*base, "default_project"), f"{user.default_project!r} is not in this user's projects")
         for i, group in enumerate(user.groups):
             if group not in policy.groups:
                 yield PolicyIssue((*base, "groups", i), f"unknown group {group!r}")
