@@ -72,7 +72,7 @@ def large_policy(partitions: int = 100, projects: int = 2000, users: int = 20000
 def requests_for(snap: PolicySnapshot, n: int, routed: bool, seed: int = 11) -> list[tuple[Request, UsageSnapshot]]:
     rng = random.Random(seed)
     users = list(snap.policy.users) or ["guest"]
-    names = [p.name for p in snap.partitions if not p.roles]
+    names = [p.name for p in snap.partitions if not p.access.allow.roles]
     out = []
     for _ in range(n):
         user = rng.choice(users)

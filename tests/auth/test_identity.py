@@ -20,7 +20,9 @@ from hpcpolicy.auth import (
 )
 from tests.auth.conftest import TokenFactory
 
-ALICE = Caller("alice", "user", roles=frozenset({"gpu_user", "staff"}), scopes=frozenset({"decide"}))
+ALICE = Caller(
+    "alice", "user", roles=frozenset({"gpu_user", "staff"}), groups=frozenset({"lab"}), scopes=frozenset({"decide"})
+)
 GATEWAY = Caller("gateway", "service", scopes=frozenset({"decide"}), may_assert_identity=True)
 REPORTER = Caller("reporter", "service", scopes=frozenset({"decide"}))
 OPS = Caller("ops", "service", scopes=frozenset({"admin"}))
@@ -28,10 +30,14 @@ OPS = Caller("ops", "service", scopes=frozenset({"admin"}))
 
 class TestJwtUser:
     def test_body_roles_are_replaced_by_token_roles(self) -> None:
-        assert ALICE.identity_for("alice", ("hpc_admin", "dgx_user")) == ("alice", ("gpu_user", "staff"))
+        assert ALICE.identity_for("alice", ("hpc_admin", "dgx_user")) == ("alice", ("gpu_user", "staff"), ("lab",))
+
+    def test_body_groups_are_replaced_by_token_groups(self) -> None:
+        # groups grant roles and project memberships: a token holder adds none by writing them in the body
+        assert ALICE.identity_for("alice", (), ("dgx-users", "genomics-lab")).groups == ("lab",)
 
     def test_user_defaults_to_token_subject(self) -> None:
-        assert ALICE.identity_for(None, None) == ("alice", ("gpu_user", "staff"))
+        assert ALICE.identity_for(None, None) == ("alice", ("gpu_user", "staff"), ("lab",))
 
     def test_other_user_is_forbidden(self) -> None:
         with pytest.raises(Forbidden, match="'alice' may not make requests for user 'bob'") as err:
@@ -45,14 +51,15 @@ class TestJwtUser:
 
     def test_end_to_end_from_token(self, hs_auth: Authenticator, hs_token: TokenFactory) -> None:
         who = hs_auth.resolve(f"Bearer {hs_token(roles='gpu_user')}", None)
-        assert who.identity_for("alice", ["dgx_admin"]) == ("alice", ("gpu_user",))
+        assert who.identity_for("alice", ["dgx_admin"], ["dgx-users"]) == ("alice", ("gpu_user",), ())
         with pytest.raises(Forbidden):
             who.identity_for("mallory", [])
 
 
 class TestServiceKeys:
     def test_gateway_may_assert(self) -> None:
-        assert GATEWAY.identity_for("bob", ("gpu_user", "gpu_user", "staff")) == ("bob", ("gpu_user", "staff"))
+        assert GATEWAY.identity_for("bob", ("gpu_user", "gpu_user", "staff")) == ("bob", ("gpu_user", "staff"), ())
+        assert GATEWAY.identity_for("bob", (), ("lab", "dgx", "lab")).groups == ("lab", "dgx")
 
     def test_gateway_must_name_the_user(self) -> None:
         with pytest.raises(IdentityRequired, match="user_id is required: API key 'gateway' speaks for users") as err:
@@ -74,7 +81,7 @@ class TestServiceKeys:
         gw_key, _ = create_key(path, "slurm-gateway", may_assert_identity=True)
         plain_key, _ = create_key(path, "reporter")
         auth = Authenticator(AuthSettings(keys_file=path))
-        assert auth.resolve(None, gw_key).identity_for("bob", ["gpu_user"]) == ("bob", ("gpu_user",))
+        assert auth.resolve(None, gw_key).identity_for("bob", ["gpu_user"]) == ("bob", ("gpu_user",), ())
         with pytest.raises(Forbidden):
             auth.resolve(f"ApiKey {plain_key}", None).identity_for("bob", [])
 
@@ -86,7 +93,7 @@ class TestDevMode:
         assert auth.warnings()
 
     def test_dev_asserts(self) -> None:
-        assert DEV_CALLER.identity_for("bob", ["gpu_user"]) == ("bob", ("gpu_user",))
+        assert DEV_CALLER.identity_for("bob", ["gpu_user"], ["lab"]) == ("bob", ("gpu_user",), ("lab",))
         assert DEV_CALLER.is_admin and DEV_CALLER.kind == "dev"
 
     def test_dev_must_name_the_user_like_a_gateway(self) -> None:

@@ -19,6 +19,7 @@ def test_defaults_are_dev_mode() -> None:
         30.0,
     )
     assert s.algorithms == ()
+    assert s.jwt_groups_claim == "groups"
 
 
 @pytest.mark.parametrize(
@@ -44,8 +45,9 @@ def test_algorithm_lists(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
 def test_blank_values_are_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("KEYS_FILE", "API_KEYS", "JWT_SECRET", "JWT_PUBLIC_KEY", "JWT_ISSUER", "JWT_AUDIENCE"):
         monkeypatch.setenv(f"HPCPOLICY_{name}", "")
+    monkeypatch.setenv("HPCPOLICY_JWT_GROUPS_CLAIM", " ")  # no groups from tokens
     s = AuthSettings()
-    assert not s.configured and s.jwt_issuer is None and s.jwt_audience is None
+    assert not s.configured and s.jwt_issuer is None and s.jwt_audience is None and s.jwt_groups_claim is None
 
 
 def test_env_names(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -56,7 +58,9 @@ def test_env_names(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HPCPOLICY_JWT_ROLES_CLAIM", "groups")
     monkeypatch.setenv("HPCPOLICY_JWT_ADMIN_ROLE", "ops")
     monkeypatch.setenv("HPCPOLICY_JWT_LEEWAY_SECONDS", "5")
+    monkeypatch.setenv("HPCPOLICY_JWT_GROUPS_CLAIM", "realm_access.groups")
     s = AuthSettings()
+    assert s.jwt_groups_claim == "realm_access.groups"
     assert s.keys_file == Path("/k.yaml") and s.jwt_issuer == "https://idp" and s.jwt_audience == "hpcpolicy"
     assert (s.jwt_user_claim, s.jwt_roles_claim, s.jwt_admin_role, s.jwt_leeway_seconds) == (
         "preferred_username",

@@ -209,6 +209,25 @@ class TestClaimsMapping:
         who = bearer(Authenticator(settings), hs_token(**{"https://hpc.example.org/roles": ["staff"]}))
         assert who.roles == {"staff"}
 
+    def test_groups_from_the_groups_claim(self, hs_auth: Authenticator, hs_token: TokenFactory) -> None:
+        who = bearer(hs_auth, hs_token(groups=["genomics-lab", "dgx-users"], roles=["staff"]))
+        assert (who.groups, who.roles) == ({"genomics-lab", "dgx-users"}, {"staff"})
+        assert bearer(hs_auth, hs_token()).groups == frozenset()
+
+    def test_nested_groups_claim(self, hs_token: TokenFactory) -> None:
+        settings = AuthSettings(jwt_secret=SECRET, jwt_groups_claim="hpc.unix_groups")
+        who = bearer(Authenticator(settings), hs_token(hpc={"unix_groups": "genomics-lab lab"}, groups=["other"]))
+        assert who.groups == {"genomics-lab", "lab"}
+
+    def test_groups_claim_switched_off(self, hs_token: TokenFactory) -> None:
+        settings = AuthSettings(jwt_secret=SECRET, jwt_roles_claim="groups", jwt_groups_claim="")
+        who = bearer(Authenticator(settings), hs_token(groups=["staff"]))
+        assert (who.roles, who.groups) == ({"staff"}, frozenset())
+
+    def test_malformed_groups(self, hs_auth: Authenticator, hs_token: TokenFactory) -> None:
+        with pytest.raises(Unauthenticated, match="'groups' claim"):
+            bearer(hs_auth, hs_token(groups=[{"name": "lab"}]))
+
     def test_admin_by_scope(self, hs_auth: Authenticator, hs_token: TokenFactory) -> None:
         who = bearer(hs_auth, hs_token(scope="openid profile hpcpolicy:admin"))
         assert who.is_admin and who.scopes == {"decide", "admin"}
@@ -260,3 +279,7 @@ class TestUsableIds:
         """No policy role can be spelt so (``[A-Za-z0-9][A-Za-z0-9_.@-]*``): dropping one changes no decision."""
         roles = ["gpu_user", "x" * 192, "bad\x00role", "tab\trole", "\udfffrole", "staff"]
         assert bearer(hs_auth, hs_token(roles=roles)).roles == {"gpu_user", "staff"}
+
+    def test_unusable_groups_are_dropped(self, hs_auth: Authenticator, hs_token: TokenFactory) -> None:
+        groups = ["lab", "cn=" + "x" * 200, "bad\x00group", " lab2"]
+        assert bearer(hs_auth, hs_token(groups=groups)).groups == {"lab"}

@@ -150,6 +150,12 @@ def test_request_file_with_flag_override_and_usage(tmp_path: Path) -> None:
     assert d["allow"] is True
 
 
+def test_evaluate_takes_the_users_groups() -> None:
+    job = ("--user", "newbie", "--partition", "gpu", "--gpus", "1")
+    assert [v["code"] for v in decide(*job)["violations"]] == ["gpu.role_required"]
+    assert decide(*job, "--group", "hpc-gpu", "--group", "unix-only")["allow"]  # the group's gpu_user
+
+
 def test_evaluate_refuses_usage_keys_that_match_no_quota_or_scope(tmp_path: Path) -> None:
     usage = tmp_path / "usage.yaml"
     usage.write_text(

@@ -94,10 +94,10 @@ def test_roles_come_from_the_user_their_groups_and_the_request() -> None:
         .user(roles=["pi"], groups=["g1", "g2"])
         .snapshot()
     )
-    assert effective_roles(Request(user_id="u"), snap) == {"pi", "gpu_user", "dgx"}
-    assert effective_roles(Request(user_id="u", roles=("extra",)), snap) == {"pi", "gpu_user", "dgx", "extra"}
-    assert effective_roles(Request(user_id="stranger", roles=("x",)), snap) == {"x"}
-    assert effective_roles(Request(user_id="stranger"), snap) == frozenset()
+    assert effective_roles(Request(user_id="u"), snap, "proj") == {"pi", "gpu_user", "dgx"}
+    assert effective_roles(Request(user_id="u", roles=("extra",)), snap, "proj") == {"pi", "gpu_user", "dgx", "extra"}
+    assert effective_roles(Request(user_id="stranger", roles=("x",)), snap, None) == {"x"}
+    assert effective_roles(Request(user_id="stranger"), snap, None) == frozenset()
 
 
 @pytest.mark.parametrize(

@@ -35,10 +35,9 @@ from hpcpolicy.engine import (
 )
 from hpcpolicy.engine.decision import Estimate, RejectedRoute, Route, Violation, num
 from hpcpolicy.engine.estimate import estimate, walltime_for
-from hpcpolicy.engine.evaluate import effective_roles
 from hpcpolicy.engine.records import fast_init
 from hpcpolicy.engine.route import Routing, _named, _ranked
-from hpcpolicy.engine.rules.account import resolve_account
+from hpcpolicy.engine.rules.account import effective_roles, resolve_account
 from hpcpolicy.engine.rules.guards import guard_violations
 from hpcpolicy.engine.rules.partition import partition_violations
 from hpcpolicy.engine.rules.path import quotas_on_path
@@ -128,8 +127,8 @@ def reference_quotas(
 
 
 def reference_evaluate(request: Request, snap: PolicySnapshot, usage: UsageSnapshot, now: datetime) -> Decision:
-    roles = effective_roles(request, snap)
     project, path, violations = resolve_account(request, snap)
+    roles = effective_roles(request, snap, project)
     routing = reference_route(request, snap, roles, project)
     violations += routing.violations
     est = routing.estimate

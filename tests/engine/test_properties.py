@@ -239,7 +239,7 @@ def test_routing_picks_the_cheapest_accepting_partition(
     if request.partition is not None or (request.cluster is not None and request.cluster not in snap.clusters):
         return
     decision = evaluate(request, snap, usage, now=now)
-    roles = effective_roles(request, snap)
+    roles = effective_roles(request, snap, decision.project)
     fits: list[tuple[float, str, str]] = []
     rejected: list[tuple[str, str, list[str]]] = []
     for part in snap.partitions:

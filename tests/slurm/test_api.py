@@ -2,6 +2,7 @@
 
 NSS is replaced by the fake users of the cluster tests (dependency override), so roles come from the
 policy's ``groups`` mapping of *their* Unix groups: bin is in group ``bin``, which grants ``gpu_user``.
+The hook passes the groups; the engine maps them (to roles, and in v2 to project memberships).
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from hpcpolicy.api import create_app
 from hpcpolicy.api.routes.slurm import unix_users
 from hpcpolicy.auth import Authenticator, AuthSettings, create_key
 from hpcpolicy.ledger.base import LedgerUnavailable
-from hpcpolicy.service import Governance
+from hpcpolicy.ledger.memory import MemoryLedger
+from hpcpolicy.service import Governance, PolicyStore
 from hpcpolicy.service.context import Context
 from hpcpolicy.service.reconcile import lien_by_key
-from tests.slurm.conftest import fake_users
+from tests.service.conftest import Clock
+from tests.slurm.conftest import POLICY, fake_users
 from tests.slurm.test_jobdesc import MODIFIED, SUBMITTED
 
 SUBMIT, MODIFY = "/v1/adapters/slurm/job_submit", "/v1/adapters/slurm/job_modify"
@@ -207,3 +210,33 @@ def test_forged_job_descriptions_are_answered_not_crashed_on(
 def test_a_nan_in_a_job_description_is_422(client: TestClient) -> None:
     nan = '{"job": {"user_id": 1000, "num_tasks": NaN}}'
     assert client.post(SUBMIT, content=nan, headers={"content-type": "application/json"}).status_code == 422
+
+
+# -- Unix groups: passed to the engine, which derives roles and (v2) project memberships ---------------
+
+
+def test_the_unix_groups_go_into_the_request_and_the_engine_maps_them(client: TestClient, gov: Governance) -> None:
+    reply = client.post(SUBMIT, json=job(GPU_JOB, user_id=2, user_name="bin", account="ml")).json()
+    assert reply["allow"], reply  # gpu_user from group bin, as before
+    request = gov.get_decision(reply["decision_id"]).request
+    assert (request["roles"], request["groups"]) == ([], ["bin"])  # group daemon etc. are not the policy's
+
+
+@pytest.fixture
+def v2_gov(tmp_path: Path, clock: Clock) -> Governance:
+    """The cluster tests' policy in v2, where Unix group sys also makes its members members of project ml."""
+    text = POLICY.read_text().replace("apiVersion: hpcpolicy/v1", "apiVersion: hpcpolicy/v2")
+    text = text.replace("groups:\n", "groups:\n  sys: {projects: [ml], default_project: ml}\n")
+    path = tmp_path / "policy.yaml"
+    path.write_text(text)
+    return Governance(Context(MemoryLedger(), PolicyStore.from_file(path, env={}), clock=clock))
+
+
+def test_a_unix_group_grants_project_membership_and_the_default_account(v2_gov: Governance) -> None:
+    with client_for(v2_gov) as client:
+        sys_job = client.post(SUBMIT, json=job(NO_PARTITION, user_id=3, user_name="sys")).json()
+        assert sys_job["allow"] and sys_job["account"] == "ml"  # sys lists only tiny; its group names ml first
+        named = client.post(SUBMIT, json=job(NO_PARTITION, user_id=3, user_name="sys", account="tiny")).json()
+        assert named["allow"] and named["account"] is None
+        daemon = client.post(SUBMIT, json=job(NO_PARTITION, account="ml")).json()  # daemon is not in group sys
+        assert not daemon["allow"] and "project.not_member" in daemon["messages"][1]

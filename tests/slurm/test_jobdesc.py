@@ -70,7 +70,7 @@ def test_unset_sentinels_read_as_none() -> None:
 
 def test_array_tasks_multiply_the_hours_not_the_job() -> None:
     shape = shape_of(JobDesc.model_validate(SUBMITTED["--gpus-per-node=a100:1 --array=0-9%2 -t 5 --hold --wrap true"]))
-    request = shape.to_request("bin", ("gpu_user",), "testcluster")
+    request = shape.to_request("bin", ("bin",), "testcluster")
     assert (request.cpus, request.gpus) == (1, 1)
     assert request.cpu_hours == pytest.approx(10 * 5 / 60) and request.gpu_hours == pytest.approx(10 * 5 / 60)
 
@@ -80,6 +80,7 @@ def test_request_carries_identity_from_the_caller_not_the_job() -> None:
     desc = JobDesc.model_validate(body | {"roles": ["dgx_access"], "comment": "role=admin"})  # ignored fields
     request = shape_of(desc).to_request("daemon", (), "testcluster")
     assert (request.user_id, request.roles, request.project, request.cluster) == ("daemon", (), "chem", "testcluster")
+    assert request.groups == ()
 
 
 RECORD = JobDesc.model_validate(MODIFIED[0]["body"]["job"])  # job 2: --gpus=2 --mem-per-cpu=500 -t 26 h

@@ -11,14 +11,14 @@ factory puts the service and authenticator on ``app.state``, so tests build apps
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request
 
-from hpcpolicy.auth import Authenticator, Caller, require_admin, require_reporter
+from hpcpolicy.auth import Authenticator, Caller, Identity, require_admin, require_reporter
 from hpcpolicy.ledger import deadline
 from hpcpolicy.service import Governance
 
@@ -73,6 +73,19 @@ async def caller(
     who = authenticator.resolve(authorization, x_api_key)
     request.state.caller = who.principal
     return who
+
+
+def identity(
+    who: Caller, gov: Governance, user_id: str | None, roles: Iterable[str], groups: Iterable[str]
+) -> Identity:
+    """``who.identity_for(...)``, with the groups narrowed to those the current policy names.
+
+    A token's groups claim may list hundreds of directory groups; only the policy's can change a decision,
+    and a request holds at most :data:`~hpcpolicy.engine.request.MAX_GROUPS`.
+    """
+    found = who.identity_for(user_id, roles, groups)
+    named = gov.ctx.policies.current.snapshot.members.named(found.groups)
+    return found._replace(groups=named) if named != found.groups else found
 
 
 async def admin(who: Annotated[Caller, Depends(caller)]) -> Caller:

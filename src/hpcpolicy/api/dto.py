@@ -26,13 +26,14 @@ from hpcpolicy.engine.limits import (
     Text,
     check_ident,
 )
-from hpcpolicy.engine.request import MAX_ROLES, Request
+from hpcpolicy.engine.request import MAX_GROUPS, MAX_ROLES, Request
 from hpcpolicy.ledger import AdjustmentKind
 
 #: Elapsed time a usage report may state; the ledger bounds it further by the job's own walltime.
 Elapsed = Annotated[float, Field(ge=0, le=MAX_WALLTIME_HOURS, allow_inf_nan=False)]
 ElapsedSeconds = Annotated[float, Field(ge=0, le=MAX_WALLTIME_HOURS * 3600, allow_inf_nan=False)]
 Roles = Annotated[tuple[Ident, ...], Field(max_length=MAX_ROLES)]
+Groups = Annotated[tuple[Ident, ...], Field(max_length=MAX_GROUPS)]
 #: A decision, lien or job id in a URL path: what the ledger could hold, checked before any query runs.
 IdentPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(check_ident)]
 
@@ -51,9 +52,10 @@ class DecisionIn(Request):
     job_id: Ident | None = None
     """The scheduler's job id, known at admission: a usage fact, so only usage reporters may give it."""
 
-    def to_request(self, user_id: str, roles: tuple[str, ...]) -> Request:
-        fields = self.model_dump(exclude={"reserve", "dry_run", "idempotency_key", "job_id", "user_id", "roles"})
-        return Request(user_id=user_id, roles=roles, **fields)
+    def to_request(self, user_id: str, roles: tuple[str, ...], groups: tuple[str, ...] = ()) -> Request:
+        """The engine's request for the identity the caller may claim (see ``Caller.identity_for``)."""
+        exclude = {"reserve", "dry_run", "idempotency_key", "job_id", "user_id", "roles", "groups"}
+        return Request(user_id=user_id, roles=roles, groups=groups, **self.model_dump(exclude=exclude))
 
 
 class DecisionOut(BaseModel):
@@ -190,6 +192,7 @@ class QuotaCheckIn(Body):
     gpu_hours: Hours = 0.0
     gpus: Gpus = 0
     roles: Roles = ()
+    groups: Groups = ()
     partition: Ident | None = None
 
 
@@ -208,6 +211,7 @@ class JobEvaluateIn(Body):
     gpus: Gpus = 0
     memory_gb: MemoryGb = 0.0
     roles: Roles = ()
+    groups: Groups = ()
 
 
 class JobEvaluateOut(BaseModel):

@@ -2,8 +2,9 @@
 
 ``Authenticator(AuthSettings()).resolve(authorization, x_api_key)`` returns a :class:`Caller` or raises
 :class:`Unauthenticated` (401) / :class:`Forbidden` (403), both :class:`AuthError` with ``status`` and
-``title``. ``Caller.identity_for`` decides whose budget a request may spend (422 :class:`IdentityRequired`
-when a caller that speaks for users names none); ``Caller.principal`` is what records store.
+``title``. ``Caller.identity_for`` decides whose budget a request may spend, with which roles and groups
+(422 :class:`IdentityRequired` when a caller that speaks for users names none); ``Caller.principal`` is
+what records store.
 """
 
 from hpcpolicy.auth.apikeys import ApiKeyRecord, generate_key, hash_key
@@ -14,6 +15,7 @@ from hpcpolicy.auth.caller import (
     SCOPE_REPORT,
     Caller,
     CallerKind,
+    Identity,
     require_admin,
     require_reporter,
     require_scope,
@@ -44,6 +46,7 @@ __all__ = [
     "Caller",
     "CallerKind",
     "Forbidden",
+    "Identity",
     "IdentityRequired",
     "JwtVerifier",
     "KeyStore",

@@ -1,8 +1,8 @@
 """Who is calling, as proven by a credential, and what that lets them claim about a request.
 
-Zero trust: a request body may say ``user_id: alice, roles: [gpu_user]``, but only a caller that is
-trusted to speak for users (a gateway's API key, or dev mode) is believed. Anyone else is the user their
-token names, with the roles their token grants; the body cannot add to either.
+Zero trust: a request body may say ``user_id: alice, roles: [gpu_user], groups: [genomics-lab]``, but only
+a caller that is trusted to speak for users (a gateway's API key, or dev mode) is believed. Anyone else is
+the user their token names, with the roles and groups their token grants; the body cannot add to any.
 
 Who made a record is stored as a typed :attr:`Caller.principal` (``user:alice``, ``key:slurm-gateway``,
 ``dev``), never the bare subject: an API key and a JWT user may carry the same name and are still two
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from hpcpolicy.auth.errors import Forbidden, IdentityRequired
 
@@ -26,6 +26,14 @@ SCOPE_ADMIN = "admin"
 SCOPE_REPORT = "report"
 
 
+class Identity(NamedTuple):
+    """Whom a decision is for: the user, and the roles and groups believed for them (each once)."""
+
+    user_id: str
+    roles: tuple[str, ...]
+    groups: tuple[str, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Caller:
     """A verified identity. ``subject`` is the user id (JWT) or the API key's name (service)."""
@@ -33,6 +41,7 @@ class Caller:
     subject: str
     kind: CallerKind
     roles: frozenset[str] = field(default_factory=frozenset)
+    groups: frozenset[str] = field(default_factory=frozenset)
     scopes: frozenset[str] = field(default_factory=frozenset)
     may_assert_identity: bool = False
 
@@ -83,13 +92,16 @@ class Caller:
         """Admin implies every scope: an admin can replace the policy, which is more than any scope grants."""
         return scope in self.scopes or self.is_admin
 
-    def identity_for(self, body_user_id: str | None, body_roles: Iterable[str] | None) -> tuple[str, tuple[str, ...]]:
-        """The ``(user_id, roles)`` a decision is made for, given what the request body claims.
+    def identity_for(
+        self, body_user_id: str | None, body_roles: Iterable[str] | None, body_groups: Iterable[str] | None = None
+    ) -> Identity:
+        """The user, roles and groups a decision is made for, given what the request body claims.
 
         - May assert identities (gateway key, dev mode): the body is believed, and must name the user
           (422 otherwise: a missing field, not a missing right).
-        - JWT user: the token's subject and roles. Body roles are ignored; a body ``user_id`` naming
-          anyone else is refused (403), since that would spend another user's budget.
+        - JWT user: the token's subject, roles and groups. Body roles and groups are ignored (groups grant
+          roles and project memberships as surely as roles do); a body ``user_id`` naming anyone else is
+          refused (403), since that would spend another user's budget.
         - Service key that may not assert: refused (403); it has no user to decide for.
 
         Requires the ``decide`` scope: this is what a decision route calls first.
@@ -98,11 +110,12 @@ class Caller:
         if self.may_assert_identity:
             if body_user_id is None:
                 raise IdentityRequired(f"user_id is required: {self.describe()} speaks for users, so name one")
-            return body_user_id, tuple(dict.fromkeys(body_roles or ()))
+            roles, groups = tuple(dict.fromkeys(body_roles or ())), tuple(dict.fromkeys(body_groups or ()))
+            return Identity(body_user_id, roles, groups)
         if self.kind == "user":
             if body_user_id is not None and body_user_id != self.subject:
                 raise Forbidden(f"user {self.subject!r} may not make requests for user {body_user_id!r}")
-            return self.subject, tuple(sorted(self.roles))
+            return Identity(self.subject, tuple(sorted(self.roles)), tuple(sorted(self.groups)))
         raise Forbidden(
             f"{self.describe()} may not make decisions for users: call with the user's token, "
             "or use a key created with may_assert_identity (a trusted gateway)"

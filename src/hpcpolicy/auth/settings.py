@@ -35,6 +35,9 @@ class AuthSettings(BaseSettings):
     jwt_user_claim: str = "sub"
     jwt_roles_claim: str = "roles"
     """A claim name, or a dotted path into nested claims (``realm_access.roles``)."""
+    jwt_groups_claim: str | None = "groups"
+    """The user's groups (policy ``groups.<g>``: roles and, in v2, project memberships); a name or dotted
+    path. Set it empty to take no groups from tokens."""
     jwt_admin_role: str = "hpc_admin"
     jwt_leeway_seconds: float = Field(default=30.0, ge=0, le=3600)
 
@@ -47,7 +50,9 @@ class AuthSettings(BaseSettings):
             return tuple(value)
         return value
 
-    @field_validator("keys_file", "api_keys", "jwt_public_key", "jwt_issuer", "jwt_audience", mode="before")
+    @field_validator(
+        "keys_file", "api_keys", "jwt_public_key", "jwt_issuer", "jwt_audience", "jwt_groups_claim", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         """``HPCPOLICY_JWT_ISSUER=`` in an env file means "not set", not "the empty issuer"."""

@@ -6,8 +6,8 @@ shared secret, never against the RSA/EC public key used as an HMAC secret.
 
 A verified token is still foreign input: its user claim becomes a user id stored in every ledger
 backend, so it must be one they can hold (:func:`hpcpolicy.engine.limits.ident_problem`), else the token
-is refused (401). Role names that could not be stored are dropped instead: a policy role is
-``[A-Za-z0-9][A-Za-z0-9_.@-]*``, so such a role can never grant or deny anything, and refusing the token
+is refused (401). Role and group names that could not be stored are dropped instead: a policy name is
+``[A-Za-z0-9][A-Za-z0-9_.@-]*``, so such a name can never grant or deny anything, and refusing the token
 would lock the user out over an identity-provider group (a long directory DN, say) that cannot matter.
 """
 
@@ -109,6 +109,11 @@ def _words(value: Any, what: str) -> frozenset[str]:
     raise Unauthenticated(f"token {what} claim must be a list of strings or a space-separated string")
 
 
+def _usable(names: frozenset[str]) -> frozenset[str]:
+    """The names a request could carry; the others could match no policy role or group (module docstring)."""
+    return frozenset(name for name in names if ident_problem(name) is None)
+
+
 class JwtVerifier:
     """Verifies bearer tokens and turns their claims into a user :class:`Caller`. Built once, at start-up."""
 
@@ -151,13 +156,14 @@ class JwtVerifier:
             raise Unauthenticated(f"token has no {s.jwt_user_claim!r} claim naming the user")
         if (why := ident_problem(subject)) is not None:
             raise Unauthenticated(f"token {s.jwt_user_claim!r} claim is not a usable user id: {why}")
-        roles = _words(claim(claims, s.jwt_roles_claim), f"{s.jwt_roles_claim!r}")
-        roles = frozenset(role for role in roles if ident_problem(role) is None)
+        roles = _usable(_words(claim(claims, s.jwt_roles_claim), f"{s.jwt_roles_claim!r}"))
+        groups_claim = s.jwt_groups_claim
+        groups = _usable(_words(claim(claims, groups_claim), f"{groups_claim!r}")) if groups_claim else frozenset()
         token_scopes = _words(claims.get("scope"), "'scope'") | _words(claims.get("scp"), "'scp'")
         scopes = {SCOPE_DECIDE} | {t.removeprefix(SCOPE_PREFIX) for t in token_scopes if t.startswith(SCOPE_PREFIX)}
         if s.jwt_admin_role in roles:
             scopes.add(SCOPE_ADMIN)
-        return Caller(subject=subject, kind="user", roles=roles, scopes=frozenset(scopes))
+        return Caller(subject=subject, kind="user", roles=roles, groups=groups, scopes=frozenset(scopes))
 
     def decode(self, token: str) -> dict[str, Any]:
         """Verified claims, or :class:`Unauthenticated` saying what was wrong (never echoing the token)."""

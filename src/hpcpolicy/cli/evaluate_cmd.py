@@ -23,6 +23,7 @@ def evaluate(
     usage: Annotated[Path | None, typer.Option(help="Usage snapshot (JSON/YAML: consumed, active).")] = None,
     user: Annotated[str | None, typer.Option("--user", help="user_id")] = None,
     role: Annotated[list[str] | None, typer.Option("--role", help="A role of the caller (repeatable).")] = None,
+    group: Annotated[list[str] | None, typer.Option("--group", help="A group of the user (repeatable).")] = None,
     project: Annotated[str | None, typer.Option()] = None,
     cluster: Annotated[str | None, typer.Option()] = None,
     partition: Annotated[str | None, typer.Option()] = None,
@@ -46,6 +47,7 @@ def evaluate(
     flags = {
         "user_id": user,
         "roles": role or None,
+        "groups": group or None,
         "project": project,
         "cluster": cluster,
         "partition": partition,

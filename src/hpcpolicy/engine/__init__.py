@@ -13,9 +13,9 @@ Everything here imports only the standard library, Pydantic models and :mod:`hpc
 from hpcpolicy.engine.codes import Code
 from hpcpolicy.engine.decision import Decision, Estimate, RejectedRoute, Route, Violation
 from hpcpolicy.engine.estimate import estimate, price, unit_rates
-from hpcpolicy.engine.evaluate import Plan, decide, decide_balances, effective_roles, evaluate, prepare
+from hpcpolicy.engine.evaluate import Plan, decide, decide_balances, evaluate, prepare
 from hpcpolicy.engine.request import Request
-from hpcpolicy.engine.rules.account import resolve_account
+from hpcpolicy.engine.rules.account import effective_roles, resolve_account
 from hpcpolicy.engine.rules.path import quotas_on_path
 from hpcpolicy.engine.snapshot import PartitionRef, PolicySnapshot, QuotaRef, compile_policy
 from hpcpolicy.engine.usage import EMPTY_USAGE, Active, Amounts, UsageSnapshot

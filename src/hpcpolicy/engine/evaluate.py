@@ -24,20 +24,12 @@ from hpcpolicy.engine.partitionref import PartitionRef
 from hpcpolicy.engine.records import fast_init
 from hpcpolicy.engine.request import Request
 from hpcpolicy.engine.route import route
-from hpcpolicy.engine.rules.account import resolve_account
+from hpcpolicy.engine.rules.account import effective_roles, resolve_account
 from hpcpolicy.engine.rules.guards import guard_violations
 from hpcpolicy.engine.rules.path import quotas_on_path
 from hpcpolicy.engine.rules.quotas import Used, check_quotas, quota_violations
 from hpcpolicy.engine.snapshot import PolicySnapshot, QuotaRef
 from hpcpolicy.engine.usage import EMPTY_USAGE, Active, UsageSnapshot
-
-
-def effective_roles(request: Request, snap: PolicySnapshot) -> frozenset[str]:
-    """Roles the caller asserted (already vetted by the identity layer) plus those the policy grants."""
-    granted = snap.user_roles.get(request.user_id)
-    if granted is None:
-        return frozenset(request.roles)
-    return granted.union(request.roles) if request.roles else granted
 
 
 @fast_init
@@ -70,8 +62,8 @@ class Plan:
 def prepare(request: Request, snap: PolicySnapshot, *, reroute: bool = True) -> Plan:
     """Everything about ``request`` that no balance and no clock can change (``reroute``: also plan where
     ``on_exhausted`` would send it)."""
-    roles = effective_roles(request, snap)
     project, path, violations = resolve_account(request, snap)
+    roles = effective_roles(request, snap, project)  # roles held in a project count for its jobs only
     routing = route(request, snap, roles, project)
     violations += routing.violations
     est = routing.estimate

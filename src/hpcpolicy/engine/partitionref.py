@@ -1,9 +1,10 @@
-"""A partition as the engine reads it: its effective caps (configured, bounded by the hardware)."""
+"""A partition as the engine reads it: its effective caps (configured, bounded by the hardware), its access rule."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hpcpolicy.engine.rules.access import AccessRule, access_rule
 from hpcpolicy.policy.schema import Partition
 
 
@@ -21,10 +22,7 @@ class PartitionRef:
     max_walltime_hours: float | None
     default_walltime_hours: float | None
     gpu_types: frozenset[str] | None
-    roles: frozenset[str]
-    deny_roles: frozenset[str]
-    projects: frozenset[str]
-    deny_projects: frozenset[str]
+    access: AccessRule
     rates: tuple[float, float, float]  # per CPU-hour, per GPU-hour of the nodes' GPU type, per GB-hour
 
 
@@ -40,7 +38,7 @@ def _cap(configured: float | None, physical: float) -> float:
 
 
 def partition_ref(cluster: str, name: str, spec: Partition) -> PartitionRef:
-    nodes, limits, access = spec.nodes, spec.limits, spec.access
+    nodes, limits = spec.nodes, spec.limits
     return PartitionRef(
         cluster=cluster,
         name=name,
@@ -52,9 +50,6 @@ def partition_ref(cluster: str, name: str, spec: Partition) -> PartitionRef:
         max_walltime_hours=limits.max_walltime_hours,
         default_walltime_hours=limits.default_walltime_hours,
         gpu_types=frozenset(limits.gpu_types) if limits.gpu_types is not None else None,
-        roles=frozenset(access.roles),
-        deny_roles=frozenset(access.deny_roles),
-        projects=frozenset(access.projects),
-        deny_projects=frozenset(access.deny_projects),
+        access=access_rule(spec.access, f"partition {name}", name),
         rates=(spec.rates.cpu_hour, gpu_rate(spec, None), spec.rates.memory_gb_hour),
     )

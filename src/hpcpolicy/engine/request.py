@@ -18,6 +18,8 @@ from hpcpolicy.engine.limits import Cpus, Gpus, Hours, Ident, MemoryGb, Nodes, W
 
 #: More roles than any identity provider hands out; a cap keeps a body from carrying a million.
 MAX_ROLES = 256
+#: The same cap for groups (the Slurm hook passes only the groups the policy names).
+MAX_GROUPS = 256
 #: The ledger's ``gpu_type`` column.
 GpuType = Annotated[Ident, Field(max_length=64)]
 
@@ -27,6 +29,9 @@ class Request(BaseModel):
 
     user_id: Ident
     roles: Annotated[tuple[Ident, ...], Field(max_length=MAX_ROLES)] = ()
+    groups: Annotated[tuple[Ident, ...], Field(max_length=MAX_GROUPS)] = ()
+    """The user's Unix or directory groups, asserted like roles: they add the policy's ``groups.<g>`` roles
+    and (v2) project memberships to those of ``users.<u>.groups``."""
     project: Ident | None = None
     cluster: Ident | None = None
     partition: Ident | None = None

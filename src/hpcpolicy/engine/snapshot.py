@@ -1,6 +1,6 @@
 """A policy compiled for evaluation: lookup tables built once, read by every decision.
 
-Building indexes here (partition by name, project → team → org, roles granted per user, effective caps)
+Building indexes here (partition by name, project → team → org, members and roles, effective caps)
 keeps :func:`evaluate` to dictionary lookups and comparisons. A snapshot is immutable; a policy reload
 builds a new one and swaps the reference, so an in-flight decision always sees one consistent policy.
 """
@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from hpcpolicy.engine.members import Members, compile_members
 from hpcpolicy.engine.partitionref import PartitionRef, gpu_rate, partition_ref
 from hpcpolicy.engine.quotaref import METERED, QuotaRef, member_tables, quota_refs, with_shares
 from hpcpolicy.engine.windows import in_default_zone
@@ -29,7 +30,7 @@ class PolicySnapshot:
     clusters: frozenset[str]
     project_parents: Mapping[str, tuple[str, str]]  # project → (team, org)
     scope_quotas: Mapping[str, tuple[QuotaRef, ...]]
-    user_roles: Mapping[str, frozenset[str]]  # roles the policy grants (own + groups')
+    members: Members  # who may charge which project, and the roles the policy grants (members.py)
     project_quotas: Mapping[str, tuple[QuotaRef, ...]]  # project → its, its team's and its org's quotas
     member_quotas: Mapping[tuple[str, str | None], tuple[Quota, ...]] = field(default_factory=dict)
     """(project, user) → that member's quotas; (project, None) → every other member's (v2)."""
@@ -117,15 +118,9 @@ def compile_policy(policy: Policy, version: str) -> PolicySnapshot:
         project: quotas[f"project:{project}"] + quotas[f"team:{team}"] + quotas[f"org:{org}"]
         for project, (team, org) in parents.items()
     }
-    roles: dict[str, frozenset[str]] = {}
     for user_name, user in policy.users.items():
         quotas[f"user:{user_name}"] = _refs(f"user:{user_name}", user.quotas)
-        granted = set(user.roles)
-        for group in user.groups:
-            if group in policy.groups:
-                granted.update(policy.groups[group].roles)
-        roles[user_name] = frozenset(granted)
-    members, per_user = member_tables(policy)
+    member_specs, per_user = member_tables(policy)
     sliced = per_user or any(ref.slice is not None for refs in quotas.values() for ref in refs)
     return PolicySnapshot(
         policy=policy,
@@ -136,9 +131,9 @@ def compile_policy(policy: Policy, version: str) -> PolicySnapshot:
         clusters=frozenset(policy.clusters),
         project_parents=MappingProxyType(parents),
         scope_quotas=MappingProxyType(quotas),
-        user_roles=MappingProxyType(roles),
+        members=compile_members(policy),
         project_quotas=MappingProxyType(path_quotas),
-        member_quotas=MappingProxyType(members),
+        member_quotas=MappingProxyType(member_specs),
         sliced=sliced,
     )
 

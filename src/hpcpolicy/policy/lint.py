@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 from hpcpolicy.policy.errors import Path, PolicyIssue
 from hpcpolicy.policy.lint_budgets import lint_budgets, member_quota_lists
+from hpcpolicy.policy.lint_who import lint_who
 from hpcpolicy.policy.schema import Partition, Policy, Quota
 from hpcpolicy.policy.unreachable import unreachable
 
@@ -25,6 +26,7 @@ def lint(policy: Policy) -> list[PolicyIssue]:
         *_quota_lists(policy),
         *lint_budgets(policy),
         *unreachable(policy),
+        *lint_who(policy),
     ]
 
 
@@ -55,21 +57,18 @@ def _users(policy: Policy) -> Iterator[PolicyIssue]:
         for i, project in enumerate(user.projects):
             if project not in projects:
                 yield PolicyIssue((*base, "projects", i), f"unknown project {project!r}")
-        if user.default_project is not None and user.default_project not in user.projects:
-            yield PolicyIssue((*base, "default_project"), f"{user.default_project!r} is not in this user's projects")
         for i, group in enumerate(user.groups):
             if group not in policy.groups:
                 yield PolicyIssue((*base, "groups", i), f"unknown group {group!r}")
 
 
 def _partitions(policy: Policy) -> Iterator[PolicyIssue]:
-    projects = project_names(policy)
     for cluster_name, cluster in policy.clusters.items():
         for part_name, part in cluster.partitions.items():
-            yield from _partition((("clusters", cluster_name, "partitions", part_name)), part, projects)
+            yield from _partition((("clusters", cluster_name, "partitions", part_name)), part)
 
 
-def _partition(base: Path, part: Partition, projects: set[str]) -> Iterator[PolicyIssue]:
+def _partition(base: Path, part: Partition) -> Iterator[PolicyIssue]:
     limits, nodes = part.limits, part.nodes
     if (
         limits.default_walltime_hours is not None
@@ -97,10 +96,6 @@ def _partition(base: Path, part: Partition, projects: set[str]) -> Iterator[Poli
         yield PolicyIssue((*base, "limits", "gpu_types"), f"excludes the nodes' own GPU type {nodes.gpu_type!r}")
     if nodes.gpus and nodes.gpu_type not in part.rates.gpu_hour and "default" not in part.rates.gpu_hour:
         yield PolicyIssue((*base, "rates", "gpu_hour"), f"no rate for {nodes.gpu_type!r}: GPU-hours cost 0", "warning")
-    for key in ("projects", "deny_projects"):
-        for i, project in enumerate(getattr(part.access, key)):
-            if project not in projects:
-                yield PolicyIssue((*base, "access", key, i), f"unknown project {project!r}")
 
 
 def _quota_lists(policy: Policy) -> Iterator[PolicyIssue]:

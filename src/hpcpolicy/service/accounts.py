@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -39,13 +40,13 @@ class Accounts:
     def __init__(self, ctx: Context):
         self.ctx = ctx
 
-    def belongs_to(self, user: str, scope: str) -> bool:
-        """Whether ``scope`` is the user's own or one of the projects the policy lists them in (what a
-        user may read about without being an admin)."""
+    def belongs_to(self, user: str, scope: str, groups: Iterable[str] = ()) -> bool:
+        """Whether ``scope`` is the user's own or a project they may charge, directly or through their
+        ``groups`` (what a user may read about without being an admin)."""
         if scope == f"user:{user}":
             return True
-        member = self.ctx.policies.current.loaded.policy.users.get(user)
-        return member is not None and scope.startswith("project:") and scope.removeprefix("project:") in member.projects
+        members = self.ctx.policies.current.snapshot.members
+        return scope.startswith("project:") and members.is_member(user, groups, scope.removeprefix("project:"))
 
     def quotas(self, scope: str) -> tuple[QuotaRef, ...]:
         try:

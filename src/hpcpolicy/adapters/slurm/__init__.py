@@ -1,7 +1,7 @@
 """Slurm integration: the job_submit plugin's server side, and usage reconciliation from sacct.
 
 - :mod:`.jobdesc`: raw ``job_desc`` fields → job shape → engine request (all Slurm quirks in one place);
-- :mod:`.identity`: Unix user and groups → the policy's roles;
+- :mod:`.identity`: the submitter's Unix user and groups (the engine maps groups to roles and projects);
 - :mod:`.admission`: the submit and modify hooks (decide, reserve, what to write back);
 - :mod:`.verdict`: denials as ``sbatch: error:`` lines and ``ESLURM_*`` codes;
 - :mod:`.sacct`: ``sacct --parsable2`` → observed jobs for :class:`hpcpolicy.service.reconcile.Reconciler`;

@@ -1,6 +1,6 @@
 """The Slurm submit and modify hooks, server side: raw ``job_desc`` in, what the plugin must do out.
 
-``submit``: map the job, take the roles from the Unix user's groups, decide with a lien (``reserve``)
+``submit``: map the job, take the Unix user and their groups, decide with a lien (``reserve``)
 recorded under the key ``slurm-submit:<token>`` (a fresh submit token), and answer with the partition to
 write back (when the job named none, the engine's route), the account (when the job named none, the
 project charged) and the admin comment carrying the token: Slurm keeps it with the job and reports it in
@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from hpcpolicy.adapters.slurm.identity import Resolver, UnknownUser, roles_for, system_user
+from hpcpolicy.adapters.slurm.identity import Resolver, UnknownUser, system_user
 from hpcpolicy.adapters.slurm.jobdesc import JobDesc, modified, shape_of, shape_of_record
 from hpcpolicy.adapters.slurm.verdict import ACCESS_DENIED, rejection_lines, slurm_error
 from hpcpolicy.engine import Request
@@ -86,8 +86,8 @@ class SlurmAdmission:
         desc = body.job
         try:
             shape = shape_of(desc)
-            user, roles = self._identity(desc)
-            request = shape.to_request(user, roles, body.cluster)
+            user, groups = self._identity(desc)
+            request = shape.to_request(user, groups, body.cluster)
         except (UnknownUser, ValueError) as exc:  # pydantic's ValidationError is a ValueError
             return denied(f"hpcpolicy: job rejected: {reason(exc)}")
         token = self.gov.ctx.ids()
@@ -139,8 +139,8 @@ class SlurmAdmission:
         if job_id is None:
             return denied("hpcpolicy: update rejected: the job record has no job id")
         try:
-            user, roles = self._identity(rec)
-            request = after.to_request(user, roles, body.cluster)
+            user, groups = self._identity(rec)
+            request = after.to_request(user, groups, body.cluster)
         except (UnknownUser, ValueError) as exc:
             return denied(f"hpcpolicy: update rejected: {reason(exc)}")
         new_token = self.gov.ctx.ids()
@@ -154,8 +154,9 @@ class SlurmAdmission:
         )
 
     def _identity(self, desc: JobDesc) -> tuple[str, tuple[str, ...]]:
+        """The submitter and their Unix groups that the policy names (the engine derives roles from them)."""
         user = self.resolve(desc.number("user_id"), desc.text("user_name"))
-        return user.name, roles_for(user.groups, self.gov.ctx.policies.current.snapshot.policy)
+        return user.name, self.gov.ctx.policies.current.snapshot.members.named(user.groups)
 
 
 def refusal(outcome: Outcome) -> SlurmReply:

@@ -1,4 +1,4 @@
-"""Who submitted a Slurm job, and which roles the policy gives them: the Unix user and groups, never the job.
+"""Who submitted a Slurm job: the Unix user and their groups, never anything written in the job.
 
 slurmctld authenticates the submitter (munge) and puts their uid and primary gid in ``job_desc``; nothing
 the user writes into the job (comment, environment, ``--export``) is consulted. The service resolves uid
@@ -7,8 +7,9 @@ the supplementary groups of the user (``getgrouplist``). Run the service where N
 controller's, as it does on the controller host itself. The job's own gid is not used: only root can
 choose it (``sbatch --uid --gid``), and a root-chosen group must not lend its roles to another user.
 
-Roles are the policy's: ``groups.<name>.roles`` for every Unix group the user is in. Roles the policy
-grants the user directly (``users.<name>.roles`` and the groups listed there) are added by the engine.
+The groups go into the request as they are (narrowed to those the policy names); the engine gives their
+members the policy's ``groups.<name>.roles`` and, in v2, ``groups.<name>.projects``, as it does for a
+gateway's or a token's groups, along with what it grants the user directly (``users.<name>``).
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ import os
 import pwd
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-
-from hpcpolicy.policy.schema import Policy
 
 
 class UnknownUser(LookupError):
@@ -53,13 +52,3 @@ def _group_names(gids: Iterable[int]) -> Iterable[str]:
             yield grp.getgrgid(gid).gr_name
         except KeyError:
             continue  # a gid without a name can be in no policy mapping
-
-
-def roles_for(groups: Iterable[str], policy: Policy) -> tuple[str, ...]:
-    """The roles the policy's ``groups`` mapping gives members of ``groups`` (sorted, each once)."""
-    roles: set[str] = set()
-    for name in groups:
-        group = policy.groups.get(name)
-        if group is not None:
-            roles.update(group.roles)
-    return tuple(sorted(roles))

@@ -106,8 +106,9 @@ class JobShape:
     walltime_hours: float | None = None
     array_tasks: int = 1
 
-    def to_request(self, user: str, roles: tuple[str, ...], cluster: str | None) -> Request:
-        """The engine's request. An array's tasks multiply the hours (each task runs the whole shape)."""
+    def to_request(self, user: str, groups: tuple[str, ...], cluster: str | None) -> Request:
+        """The engine's request for ``user`` in Unix ``groups``. An array's tasks multiply the hours (each
+        task runs the whole shape)."""
         hours: dict[str, float] = {}
         if self.array_tasks > 1 and self.walltime_hours is not None:
             hours = {
@@ -116,7 +117,7 @@ class JobShape:
             }
         return Request(
             user_id=user,
-            roles=roles,
+            groups=groups,
             project=self.account,
             cluster=cluster,
             partition=self.partition,

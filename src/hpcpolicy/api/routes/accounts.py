@@ -26,7 +26,7 @@ async def usage(
 ) -> UsageOut:
     """Balances per quota of a scope (default: the caller's own user scope)."""
     scope = scope or f"user:{who.subject}"
-    if not (who.trusted or (who.kind == "user" and gov.accounts.belongs_to(who.subject, scope))):
+    if not (who.trusted or (who.kind == "user" and gov.accounts.belongs_to(who.subject, scope, who.groups))):
         raise Forbidden(f"{who.describe()} may not read {scope}")
     now = gov.ctx.clock()
     balances = await run(gov.accounts.balances, scope, now)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from hpcpolicy.api.deps import CallerDep, GovernanceDep, Offload, OffloadDep
+from hpcpolicy.api.deps import CallerDep, GovernanceDep, Offload, OffloadDep, identity
 from hpcpolicy.api.dto import JobEvaluateIn, JobEvaluateOut, QuotaCheckIn, QuotaCheckOut
 from hpcpolicy.engine import Decision, Request
 from hpcpolicy.ledger.base import LedgerUnavailable
@@ -23,10 +23,11 @@ async def health() -> dict[str, str]:
 
 @router.post("/quota/check", response_model=QuotaCheckOut)
 async def quota_check(body: QuotaCheckIn, gov: GovernanceDep, who: CallerDep, run: OffloadDep) -> QuotaCheckOut:
-    user_id, roles = who.identity_for(body.user_id, body.roles)
+    user_id, roles, groups = identity(who, gov, body.user_id, body.roles, body.groups)
     request = Request(
         user_id=user_id,
         roles=roles,
+        groups=groups,
         partition=body.partition,
         gpus=body.gpus,
         cpu_hours=body.cpu_hours,
@@ -43,8 +44,10 @@ async def quota_check(body: QuotaCheckIn, gov: GovernanceDep, who: CallerDep, ru
 
 @router.post("/jobs/evaluate", response_model=JobEvaluateOut)
 async def jobs_evaluate(body: JobEvaluateIn, gov: GovernanceDep, who: CallerDep, run: OffloadDep) -> JobEvaluateOut:
-    user_id, roles = who.identity_for(body.user_id, body.roles)
-    request = Request(user_id=user_id, roles=roles, partition=body.partition, gpus=body.gpus, memory_gb=body.memory_gb)
+    user_id, roles, groups = identity(who, gov, body.user_id, body.roles, body.groups)
+    request = Request(
+        user_id=user_id, roles=roles, groups=groups, partition=body.partition, gpus=body.gpus, memory_gb=body.memory_gb
+    )
     decision = await checked(gov, run, request)
     partition = decision.route.partition if decision.route else body.partition
     return JobEvaluateOut(allow=decision.allow, reason=reason(decision), partition=partition)

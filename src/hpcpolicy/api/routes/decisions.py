@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
 
-from hpcpolicy.api.deps import CallerDep, GovernanceDep, OffloadDep
+from hpcpolicy.api.deps import CallerDep, GovernanceDep, OffloadDep, identity
 from hpcpolicy.api.dto import DecisionIn, DecisionOut, DecisionRecordOut, IdentPath
 from hpcpolicy.auth import Forbidden
 from hpcpolicy.ledger.base import LedgerUnavailable
@@ -27,11 +27,11 @@ async def decide(
     A retry with the same ``Idempotency-Key`` (header or body) returns the first answer and reserves
     nothing more.
     """
-    user_id, roles = who.identity_for(body.user_id, body.roles)
+    user_id, roles, groups = identity(who, gov, body.user_id, body.roles, body.groups)
     if body.job_id is not None and not who.may_report_usage:
         # A job id binds the lien to a scheduler job whose reports it will then receive: a usage fact.
         raise Forbidden(f"{who.describe()} may not attach a scheduler job id (needs the 'report' scope)")
-    request = body.to_request(user_id, roles)
+    request = body.to_request(user_id, roles, groups)
     try:
         outcome = await run(
             lambda: gov.decide(

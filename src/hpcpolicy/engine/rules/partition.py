@@ -18,6 +18,6 @@ def partition_violations(
     request: Request, part: PartitionRef, roles: frozenset[str], project: str | None, walltime: float
 ) -> list[Violation]:
     scope = f"partition:{part.name}"
-    found = access_violations(part, roles, project, scope)
+    found = access_violations(part.access, roles, project, scope)
     cap_violations(request, part, walltime, scope, found)
     return found

@@ -26,6 +26,9 @@ class Member(Model):
 
 
 class Project(Model):
+    """A project: what its jobs charge. ``roles`` and ``member_roles`` (v2) are roles held for this
+    project's jobs only, so that a PI of one project approves nothing in another."""
+
     quotas: list[Quota] = []
     description: str | None = None
     member_quotas: list[Quota] = Field(default=[], json_schema_extra=V2)
@@ -33,6 +36,10 @@ class Project(Model):
     personal quota across projects; ``members.<user>.quotas`` replaces it for one member."""
     members: dict[Name, Member] = Field(default={}, json_schema_extra=V2)
     share: Share | None = Field(default=None, json_schema_extra=V2)
+    roles: dict[Name, list[Name]] = Field(default={}, json_schema_extra=V2)
+    """role → the users who hold it in this project (``{pi: [dan]}``)."""
+    member_roles: list[Name] = Field(default=[], json_schema_extra=V2)
+    """Roles every member holds for this project's jobs (``[dgx_access]``)."""
 
 
 class Team(Model):
@@ -54,9 +61,14 @@ class User(Model):
     roles: list[Name] = []
     groups: list[Name] = []
     quotas: list[Quota] = []
+    project_roles: dict[Name, list[Name]] = Field(default={}, json_schema_extra=V2)
+    """project → roles this user holds for that project's jobs only (``{imaging-ai: [pi]}``)."""
 
 
 class Group(Model):
-    """A Unix or directory group; its members get ``roles`` (used by scheduler adapters)."""
+    """A Unix or directory group. Its members get ``roles``; in v2 they may also charge ``projects``,
+    ``default_project`` first when a request names none (so users need not be listed one by one)."""
 
     roles: list[Name] = []
+    projects: list[Name] = Field(default=[], json_schema_extra=V2)
+    default_project: Name | None = Field(default=None, json_schema_extra=V2)
