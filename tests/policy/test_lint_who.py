@@ -92,7 +92,7 @@ def test_errors_name_the_path_and_the_fix(case: tuple[Any, str, str]) -> None:
 CLEAN: dict[str, Any] = {
     "alternatives without denies": lambda b: b.access(
         deny_roles=["student"], any_of=[{"roles": ["a"]}, {"projects": ["lab"]}]
-    ),
+    ).user(roles=["a"]),
     "user default from a group": lambda b: b.set("groups", {"g": {"projects": ["lab"]}}).user(
         groups=["g"], default_project="lab"
     ),

@@ -164,3 +164,16 @@ def test_a_budget_is_held_to_the_partitions_its_scope_may_use() -> None:
     assert set(found) == {team, proj}
     assert "(1 CPU for the 0.5 h default walltime of hpc/short)" in found[team]
     assert "(1 CPU for the 4 h default walltime of hpc/cpu)" in found[proj]
+
+
+def test_v2_grants_count_as_holders_and_members() -> None:
+    """Roles held in a project, members' roles, and membership through groups make a rule reachable."""
+    from tests.builders import PolicyBuilder
+
+    b = PolicyBuilder().project("lab").access(any_of=[{"roles": ["himem"]}, {"roles": ["pi"]}], projects=["lab"])
+    found = {".".join(map(str, i.path)) for i in b.lint_issues()}
+    assert "clusters.hpc.partitions.cpu.access.any_of.0.roles.0" in found  # nobody holds himem
+    assert "clusters.hpc.partitions.cpu.access.projects" in found  # nobody may charge lab
+    b.set("orgs.org.teams.team.projects.lab.member_roles", ["himem"]).set("users.u.project_roles", {"proj": ["pi"]})
+    b.set("groups", {"lab-members": {"projects": ["lab"]}})
+    assert b.lint_issues() == []

@@ -18,20 +18,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 
 from hpcpolicy.policy.errors import Path, PolicyIssue
-from hpcpolicy.policy.schema import Access, Partition, Policy, Quota
+from hpcpolicy.policy.schema import Access, Partition, Policy, Project, Quota
 from hpcpolicy.policy.schema.quotas import Slice
 
 #: Where roles are granted: each yields roles some user holds.
 ROLE_SOURCES: tuple[Callable[[Policy], Iterable[str]], ...] = (
     lambda p: (role for user in p.users.values() for role in user.roles),
     lambda p: (role for group in p.groups.values() for role in group.roles),
+    lambda p: (role for user in p.users.values() for roles in user.project_roles.values() for role in roles),
+    lambda p: (role for project in _projects(p) for role in (*project.roles, *project.member_roles)),
 )
 #: Where project membership is granted: each yields ``(project, member)`` pairs.
 MEMBER_SOURCES: tuple[Callable[[Policy], Iterable[tuple[str, str]]], ...] = (
     lambda p: ((project, f"user {name}") for name, user in p.users.items() for project in user.projects),
+    lambda p: ((project, f"group {name}") for name, group in p.groups.items() for project in group.projects),
 )
 #: Said in every warning about members, so the admin knows every way to grant membership.
-HOW_TO_JOIN = "list it in a user's projects"
+HOW_TO_JOIN = "list it in a user's or a group's projects"
 
 PartitionAt = tuple[Path, str, Partition]  # (path, "cluster/partition", spec)
 Budget = tuple[Path, list[str | None], Quota]  # (path, the projects its jobs may charge: None for none, quota)
@@ -59,10 +62,10 @@ def unreachable(policy: Policy) -> list[PolicyIssue]:
 def _roles_nobody_holds(policy: Policy, parts: list[PartitionAt], held: set[str]) -> Iterator[PolicyIssue]:
     fix = "grant it to a user (users.<name>.roles) or a group (groups.<name>.roles)"
     for path, label, spec in parts:
-        for i, role in enumerate(spec.access.roles):
+        for where, role in _required_roles(spec.access, (*path, "access")):
             if role not in held and role not in spec.access.deny_roles:
                 yield _warn(
-                    (*path, "access", "roles", i),
+                    where,
                     f"no user or group in the policy holds role {role!r}; only tokens asserting it can use {label}: "
                     f"{fix}, or remove it",
                 )
@@ -80,6 +83,20 @@ def _roles_nobody_holds(policy: Policy, parts: list[PartitionAt], held: set[str]
             f"no user or group in the policy holds role {expensive.role!r}; only tokens asserting it can run jobs "
             f"above {expensive.cost_threshold:g}: {fix}",
         )
+
+
+def _required_roles(access: Access, path: Path) -> Iterator[tuple[Path, str]]:
+    """Every role an access block names as required, alternatives included, with its path."""
+    for i, role in enumerate(access.roles):
+        yield (*path, "roles", i), role
+    for key in ("any_of", "all_of"):
+        for i, alternative in enumerate(getattr(access, key) or ()):
+            yield from _required_roles(alternative, (*path, key, i))
+
+
+def _projects(policy: Policy) -> Iterator[Project]:
+    teams = (team for org in policy.orgs.values() for team in org.teams.values())
+    return (project for team in teams for project in team.projects.values())
 
 
 def _partitions_nobody_may_use(parts: list[PartitionAt], members: dict[str, set[str]]) -> Iterator[PolicyIssue]:
