@@ -63,9 +63,14 @@ class PolicySnapshot:
         Those are the ids of :meth:`quota_ids`; for a user the policy does not list, ``user:<name>`` (the
         default user quota's id, whatever its ``name``: see :meth:`user_quotas`); a member's quota ids
         (``project:<p>/user:<u>``, ``#name`` when named) where the project has member quotas; and every
-        user's ``user:<u>#per_user:<partition>`` where the partition has a per-user quota. A name holding
+        user's ``user:<u>#per_user:<partition>`` where the partition has a per-user quota; and
+        ``<quota id>@<child scope>``, a child's use of a parent quota it has a share of. A name holding
         ``#`` is not taken for an unlisted user: ``user:erin#monthly`` is a quota of listed erin mistyped.
         """
+        parent, at, child = quota_id.partition("@")
+        if at:  # a child's use of its parent's shared quota
+            refs = self.scope_quotas.get(parent.partition("#")[0], ())
+            return any(ref.id == parent and any(s.scope == child for s in ref.shares) for ref in refs)
         scope, _, name = quota_id.partition("#")
         refs = self.scope_quotas.get(scope, ())
         if any(ref.id == quota_id for ref in refs) or self._unlisted_user(quota_id):

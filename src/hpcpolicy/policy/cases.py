@@ -46,15 +46,19 @@ class ActiveDoc(_Doc):
 
 
 class UsageDoc(_Doc):
-    """The JSON/YAML form of a usage snapshot: ``consumed`` by quota id, ``active`` by scope id."""
+    """The JSON/YAML form of a usage snapshot: ``consumed`` by quota id (and ``<quota id>@<child scope>``
+    for a child's use of a shared quota), ``active`` by counter (a scope, or ``scope[slice]``),
+    ``previous`` by quota id (what a quota with ``carry_over`` settled in its previous window)."""
 
     consumed: dict[str, AmountsDoc] = {}
     active: dict[str, ActiveDoc] = {}
+    previous: dict[str, AmountsDoc] = {}
 
     def to_snapshot(self) -> UsageSnapshot:
         return UsageSnapshot(
             consumed={k: Amounts(v.cpu_hours, v.gpu_hours, v.cost) for k, v in self.consumed.items()},
             active={k: Active(v.jobs, v.gpus) for k, v in self.active.items()},
+            previous={k: Amounts(v.cpu_hours, v.gpu_hours, v.cost) for k, v in self.previous.items()},
         )
 
 
@@ -66,10 +70,11 @@ def usage_problems(usage: UsageDoc, snap: PolicySnapshot) -> list[str]:
     """``consumed.<key>: why`` for each key no decision under ``snap`` would read; empty if all are used."""
     problems: list[str] = []
     ids = snap.quota_ids()
-    for key in usage.consumed:
-        if not snap.is_quota_id(key):
-            known = _known(key, ids, "quota ids", "user:<name> of a user the policy does not list")
-            problems.append(f"consumed.{key}: no quota has this id{_scope_hint(key, snap) or known}")
+    for table, keys in (("consumed", usage.consumed), ("previous", usage.previous)):
+        for key in keys:
+            if not snap.is_quota_id(key):
+                known = _known(key, ids, "quota ids", "user:<name> of a user the policy does not list")
+                problems.append(f"{table}.{key}: no quota has this id{_scope_hint(key, snap) or known}")
     scopes = list(snap.scope_quotas)
     for key in usage.active:
         if not snap.is_scope(key):
