@@ -134,7 +134,7 @@ def test_every_violation_is_reported() -> None:
 def test_cpu_job_without_partition_routes_to_cheapest_fit() -> None:
     d = decide("--user", "alice", "--cpus", "16", "--memory-gb", "64", "--walltime-hours", "10")
     assert d["allow"] is True
-    assert d["route"] == {"cluster": "helix", "partition": "cpu"}
+    assert d["route"] == {"cluster": "helix", "partition": "cpu", "reason": "cheapest of 2 candidates"}
 
 
 def test_request_file_with_flag_override_and_usage(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from hpcpolicy.engine.decision import Decision, Estimate, RejectedRoute, Route, Violation
+from hpcpolicy.engine.opening import Opening, open_plan, scheduled
 from hpcpolicy.engine.records import fast_init
 from hpcpolicy.engine.request import Request
 from hpcpolicy.engine.route import route
@@ -54,6 +55,7 @@ class Plan:
     estimate: Estimate
     rejected: tuple[RejectedRoute, ...]
     quotas: tuple[QuotaRef, ...]
+    opening: Opening | None = None  # the route's opening hours and fallbacks (None: always open to the caller)
 
 
 def prepare(request: Request, snap: PolicySnapshot) -> Plan:
@@ -65,23 +67,26 @@ def prepare(request: Request, snap: PolicySnapshot) -> Plan:
     est = routing.estimate
     violations += guard_violations(request, snap.policy.guards, roles, est.cost)
     part = routing.partition
-    return Plan(
+    plan = Plan(
         request=request,
         snap=snap,
         project=project,
         path=path,
         violations=tuple(violations),
-        route=Route(part.cluster, part.name) if part is not None else None,
+        route=Route(part.cluster, part.name, routing.reason) if part is not None else None,
         estimate=est,
         rejected=routing.rejected,
         quotas=quotas_on_path(request, snap, project),
     )
+    return plan if routing.hours is None else scheduled(plan, routing, prepare)
 
 
 def decide(plan: Plan, usage: UsageSnapshot = EMPTY_USAGE, *, now: datetime) -> Decision:
     """The decision on a prepared request against ``usage`` at ``now``."""
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
+    if plan.opening is not None:
+        plan = open_plan(plan, now)
     remaining: dict[str, dict[str, float]] = {}
     found = quota_violations(plan.quotas, plan.estimate, plan.request.gpus, usage, now, remaining)
     return _decision(plan, found, remaining)
@@ -96,6 +101,8 @@ def decide_balances(plan: Plan, used: Sequence[Used], active: Sequence[Active], 
     """
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
+    if plan.opening is not None:
+        plan = open_plan(plan, now)
     remaining: dict[str, dict[str, float]] = {}
     found = check_quotas(plan.quotas, plan.estimate, plan.request.gpus, used, active, now, remaining)
     return _decision(plan, found, remaining)

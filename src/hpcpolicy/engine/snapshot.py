@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from hpcpolicy.engine.candidates import CandidateIndex, candidate_index
 from hpcpolicy.engine.partitionref import PartitionRef, gpu_rate, partition_ref
 from hpcpolicy.engine.quotaref import METERED, QuotaRef
 from hpcpolicy.policy.schema import Policy, Quota
@@ -30,6 +31,7 @@ class PolicySnapshot:
     scope_quotas: Mapping[str, tuple[QuotaRef, ...]]
     user_roles: Mapping[str, frozenset[str]]  # roles the policy grants (own + groups')
     project_quotas: Mapping[str, tuple[QuotaRef, ...]]  # project → its, its team's and its org's quotas
+    candidates: CandidateIndex  # what routing may pick, per cluster, QOS and GPU job
 
     def partition(self, cluster: str, name: str) -> PartitionRef | None:
         for part in self.partitions_by_name.get(name, ()):
@@ -72,7 +74,7 @@ class PolicySnapshot:
 
 def compile_policy(policy: Policy, version: str) -> PolicySnapshot:
     parts = tuple(
-        partition_ref(cluster_name, name, spec)
+        partition_ref(cluster_name, name, spec, cluster.qos)
         for cluster_name, cluster in policy.clusters.items()
         for name, spec in cluster.partitions.items()
     )
@@ -111,6 +113,7 @@ def compile_policy(policy: Policy, version: str) -> PolicySnapshot:
         scope_quotas=MappingProxyType(quotas),
         user_roles=MappingProxyType(roles),
         project_quotas=MappingProxyType(path_quotas),
+        candidates=candidate_index(parts),
     )
 
 

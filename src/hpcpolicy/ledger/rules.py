@@ -32,6 +32,7 @@ from hpcpolicy.engine import (
     unit_rates,
 )
 from hpcpolicy.engine.decision import num
+from hpcpolicy.engine.estimate import allocation
 from hpcpolicy.ledger.model import AdjustmentKind, JobUsage, Lien, LienState
 
 OPEN_STATES = (LienState.RESERVED, LienState.RUNNING)
@@ -123,12 +124,14 @@ def lien_for(
     ttl: timedelta,
     job_id: str | None = None,
 ) -> Lien | None:
-    """The lien an admitted decision takes: its estimate, its account path, the unit rates in force."""
+    """The lien an admitted decision takes: its estimate, its account path, the unit rates in force, and
+    what the job holds (whole nodes on an exclusive partition: :func:`~hpcpolicy.engine.estimate.allocation`)."""
     if not decision.allow or decision.route is None:
         return None
     part = policy.partition(decision.route.cluster, decision.route.partition)
     path = dict(scope.split(":", 1) for scope in decision.account_path)
     est = decision.estimate
+    cpus, gpus, memory_gb = allocation(request, part)
     return Lien(
         id=lien_id,
         decision_id=lien_id,
@@ -138,10 +141,10 @@ def lien_for(
         org=path.get("org"),
         cluster=decision.route.cluster,
         partition=decision.route.partition,
-        cpus=request.cpus,
-        gpus=request.gpus,
+        cpus=cpus,
+        gpus=gpus,
         gpu_type=request.gpu_type,
-        memory_gb=request.memory_gb,
+        memory_gb=memory_gb,
         nodes=request.nodes,
         walltime_hours=est.walltime_hours,
         amounts=Amounts(est.cpu_hours, est.gpu_hours, est.cost),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from hpcpolicy.policy.errors import Path, PolicyIssue
+from hpcpolicy.policy.lint_partitions import partition_issues
 from hpcpolicy.policy.schema import Partition, Policy, Quota
 
 
@@ -20,6 +21,7 @@ def lint(policy: Policy) -> list[PolicyIssue]:
         *_users(policy),
         *_partitions(policy),
         *_quota_lists(policy),
+        *partition_issues(policy, project_names(policy)),
     ]
 
 

@@ -109,7 +109,7 @@ class LedgerGovernor:
             return decision, None
         lien_id = str(next(self._ids))
         template = prepared.lien
-        if template is None:
+        if template is None or (prepared.plan.opening is not None and not _routed_alike(template, decision)):
             lien = lien_for(lien_id, request, decision, self.snapshot, now, self.ttl, job_id)
             if lien is None:  # allowed without a route cannot happen; be explicit rather than assert
                 return decision, None
@@ -181,8 +181,16 @@ class ServiceGovernor:
         return charge.amounts if charge is not None else None
 
 
+def _routed_alike(lien: Lien, decision: Decision) -> bool:
+    """Whether ``decision`` runs where ``lien`` does: a plan whose route has opening hours may fall back on
+    another partition (another estimate and rates) at another time."""
+    route = decision.route
+    return route is not None and (lien.cluster, lien.partition) == (route.cluster, route.partition)
+
+
 def decision_from_dict(body: dict[str, Any]) -> Decision:
-    """Rebuild a :class:`Decision` from its JSON form (``Decision.to_dict``)."""
+    """Rebuild a :class:`Decision` from its JSON form (``Decision.to_dict``; a route recorded before routes
+    carried a ``reason`` gets an empty one)."""
     route = body["route"]
     return Decision(
         allow=body["allow"],

@@ -1,4 +1,4 @@
-"""Partition-level rules: access lists and per-job caps, checked against one candidate partition.
+"""Partition-level rules: access lists, the QOS's access and per-job caps, checked against one candidate.
 
 These are the rules routing uses to decide whether a partition "fits": they depend only on the request,
 the caller's roles and project, and the partition, never on usage. Who may use it is
@@ -7,7 +7,9 @@ the caller's roles and project, and the partition, never on usage. Who may use i
 
 from __future__ import annotations
 
+from hpcpolicy.engine.codes import Code
 from hpcpolicy.engine.decision import Violation
+from hpcpolicy.engine.gate import refusal
 from hpcpolicy.engine.partitionref import PartitionRef
 from hpcpolicy.engine.request import Request
 from hpcpolicy.engine.rules.access import access_violations
@@ -19,5 +21,7 @@ def partition_violations(
 ) -> list[Violation]:
     scope = f"partition:{part.name}"
     found = access_violations(part, roles, project, scope)
+    if part.qos_gate is not None and (why := refusal(part.qos_gate, roles, project)) is not None:
+        found.append(Violation(Code.QOS_ACCESS_DENIED, f"qos {part.qos_name} {why}", f"qos:{part.qos_name}"))
     cap_violations(request, part, walltime, scope, found)
     return found
