@@ -40,6 +40,8 @@ def decision(console: Console, d: Decision) -> None:
     route = f"{d.route.cluster}/{d.route.partition}" if d.route else "none"
     e = d.estimate
     console.print(f"{verdict}  route={route}  project={d.project or '-'}  policy={d.policy_version}")
+    if d.route is not None and d.route.reason:
+        console.print(f"route: {d.route.reason}", markup=False)
     console.print(
         f"estimate: {_num(e.cpu_hours)} CPU-h, {_num(e.gpu_hours)} GPU-h, cost {_num(e.cost)}"
         f" over {_num(e.walltime_hours)} h"
