@@ -90,6 +90,8 @@ def test_routing_falls_back_to_the_next_open_partition() -> None:
     assert weekend.allow and weekend.route is not None and weekend.route.partition == "cpu"
     assert weekend.route.reason == "cheapest open of 2 candidates; closed now: interactive"
     assert weekend.estimate.cost == 2 * 1.0 and at_noon.estimate.cost == 2 * 0.5
+    assert plan.opening is not None and plan.opening.plans[0] is not None  # prepared once, when first chosen
+    assert decide(plan, now=SAT_NOON) == weekend and decide(plan, now=WED_NOON) == at_noon
     staff = decide_at(snap, cpus=2, roles=("staff",), now=SAT_NOON)
     assert staff.route is not None and staff.route.partition == "interactive"
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from hpcpolicy.engine.decision import Decision, Estimate, RejectedRoute, Route, Violation
-from hpcpolicy.engine.opening import Opening, open_plan, scheduled
+from hpcpolicy.engine.opening import Opening, open_plan, opening
 from hpcpolicy.engine.records import fast_init
 from hpcpolicy.engine.request import Request
 from hpcpolicy.engine.route import route
@@ -67,7 +67,7 @@ def prepare(request: Request, snap: PolicySnapshot) -> Plan:
     est = routing.estimate
     violations += guard_violations(request, snap.policy.guards, roles, est.cost)
     part = routing.partition
-    plan = Plan(
+    return Plan(
         request=request,
         snap=snap,
         project=project,
@@ -77,8 +77,8 @@ def prepare(request: Request, snap: PolicySnapshot) -> Plan:
         estimate=est,
         rejected=routing.rejected,
         quotas=quotas_on_path(request, snap, project),
+        opening=None if routing.hours is None else opening(routing.hours, routing.fallbacks, prepare),
     )
-    return plan if routing.hours is None else scheduled(plan, routing, prepare)
 
 
 def decide(plan: Plan, usage: UsageSnapshot = EMPTY_USAGE, *, now: datetime) -> Decision:

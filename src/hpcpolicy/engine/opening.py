@@ -1,73 +1,93 @@
-"""Opening hours in a decision: the plan for each partition the job may use, and at ``now`` the first open one.
+"""Opening hours in a decision: at ``now``, the route if it is open, else the first open fallback.
 
-Whether a partition is open depends on the time, so it is decided in ``decide``; everything else about
-using a partition does not, so :func:`scheduled` prepares, along with the plan for the route, one plan
-for each fallback that routing found (:attr:`~hpcpolicy.engine.route.Routing.fallbacks`: the next
-accepting partitions, up to one always open to the caller). :func:`open_plan` then only reads the clock.
-A plan whose route has no opening hours for this caller has no :class:`Opening`, and ``decide`` pays one
-``is None`` test for the feature.
+Whether a partition is open depends on the time, so it is decided in ``decide``. Routing, in
+``prepare``, already found what does not depend on it: the route's opening hours (when they bind the
+caller) and the next accepting partitions, up to one always open to the caller, each with the reason it
+would be chosen (:attr:`~hpcpolicy.engine.route.Routing.fallbacks`). A plan without binding hours has no
+:class:`Opening`, and ``decide`` pays one ``is None`` test for the feature.
 
-The fallbacks' plans are prepared like requests naming the partition (so their estimate, guards and
-quotas are theirs). The usage a caller supplies must cover the quotas of every plan it may be decided
-on: today every plan of one request has the same quotas (they follow from user and project).
+A fallback is decided on its own plan (its estimate, guards and quotas are its own), prepared like a
+request naming the partition. That plan is made the first time the fallback is chosen and kept in the
+:class:`Opening` (a memo of a pure result, as the plan itself is one), so a decision while the route is
+open costs one clock reading, and a replay that reuses the plan prepares each fallback once.
+
+The usage a caller supplies must cover the quotas of every plan a request may be decided on: today every
+plan of one request has the same quotas (they follow from user and project).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from hpcpolicy.engine.codes import Code
 from hpcpolicy.engine.decision import Route, Violation
 from hpcpolicy.engine.hours import OpeningHours
-from hpcpolicy.engine.route import Routing
+from hpcpolicy.engine.partitionref import PartitionRef
 
 if TYPE_CHECKING:
     from hpcpolicy.engine.evaluate import Plan
     from hpcpolicy.engine.request import Request
     from hpcpolicy.engine.snapshot import PolicySnapshot
 
+Prepare = Callable[["Request", "PolicySnapshot"], "Plan"]
+
+
+@dataclass(frozen=True, slots=True)
+class Fallback:
+    """An accepting partition to use while the cheaper ones are closed."""
+
+    partition: PartitionRef
+    reason: str  # the route's reason when it is chosen
+    hours: OpeningHours | None  # its own hours, when they bind the caller (None: always open to them)
+
 
 @dataclass(frozen=True, slots=True)
 class Opening:
-    """The route's opening hours (which bind this caller) and the plans to fall back on while it is closed."""
+    """The route's opening hours (which bind this caller) and what to fall back on while it is closed."""
 
     hours: OpeningHours
-    fallbacks: tuple[Plan, ...]
+    fallbacks: tuple[Fallback, ...]
+    prepare: Prepare = field(compare=False)
+    plans: list[Plan | None] = field(compare=False)  # the fallbacks' plans, made when first chosen
 
 
-def scheduled(plan: Plan, routing: Routing, prepare: Callable[[Request, PolicySnapshot], Plan]) -> Plan:
-    """``plan`` with its :class:`Opening` (``routing.hours`` is set): fallback plans prepared once, here."""
-    if routing.hours is None:  # always open to this caller: nothing to decide at ``now``
-        return plan
-    fallbacks = []
-    for part, reason in routing.fallbacks:
-        named = plan.request.model_copy(update={"cluster": part.cluster, "partition": part.name})
-        fallback = prepare(named, plan.snap)
-        fallbacks.append(replace(fallback, route=Route(part.cluster, part.name, reason)))
-    return replace(plan, opening=Opening(routing.hours, tuple(fallbacks)))
+def opening(hours: OpeningHours, fallbacks: tuple[Fallback, ...], prepare: Prepare) -> Opening:
+    return Opening(hours, fallbacks, prepare, [None] * len(fallbacks))
 
 
 def open_plan(plan: Plan, now: datetime) -> Plan:
-    """The plan to decide on at ``now``: ``plan`` if its route is open, else the first open fallback,
+    """The plan to decide on at ``now``: ``plan`` if its route is open, else the first open fallback's,
     else ``plan`` with a ``partition.closed`` violation for its route and for each closed fallback."""
-    opening = plan.opening
-    if opening is None or opening.hours.open_at(now):
+    held = plan.opening
+    if held is None or held.hours.open_at(now):
         return plan
-    for fallback in opening.fallbacks:
-        if fallback.opening is None or fallback.opening.hours.open_at(now):
-            return fallback
-    closed = [closed_violation(plan, opening.hours, now)]
-    closed += [closed_violation(f, f.opening.hours, now) for f in opening.fallbacks if f.opening is not None]
+    for i, fallback in enumerate(held.fallbacks):
+        if fallback.hours is None or fallback.hours.open_at(now):
+            return _fallback_plan(plan, held, i)
+    name = plan.route.partition if plan.route is not None else "?"
+    closed = [closed_violation(name, held.hours, now)]
+    closed += [closed_violation(f.partition.name, f.hours, now) for f in held.fallbacks if f.hours is not None]
     return replace(plan, violations=plan.violations + tuple(closed))
 
 
-def closed_violation(plan: Plan, hours: OpeningHours, now: datetime) -> Violation:
-    name = plan.route.partition if plan.route is not None else "?"
+def _fallback_plan(plan: Plan, held: Opening, i: int) -> Plan:
+    made = held.plans[i]
+    if made is None:
+        part, reason = held.fallbacks[i].partition, held.fallbacks[i].reason
+        named = plan.request.model_copy(update={"cluster": part.cluster, "partition": part.name})
+        made = replace(held.prepare(named, plan.snap), route=Route(part.cluster, part.name, reason))
+        held.plans[i] = made  # a pure result: two threads racing here store equal plans
+    return made
+
+
+def closed_violation(name: str, hours: OpeningHours, now: datetime) -> Violation:
+    """``partition.closed`` for partition ``name``: its hours, the local time, and when it next opens."""
     later = hours.next_opening(now)
-    message = f"partition {name} is closed at {hours.local(now)}; it takes jobs {hours.label}"
+    local = hours.local(now)
+    message = f"partition {name} is closed at {local}; it takes jobs {hours.label}"
     if later is not None:
         message += f" (next opens {later})"
-    return Violation(Code.PARTITION_CLOSED, message, f"partition:{name}", limit=hours.label, requested=hours.local(now))
+    return Violation(Code.PARTITION_CLOSED, message, f"partition:{name}", limit=hours.label, requested=local)

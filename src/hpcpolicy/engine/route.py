@@ -22,6 +22,7 @@ from hpcpolicy.engine.decision import Estimate, RejectedRoute, Violation
 from hpcpolicy.engine.estimate import estimate, ranking_cost, resource_hours, walltime_for
 from hpcpolicy.engine.gate import refusal
 from hpcpolicy.engine.hours import OpeningHours
+from hpcpolicy.engine.opening import Fallback
 from hpcpolicy.engine.partitionref import under_qos
 from hpcpolicy.engine.records import fast_init
 from hpcpolicy.engine.request import Request
@@ -43,8 +44,8 @@ class Routing:
     reason: str = ""
     hours: OpeningHours | None = None
     """The route's opening hours, when they bind this caller (None: always open to them)."""
-    fallbacks: tuple[tuple[PartitionRef, str], ...] = ()
-    """With ``hours``: the next accepting partitions, cheapest first, and the reason each would be chosen."""
+    fallbacks: tuple[Fallback, ...] = ()
+    """With ``hours``: the next accepting partitions, cheapest first, up to one always open to the caller."""
 
 
 def route(request: Request, snap: PolicySnapshot, roles: frozenset[str], project: str | None) -> Routing:
@@ -170,9 +171,10 @@ def _fallbacks(
     roles: frozenset[str],
     project: str | None,
     default: float,
-) -> tuple[tuple[PartitionRef, str], ...]:
+) -> tuple[Fallback, ...]:
     """The accepting partitions after ``first`` (which has opening hours), up to one always open to the caller."""
-    closed, found = [first.name], []
+    closed: list[str] = [first.name]
+    found: list[Fallback] = []
     count = len(cands.shared) + len(cands.exclusive)
     while ranked:
         _, order, part = heapq.heappop(ranked)
@@ -183,8 +185,9 @@ def _fallbacks(
             rejected.append((order, RejectedRoute(part.cluster, part.name, tuple(problems))))
             continue
         head = f"cheapest open of {count} candidates; closed now: {', '.join(closed)}"
-        found.append((part, _reason(head, rejected) if rejected else head))
-        if binding_hours(part, roles, project) is None:
+        hours = binding_hours(part, roles, project)
+        found.append(Fallback(part, _reason(head, rejected) if rejected else head, hours))
+        if hours is None:
             break
         closed.append(part.name)
     return tuple(found)
