@@ -38,7 +38,7 @@ def gpu_nodes(count: int = 2, gpus: int = 4, gpu_type: str = "a100", cpus: int =
 class PolicyBuilder:
     def __init__(self) -> None:
         self.data: dict[str, Any] = {
-            "apiVersion": "hpcpolicy/v1",
+            "apiVersion": "hpcpolicy/v2",
             "metadata": {"name": "test"},
             "clusters": {"hpc": {"scheduler": "slurm", "partitions": {}}},
             "orgs": {"org": {"teams": {"team": {"projects": {"proj": {}}}}}},

@@ -37,9 +37,10 @@ from hpcpolicy.engine.estimate import estimate, ranking_cost, walltime_for
 from hpcpolicy.engine.evaluate import effective_roles
 from hpcpolicy.engine.records import fast_init
 from hpcpolicy.engine.route import Routing, _named
-from hpcpolicy.engine.rules.account import quotas_on_path, resolve_account
+from hpcpolicy.engine.rules.account import resolve_account
 from hpcpolicy.engine.rules.guards import guard_violations
 from hpcpolicy.engine.rules.partition import partition_violations
+from hpcpolicy.engine.rules.path import quotas_on_path
 from hpcpolicy.engine.rules.quotas import EPSILON
 from hpcpolicy.engine.snapshot import METERED, QuotaRef
 from hpcpolicy.engine.windows import describe

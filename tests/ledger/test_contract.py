@@ -234,6 +234,7 @@ def apply_random_operation(draw: st.DrawFn, ledgers: list[MemoryLedger], now: da
                 Amounts(draw(st.floats(0, 40)), 0.0, draw(st.floats(0, 4))),
                 "finish",
                 f"lien:{lien_id}",
+                None,
             )
         first.close_lien(lien_id, state, at, spec)
         for ledger in ledgers[1:]:
@@ -242,7 +243,9 @@ def apply_random_operation(draw: st.DrawFn, ledgers: list[MemoryLedger], now: da
             ledger.update_lien(replace(old, state=state, ended_at=at))
             if spec is not None:
                 path = (old.user_id, old.project, old.team, old.org, old.cluster, old.partition)
-                ledger.add_charge(Charge(spec[0], lien_id, old.job_id, *path, spec[1], at, spec[2], spec[3]))
+                ledger.add_charge(
+                    Charge(spec[0], lien_id, old.job_id, *path, spec[1], at, spec[2], spec[3], old.gpu_type)
+                )
     elif kind == "run":
         lien_id = draw(st.sampled_from(open_ids))
         for ledger in ledgers:
@@ -315,7 +318,7 @@ def test_memory_fast_paths_give_the_shared_rule_exactly(data: st.DataObject) -> 
 def test_a_lien_closed_by_close_lien_is_written_when_read_and_never_expires() -> None:
     memory = MemoryLedger()
     memory.add_lien(lien("a", job_id="7"))
-    closed = memory.close_lien("a", LienState.FINISHED, T0, ("c1", Amounts(3, 0, 0.3), "finish", "lien:a"))
+    closed = memory.close_lien("a", LienState.FINISHED, T0, ("c1", Amounts(3, 0, 0.3), "finish", "lien:a", None))
     assert closed.state == LienState.RESERVED  # the lien as it was
     assert memory.reserved("project:p", T0) == (Amounts(), Active())  # released at once
     assert memory.settled("org:o", *MONTH) == Amounts(3, 0, 0.3)  # and charged at once

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine, insert, select, text
 
 from hpcpolicy.engine import Amounts
+from hpcpolicy.ledger import Lien
 from hpcpolicy.ledger.base import DuplicateKey
 from hpcpolicy.ledger.sql.connect import create_ledger_engine
 from hpcpolicy.ledger.sql.ledger import SqlLedger
@@ -21,6 +22,13 @@ from tests.ledger.test_contract import lien
 
 T0 = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
 MONTH = (T0 - timedelta(days=9, hours=12), T0 + timedelta(days=20))
+
+
+def v0002(made: Lien) -> dict[str, object]:
+    """A lien row as revision 0002 stored it (before hour weights)."""
+    row = lien_row(made)
+    del row["weight_cpu"], row["weight_gpu"]
+    return row
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
@@ -40,7 +48,7 @@ def at_0002(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
 
 def test_upgrade_keeps_rows_and_scopes_job_ids_by_cluster(at_0002: Engine) -> None:
     with at_0002.begin() as conn:
-        conn.execute(insert(liens), [lien_row(lien("a", job_id="1234")), lien_row(lien("b", user="Alice"))])
+        conn.execute(insert(liens), [v0002(lien("a", job_id="1234")), v0002(lien("b", user="Alice"))])
         conn.execute(
             insert(decisions),
             {"id": "d1", "at": T0.replace(tzinfo=None), "caller": "gateway", "user_id": "alice", "allow": True,

@@ -48,7 +48,7 @@ def test_a_v2_policy_using_every_construct_is_clean() -> None:
     ],
 )
 def test_a_v1_file_refuses_each_construct_with_the_version_to_write(dotted_path: str, value: object) -> None:
-    text = PolicyBuilder().set(dotted_path, value).yaml()
+    text = PolicyBuilder().set("apiVersion", "hpcpolicy/v1").set(dotted_path, value).yaml()
     [problem] = _refused(text)
     key = dotted_path.split(".")[-1] + ":"
     line = next(n for n, row in enumerate(text.splitlines(), 1) if row.strip().startswith(key))

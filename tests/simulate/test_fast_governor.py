@@ -26,13 +26,13 @@ from hpcpolicy.engine import (
     PolicySnapshot,
     Request,
     compile_policy,
-    evaluate,
+    decide,
+    prepare,
     quotas_on_path,
 )
-from hpcpolicy.engine import resolve_account as account_of
 from hpcpolicy.ledger import Charge, JobUsage, LienState
 from hpcpolicy.ledger.memory import MemoryLedger
-from hpcpolicy.ledger.rules import actual_amounts, lien_for, snapshot
+from hpcpolicy.ledger.rules import actual_amounts, lien_for, raw_hours, snapshot
 from hpcpolicy.simulate.clock import TraceClock
 from hpcpolicy.simulate.governor import LedgerGovernor
 from hpcpolicy.simulate.run import Options, Variant, run_variant
@@ -56,10 +56,9 @@ class PlainGovernor:
 
     def decide(self, request: Request, job_id: str, t: float) -> tuple[Decision, str | None]:
         now, ledger = self.clock.at(t), self.ledger
-        project, _path, _problems = account_of(request, self.snapshot)
-        quotas = quotas_on_path(request, self.snapshot, project)
-        usage = snapshot(quotas, now, ledger.settled, lambda scope: ledger.reserved(scope, now))
-        decision = evaluate(request, self.snapshot, usage, now=now)
+        plan = prepare(request, self.snapshot)
+        usage = snapshot(plan.quotas, now, ledger.settled, lambda target: ledger.reserved(target, now))
+        decision = decide(plan, usage, now=now)
         if not decision.allow:
             return decision, None
         self.ids += 1
@@ -80,9 +79,11 @@ class PlainGovernor:
         ledger.update_lien(replace(lien, state=LienState.FINISHED, ended_at=at))
         if end - start <= 0:
             return None
-        amounts = actual_amounts(lien, JobUsage((end - start) / 3600.0))
+        usage = JobUsage((end - start) / 3600.0)
+        amounts, raw = actual_amounts(lien, usage), raw_hours(lien, usage)
         path = (lien.user_id, lien.project, lien.team, lien.org, lien.cluster, lien.partition)
-        ledger.add_charge(Charge(lien_id, lien_id, lien.job_id, *path, amounts, at, "finished", f"lien:{lien_id}"))
+        key, gpu_type = f"lien:{lien_id}", lien.gpu_type
+        ledger.add_charge(Charge(lien_id, lien_id, lien.job_id, *path, amounts, at, "finished", key, gpu_type, raw))
         return amounts
 
 
@@ -98,7 +99,9 @@ def random_trace(rng: random.Random, count: int) -> Trace:
     return Trace("random.swf", "swf", rows, None, EPOCH.timestamp(), len(rows), Problems())
 
 
-def random_policy(rng: random.Random) -> PolicyBuilder:
+def random_policy(rng: random.Random, v2: bool = False) -> PolicyBuilder:
+    """A random v1 policy; with ``v2``, also a dearer partition ``big`` that counts CPU-hours at half weight,
+    a quota on its slice, a per-user cap there, and member budgets inside g7."""
     b = PolicyBuilder().project("g7").project("g8", team="t8").user("u1", projects=["g7", "g8"])
     b.user("u2", projects=["g7"]).user("u3", projects=["g7"])  # u3 runs under g8: not a member; u4 unlisted
     b.limits(max_walltime_hours=rng.choice([24, 48])).rates(cpu_hour=rng.choice([1.0, 0.37]), memory_gb_hour=0.01)
@@ -109,6 +112,15 @@ def random_policy(rng: random.Random) -> PolicyBuilder:
     b.team_quota(cpu_hours=400 * scale, window="yearly", max_jobs=rng.choice([3, 6]))
     b.org_quota(cpu_hours=600 * scale, window={"start": "2024-01-01", "end": rng.choice(["2024-02-10", "2025-01-01"])})
     b.defaults(user_quota={"cpu_hours": 20 * scale, "window": "monthly"})
+    if v2:
+        b.limits(max_cpus=4).partition("big", nodes={"count": 8, "cpus": 16, "memory_gb": 64}, rates={"cpu_hour": 2.0})
+        b.set("clusters.hpc.partitions.big.hour_weights", {"cpu": 0.5})
+        b.set("clusters.hpc.partitions.big.per_user", {"max_jobs": rng.choice([1, 2]), "cpu_hours": 40 * scale})
+        b.project_quota("g7", name="big", cpu_hours=30 * scale, slice={"partitions": ["big"]})
+        projects = b.data["orgs"]["org"]["teams"]["team"]["projects"]
+        projects["g7"]["quotas"][0]["name"] = "all"
+        projects["g7"]["member_quotas"] = [{"cpu_hours": 50 * scale, "window": "monthly"}]
+        projects["g7"]["members"] = {"u1": {"quotas": [{"cpu_hours": 90 * scale, "max_jobs": 3}]}}
     return b
 
 
@@ -130,10 +142,11 @@ class Recording:
         return self.inner.finished(lien_id, start, end)
 
 
+@pytest.mark.parametrize("v2", [False, True], ids=["v1", "v2"])
 @pytest.mark.parametrize("seed", range(12))
-def test_the_fast_governor_decides_and_records_exactly_as_the_plain_one(seed: int) -> None:
+def test_the_fast_governor_decides_and_records_exactly_as_the_plain_one(seed: int, v2: bool) -> None:
     rng = random.Random(seed)
-    loaded = policy(random_policy(rng))
+    loaded = policy(random_policy(rng, v2))
     trace = random_trace(rng, 150)
     scheduler = rng.choice(["fifo", "easy"])
     ttl = timedelta(hours=rng.choice([2, 12, 24]))
@@ -155,9 +168,17 @@ def test_the_fast_governor_decides_and_records_exactly_as_the_plain_one(seed: in
     assert list(fast_ledger.charges.items()) == list(plain_ledger.charges.items())
     assert fast_ledger.find_charge("lien:1") == plain_ledger.find_charge("lien:1")
     later = options.clock.at(trace.jobs[-1].sim.submit + 40 * DAY)
-    for user, project in [("u1", "g8"), ("u2", "g7"), ("u4", None)]:
-        quotas = quotas_on_path(Request(user_id=user, project=project), snap, project)
-        assert fast_ledger.usage(quotas, later) == plain_ledger.usage(quotas, later)
+    for user, project in [("u1", "g8"), ("u2", "g7"), ("u1", "g7"), ("u4", None)]:
+        for part in snap.partitions:
+            quotas = quotas_on_path(Request(user_id=user, project=project), snap, project, part)
+            assert fast_ledger.usage(quotas, later) == plain_ledger.usage(quotas, later)
+    if v2:  # a member's share binds in g7; on big (and only there) its slice and the per-user cap bind too
+        assert any("project:g7/user:u1" in d.remaining for _, d, _ in fast.decisions)
+        for _, d, _ in fast.decisions:
+            on_big = d.route is not None and d.route.partition == "big"
+            sliced = {q for q in d.remaining if q == "project:g7#big" or "#per_user:" in q}
+            want = {f"{d.account_path[0]}#per_user:big"} | ({"project:g7#big"} if d.project == "g7" else set())
+            assert sliced == (want if on_big else set()), (d.route, d.remaining)
 
 
 @pytest.mark.parametrize("seed", range(5))

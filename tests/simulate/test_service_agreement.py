@@ -8,6 +8,7 @@ ledger and the shared balance rules), the other through ``Governance.decide`` / 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from hpcpolicy.simulate.clock import TraceClock, VirtualClock
 from hpcpolicy.simulate.governor import LedgerGovernor, ServiceGovernor
 from hpcpolicy.simulate.run import Options, Variant, run_variant
 from hpcpolicy.simulate.source import Trace
+from tests.builders import PolicyBuilder
 from tests.ledger.conftest import sqlite_ledger
 
 from .helpers import DAY, HOUR, base, policy, trace_of
@@ -39,14 +41,36 @@ def small_trace(seed: int, count: int = 60) -> Trace:
     return trace_of(*jobs)
 
 
-@pytest.mark.parametrize(("seed", "scheduler"), [(1, "fifo"), (2, "easy")])
-def test_memory_replay_matches_the_service_over_sqlite(tmp_path: Path, seed: int, scheduler: str) -> None:
-    loaded = policy(
+def v1_policy() -> PolicyBuilder:
+    return (
         base()
         .project_quota("g7", cpu_hours=300, window="monthly", max_jobs=6)
         .user_quota("u1", cpu_hours=150, window={"rolling_days": 3})
         .limits(max_walltime_hours=8)
     )
+
+
+def v2_policy() -> PolicyBuilder:
+    """v1's, plus a dearer ``big`` partition counting CPU-hours at half weight, a quota on its slice, a
+    per-user cap there, and each member's share of g7."""
+    b = v1_policy().limits(max_cpus=4).partition("big", nodes={"count": 8, "cpus": 16, "memory_gb": 64})
+    b.set("clusters.hpc.partitions.big.hour_weights", {"cpu": 0.5})
+    b.set("clusters.hpc.partitions.big.per_user", {"max_jobs": 2})
+    b.set("clusters.hpc.partitions.big.limits", {"max_walltime_hours": 8})
+    b.project_quota("g7", name="big", cpu_hours=60, slice={"partitions": ["big"]})
+    project = b.data["orgs"]["org"]["teams"]["team"]["projects"]["g7"]
+    project["quotas"][0]["name"] = "all"
+    project["member_quotas"] = [{"cpu_hours": 200, "window": "monthly"}]
+    return b
+
+
+@pytest.mark.parametrize(
+    ("seed", "scheduler", "make"), [(1, "fifo", v1_policy), (2, "easy", v1_policy), (3, "fifo", v2_policy)]
+)
+def test_memory_replay_matches_the_service_over_sqlite(
+    tmp_path: Path, seed: int, scheduler: str, make: Callable[[], PolicyBuilder]
+) -> None:
+    loaded = policy(make())
     trace = small_trace(seed)
     snap = compile_policy(loaded.policy, loaded.version)
     options = Options(16, TraceClock(trace.epoch), lien_ttl=TTL)

@@ -14,7 +14,8 @@ from hpcpolicy.engine.decision import Decision, Estimate, RejectedRoute, Route, 
 from hpcpolicy.engine.estimate import estimate, price, unit_rates
 from hpcpolicy.engine.evaluate import Plan, decide, decide_balances, effective_roles, evaluate, prepare
 from hpcpolicy.engine.request import Request
-from hpcpolicy.engine.rules.account import quotas_on_path, resolve_account
+from hpcpolicy.engine.rules.account import resolve_account
+from hpcpolicy.engine.rules.path import quotas_on_path
 from hpcpolicy.engine.snapshot import PartitionRef, PolicySnapshot, QuotaRef, compile_policy
 from hpcpolicy.engine.usage import EMPTY_USAGE, Active, Amounts, UsageSnapshot
 from hpcpolicy.engine.windows import window_bounds

@@ -9,6 +9,7 @@ from __future__ import annotations
 from hpcpolicy.engine.decision import Estimate
 from hpcpolicy.engine.request import Request
 from hpcpolicy.engine.snapshot import PartitionRef, gpu_rate
+from hpcpolicy.engine.weights import hour_weights
 
 
 def walltime_for(request: Request, part: PartitionRef | None, policy_default: float) -> float:
@@ -55,7 +56,8 @@ def held_hours(request: Request, cpus: int, gpus: int, walltime: float) -> tuple
 def estimate(request: Request, part: PartitionRef | None, walltime: float) -> Estimate:
     """What the job will consume over ``walltime`` (:func:`resource_hours`) and what it will cost.
 
-    Cost is zero when no partition is known: there are no rates to apply.
+    The hours are as budgets count them (× the partition's ``hour_weights``); the cost is priced from the
+    raw hours. Cost is zero when no partition is known: there are no rates to apply.
     """
     if part is None:
         cpu_hours, gpu_hours = resource_hours(request, walltime)
@@ -63,15 +65,14 @@ def estimate(request: Request, part: PartitionRef | None, walltime: float) -> Es
     if part.exclusive:
         cpus, gpus, memory_gb = allocation(request, part)
         cpu_hours, gpu_hours = held_hours(request, cpus, gpus, walltime)
-        cost = price(unit_rates(request, part), cpu_hours, gpu_hours, memory_gb, walltime)
-        return Estimate(cpu_hours, gpu_hours, cost, walltime)
-    cpu_hours, gpu_hours = resource_hours(request, walltime)
-    return Estimate(
-        cpu_hours,
-        gpu_hours,
-        price(unit_rates(request, part), cpu_hours, gpu_hours, request.memory_gb, walltime),
-        walltime,
-    )
+    else:
+        cpu_hours, gpu_hours = resource_hours(request, walltime)
+        gpus, memory_gb = request.gpus, request.memory_gb
+    cost = price(unit_rates(request, part), cpu_hours, gpu_hours, memory_gb, walltime)
+    if part.spec.hour_weights is not None:
+        w_cpu, w_gpu = hour_weights(part, gpus, request.gpu_type)
+        cpu_hours, gpu_hours = cpu_hours * w_cpu, gpu_hours * w_gpu
+    return Estimate(cpu_hours, gpu_hours, cost, walltime)
 
 
 def unit_rates(request: Request, part: PartitionRef | None) -> tuple[float, float, float]:

@@ -22,8 +22,9 @@ from hpcpolicy.engine.opening import Opening, open_plan, opening
 from hpcpolicy.engine.records import fast_init
 from hpcpolicy.engine.request import Request
 from hpcpolicy.engine.route import route
-from hpcpolicy.engine.rules.account import quotas_on_path, resolve_account
+from hpcpolicy.engine.rules.account import resolve_account
 from hpcpolicy.engine.rules.guards import guard_violations
+from hpcpolicy.engine.rules.path import quotas_on_path
 from hpcpolicy.engine.rules.quotas import Used, check_quotas, quota_violations
 from hpcpolicy.engine.snapshot import PolicySnapshot, QuotaRef
 from hpcpolicy.engine.usage import EMPTY_USAGE, Active, UsageSnapshot
@@ -76,7 +77,7 @@ def prepare(request: Request, snap: PolicySnapshot) -> Plan:
         route=Route(part.cluster, part.name, routing.reason) if part is not None else None,
         estimate=est,
         rejected=routing.rejected,
-        quotas=quotas_on_path(request, snap, project),
+        quotas=quotas_on_path(request, snap, project, part),
         opening=None if routing.hours is None else opening(routing.hours, routing.fallbacks, prepare),
     )
 

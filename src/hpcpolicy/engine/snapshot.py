@@ -8,12 +8,12 @@ builds a new one and swaps the reference, so an in-flight decision always sees o
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from hpcpolicy.engine.candidates import CandidateIndex, candidate_index
 from hpcpolicy.engine.partitionref import PartitionRef, gpu_rate, partition_ref
-from hpcpolicy.engine.quotaref import METERED, QuotaRef
+from hpcpolicy.engine.quotaref import METERED, QuotaRef, member_tables, quota_refs
 from hpcpolicy.policy.schema import Policy, Quota
 
 __all__ = ["METERED", "PartitionRef", "PolicySnapshot", "QuotaRef", "compile_policy", "gpu_rate"]
@@ -32,6 +32,10 @@ class PolicySnapshot:
     user_roles: Mapping[str, frozenset[str]]  # roles the policy grants (own + groups')
     project_quotas: Mapping[str, tuple[QuotaRef, ...]]  # project → its, its team's and its org's quotas
     candidates: CandidateIndex  # what routing may pick, per cluster, QOS and GPU job
+    member_quotas: Mapping[tuple[str, str | None], tuple[Quota, ...]] = field(default_factory=dict)
+    """(project, user) → that member's quotas; (project, None) → every other member's (v2)."""
+    sliced: bool = False
+    """Whether any quota has a slice or any partition a per-user quota: routing then decides which bind."""
 
     def partition(self, cluster: str, name: str) -> PartitionRef | None:
         for part in self.partitions_by_name.get(name, ()):
@@ -56,15 +60,33 @@ class PolicySnapshot:
     def is_quota_id(self, quota_id: str) -> bool:
         """Whether a usage snapshot keyed ``quota_id`` can be read by some decision.
 
-        Those are the ids of :meth:`quota_ids` and, for a user the policy does not list, ``user:<name>``
-        (the default user quota's id, whatever its ``name``: see :meth:`user_quotas`). A name holding
+        Those are the ids of :meth:`quota_ids`; for a user the policy does not list, ``user:<name>`` (the
+        default user quota's id, whatever its ``name``: see :meth:`user_quotas`); a member's quota ids
+        (``project:<p>/user:<u>``, ``#name`` when named) where the project has member quotas; and every
+        user's ``user:<u>#per_user:<partition>`` where the partition has a per-user quota. A name holding
         ``#`` is not taken for an unlisted user: ``user:erin#monthly`` is a quota of listed erin mistyped.
         """
-        refs = self.scope_quotas.get(quota_id.partition("#")[0], ())
-        return any(ref.id == quota_id for ref in refs) or self._unlisted_user(quota_id)
+        scope, _, name = quota_id.partition("#")
+        refs = self.scope_quotas.get(scope, ())
+        if any(ref.id == quota_id for ref in refs) or self._unlisted_user(quota_id):
+            return True
+        if name.startswith("per_user:") and scope.startswith("user:"):
+            return any(p.name == name.removeprefix("per_user:") and p.spec.per_user for p in self.partitions)
+        project, member, user = scope.removeprefix("project:").partition("/user:")
+        if not (scope.startswith("project:") and member and user):
+            return False
+        specs = self.member_quotas.get((project, user), self.member_quotas.get((project, None), ()))
+        return quota_id in {ref.id for ref in quota_refs(scope, specs)}
 
     def is_scope(self, scope: str) -> bool:
-        """Whether ``scope`` is an org, team, project or listed user of the policy, or any other user."""
+        """Whether ``scope`` is an org, team, project or listed user of the policy, any other user, or a
+        member of a project of the policy; or such a scope in a slice (``scope[partitions=...]``, the key
+        of a sliced quota's concurrency)."""
+        if scope.endswith("]") and "[" in scope:
+            return self.is_scope(scope.partition("[")[0])
+        project, member, user = scope.removeprefix("project:").partition("/user:")
+        if scope.startswith("project:") and member and user:
+            return project in self.project_parents
         return scope in self.scope_quotas or self._unlisted_user(scope)
 
     def _unlisted_user(self, key: str) -> bool:
@@ -102,6 +124,8 @@ def compile_policy(policy: Policy, version: str) -> PolicySnapshot:
             if group in policy.groups:
                 granted.update(policy.groups[group].roles)
         roles[user_name] = frozenset(granted)
+    members, per_user = member_tables(policy)
+    sliced = per_user or any(ref.slice is not None for refs in quotas.values() for ref in refs)
     return PolicySnapshot(
         policy=policy,
         version=version,
@@ -114,12 +138,12 @@ def compile_policy(policy: Policy, version: str) -> PolicySnapshot:
         user_roles=MappingProxyType(roles),
         project_quotas=MappingProxyType(path_quotas),
         candidates=candidate_index(parts),
+        member_quotas=MappingProxyType(members),
+        sliced=sliced,
     )
 
 
-def _refs(scope: str, quotas: list[Quota]) -> tuple[QuotaRef, ...]:
-    if len(quotas) == 1 and quotas[0].name is None:
-        return (QuotaRef(scope, scope, quotas[0]),)
-    return tuple(QuotaRef(f"{scope}#{q.name}" if q.name else scope, scope, q) for q in quotas)
+def _refs(scope: str, quotas: list[Quota] | tuple[Quota, ...]) -> tuple[QuotaRef, ...]:
+    return quota_refs(scope, quotas)
 
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Protocol
 
 from hpcpolicy.engine import Active, Amounts
+from hpcpolicy.ledger.counters import Target
 from hpcpolicy.ledger.model import Adjustment, Charge, DecisionRecord, Lien
 
 
@@ -37,12 +38,13 @@ class Contention(LedgerUnavailable):
 class LedgerSession(Protocol):
     def lock(self, scopes: Sequence[str]) -> None: ...
 
-    def settled(self, scope: str, start: datetime, end: datetime) -> Amounts:
-        """Charges plus signed adjustments on ``scope`` dated in ``[start, end)``."""
+    def settled(self, target: Target, start: datetime, end: datetime) -> Amounts:
+        """Charges plus signed adjustments of ``target`` (a scope, or what a quota counts: its scope's
+        entries in its slice, and adjustments on its scope or id; :mod:`.counters`) in ``[start, end)``."""
         ...
 
-    def reserved(self, scope: str, now: datetime) -> tuple[Amounts, Active]:
-        """Open liens on ``scope`` at ``now``: their amounts, their count and GPUs."""
+    def reserved(self, target: Target, now: datetime) -> tuple[Amounts, Active]:
+        """Open liens of ``target`` at ``now``: their amounts, their count and GPUs."""
         ...
 
     def add_lien(self, lien: Lien) -> None: ...

@@ -48,7 +48,7 @@ class Lien:
     partition: str
     cpus: int
     gpus: int
-    gpu_type: str | None
+    gpu_type: str | None  # the type the job's GPUs are (asked for, else the nodes'); None without GPUs
     memory_gb: float
     nodes: int
     walltime_hours: float
@@ -61,6 +61,7 @@ class Lien:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     policy_version: str = ""
+    weights: tuple[float, float] = (1.0, 1.0)  # how a CPU-hour and a GPU-hour count against budgets
 
     # Both helpers below are ``dataclasses.replace`` with fewer moving parts: ``replace`` inspects the
     # fields and builds a keyword dict on every call, which cost more than the rest of a lien's state
@@ -75,7 +76,7 @@ class Lien:
             self.partition, self.cpus, self.gpus, self.gpu_type, self.memory_gb, self.nodes, self.walltime_hours,
             self.amounts, self.rates, self.created_at, self.expires_at, state, self.job_id,
             self.started_at if started_at is None else started_at, self.ended_at if ended_at is None else ended_at,
-            self.policy_version,
+            self.policy_version, self.weights,
         )  # fmt: skip
 
     def reissued(self, lien_id: str, created_at: datetime, expires_at: datetime, job_id: str | None) -> Lien:
@@ -87,6 +88,7 @@ class Lien:
             lien_id, lien_id, self.user_id, self.project, self.team, self.org, self.cluster, self.partition,
             self.cpus, self.gpus, self.gpu_type, self.memory_gb, self.nodes, self.walltime_hours, self.amounts,
             self.rates, created_at, expires_at, LienState.RESERVED, job_id, None, None, self.policy_version,
+            self.weights,
         )  # fmt: skip
 
 
@@ -108,6 +110,8 @@ class Charge:
     at: datetime
     source: str  # finish | cancel | fail | sync | import
     key: str | None = None  # idempotency / external identity (e.g. slurm:<cluster>:<job id>)
+    gpu_type: str | None = None  # the GPU type used (None without GPUs): GPU-type slices count by it
+    raw_hours: tuple[float, float] | None = None  # CPU- and GPU-hours before weights; None: as ``amounts``
 
 
 @dataclass(frozen=True, slots=True)

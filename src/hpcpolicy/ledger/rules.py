@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from hpcpolicy.engine import (
     Active,
@@ -33,7 +32,12 @@ from hpcpolicy.engine import (
 )
 from hpcpolicy.engine.decision import num
 from hpcpolicy.engine.estimate import allocation
+from hpcpolicy.engine.slices import job_gpu_type
+from hpcpolicy.engine.weights import hour_weights
+from hpcpolicy.ledger.counters import SCOPE_FIELDS, OnPath, Target, scope_columns
 from hpcpolicy.ledger.model import AdjustmentKind, JobUsage, Lien, LienState
+
+__all__ = ["SCOPE_FIELDS", "OnPath", "Target"]
 
 OPEN_STATES = (LienState.RESERVED, LienState.RUNNING)
 #: How far the scheduler's clock and the service's may disagree about when a job started or ended.
@@ -45,37 +49,20 @@ ADJUSTMENT_SIGN = {
     AdjustmentKind.DEPOSIT: -1.0,
     AdjustmentKind.DEBIT: 1.0,
 }
-#: Scope kinds and the lien/charge attribute holding that scope's name.
-SCOPE_FIELDS = {"user": "user_id", "project": "project", "team": "team", "org": "org"}
-
-
 def split_scope(scope: str) -> tuple[str, str]:
-    """``"project:wgs"`` → ``("project", "wgs")``; raises ValueError for an unknown kind."""
-    kind, sep, name = scope.partition(":")
-    if not sep or kind not in SCOPE_FIELDS or not name:
-        raise ValueError(f"scope must be user:<name>, project:<name>, team:<name> or org:<name>, got {scope!r}")
-    return kind, name
+    """``"project:wgs"`` → ``("project", "wgs")``, ``"project:p/user:u"`` → ``("member", "p/user:u")``;
+    raises ValueError for an unknown kind."""
+    columns = scope_columns(scope)
+    return ("member" if len(columns) == 2 else scope.partition(":")[0]), scope.partition(":")[2]
 
 
 def lien_counts(state: LienState, expires_at: datetime, now: datetime) -> bool:
     return state == LienState.RUNNING or (state == LienState.RESERVED and expires_at > now)
 
 
-class OnPath(Protocol):
-    """Anything dated to an account path: liens and charges."""
-
-    @property
-    def user_id(self) -> str: ...
-    @property
-    def project(self) -> str | None: ...
-    @property
-    def team(self) -> str | None: ...
-    @property
-    def org(self) -> str | None: ...
-
-
 def lien_scopes(entry: OnPath) -> list[str]:
-    """The scope ids a lien or charge draws on, most specific first."""
+    """The account path of a lien or charge, most specific first: what admissions lock and list (a
+    member's scope is counted too, but locked through its project: :func:`.counters.entry_scopes`)."""
     scopes = [f"user:{entry.user_id}"]
     for kind, name in (("project", entry.project), ("team", entry.team), ("org", entry.org)):
         if name:
@@ -84,34 +71,50 @@ def lien_scopes(entry: OnPath) -> list[str]:
 
 
 def actual_amounts(lien: Lien, usage: JobUsage) -> Amounts:
-    """Price what the job used at the lien's recorded rates; unreported resources default to the request."""
+    """What the job used, as budgets count it: hours × the lien's weights, cost at its recorded rates
+    (priced from the raw hours); unreported resources default to the request."""
+    cpu_hours, gpu_hours, memory, hours = _used(lien, usage)
+    w_cpu, w_gpu = lien.weights
+    return Amounts(cpu_hours * w_cpu, gpu_hours * w_gpu, price(lien.rates, cpu_hours, gpu_hours, memory, hours))
+
+
+def raw_hours(lien: Lien, usage: JobUsage) -> tuple[float, float] | None:
+    """The CPU- and GPU-hours before weights, when the lien weighs them (None: they are ``actual_amounts``')."""
+    if lien.weights == (1.0, 1.0):
+        return None
+    cpu_hours, gpu_hours, _, _ = _used(lien, usage)
+    return cpu_hours, gpu_hours
+
+
+def _used(lien: Lien, usage: JobUsage) -> tuple[float, float, float, float]:
     cpus = lien.cpus if usage.cpus is None else usage.cpus
     gpus = lien.gpus if usage.gpus is None else usage.gpus
     memory = lien.memory_gb if usage.memory_gb is None else usage.memory_gb
     hours = usage.elapsed_hours
-    cpu_hours, gpu_hours = cpus * hours, gpus * hours
-    return Amounts(cpu_hours, gpu_hours, price(lien.rates, cpu_hours, gpu_hours, memory, hours))
+    return cpus * hours, gpus * hours, memory, hours
 
 
 def snapshot(
     quotas: Iterable[QuotaRef],
     now: datetime,
-    settled: Callable[[str, datetime, datetime], Amounts],
-    reserved: Callable[[str], tuple[Amounts, Active]],
+    settled: Callable[[Target, datetime, datetime], Amounts],
+    reserved: Callable[[Target], tuple[Amounts, Active]],
 ) -> UsageSnapshot:
     """Build the engine's usage snapshot from two ledger queries.
 
-    ``settled(scope, start, end)``: charges plus signed adjustments dated in the window;
-    ``reserved(scope)``: open liens' amounts and their count/GPUs. Each scope's liens are asked once.
+    ``settled(ref, start, end)``: charges plus signed adjustments dated in the window, of what the quota
+    counts (:mod:`.counters`); ``reserved(ref)``: open liens' amounts and their count/GPUs. Each counter's
+    liens are asked once (two quotas of one scope and slice share them).
     """
     consumed: dict[str, Amounts] = {}
     active: dict[str, Active] = {}
     held: dict[str, Amounts] = {}
     for ref in quotas:
-        if ref.scope not in held:
-            held[ref.scope], active[ref.scope] = reserved(ref.scope)
+        key = ref.counter
+        if key not in held:
+            held[key], active[key] = reserved(ref)
         start, end = ref.bounds(now)  # window_bounds(ref.quota.window, now), with its dispatch done once
-        consumed[ref.id] = settled(ref.scope, start, end) + held[ref.scope]
+        consumed[ref.id] = settled(ref, start, end) + held[key]
     return UsageSnapshot(consumed, active)
 
 
@@ -132,6 +135,7 @@ def lien_for(
     path = dict(scope.split(":", 1) for scope in decision.account_path)
     est = decision.estimate
     cpus, gpus, memory_gb = allocation(request, part)
+    nodes_type = part.spec.nodes.gpu_type if part is not None else None
     return Lien(
         id=lien_id,
         decision_id=lien_id,
@@ -143,7 +147,7 @@ def lien_for(
         partition=decision.route.partition,
         cpus=cpus,
         gpus=gpus,
-        gpu_type=request.gpu_type,
+        gpu_type=job_gpu_type(gpus, request.gpu_type, nodes_type),
         memory_gb=memory_gb,
         nodes=request.nodes,
         walltime_hours=est.walltime_hours,
@@ -153,6 +157,7 @@ def lien_for(
         expires_at=now + ttl,
         job_id=job_id,
         policy_version=decision.policy_version,
+        weights=hour_weights(part, gpus, request.gpu_type),
     )
 
 

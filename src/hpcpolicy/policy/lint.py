@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from hpcpolicy.policy.errors import Path, PolicyIssue
+from hpcpolicy.policy.lint_budgets import lint_budgets, member_quota_lists
 from hpcpolicy.policy.lint_partitions import partition_issues
 from hpcpolicy.policy.schema import Partition, Policy, Quota
 
@@ -21,6 +22,7 @@ def lint(policy: Policy) -> list[PolicyIssue]:
         *_users(policy),
         *_partitions(policy),
         *_quota_lists(policy),
+        *lint_budgets(policy),
         *partition_issues(policy, project_names(policy)),
     ]
 
@@ -101,22 +103,25 @@ def _partition(base: Path, part: Partition, projects: set[str]) -> Iterator[Poli
 
 
 def _quota_lists(policy: Policy) -> Iterator[PolicyIssue]:
-    scopes: list[tuple[Path, list[Quota]]] = [(("defaults",), [policy.defaults.user_quota])]
+    """Names are required in a list of several quotas, and unique in it (each list's path ends in its key)."""
+    lists: list[tuple[Path, list[Quota]]] = [(("defaults", "quotas"), [policy.defaults.user_quota])]
     for org_name, org in policy.orgs.items():
-        scopes.append((("orgs", org_name), org.quotas))
+        lists.append((("orgs", org_name, "quotas"), org.quotas))
         for team_name, team in org.teams.items():
-            scopes.append((("orgs", org_name, "teams", team_name), team.quotas))
+            lists.append((("orgs", org_name, "teams", team_name, "quotas"), team.quotas))
             for project_name, project in team.projects.items():
-                scopes.append((("orgs", org_name, "teams", team_name, "projects", project_name), project.quotas))
-    scopes += [(("users", name), user.quotas) for name, user in policy.users.items()]
-    for base, quotas in scopes:
+                path: Path = ("orgs", org_name, "teams", team_name, "projects", project_name, "quotas")
+                lists.append((path, project.quotas))
+    lists += [(("users", name, "quotas"), user.quotas) for name, user in policy.users.items()]
+    lists += list(member_quota_lists(policy))
+    for base, quotas in lists:
         if len(quotas) > 1:
             names = [q.name for q in quotas]
             for i, quota in enumerate(quotas):
                 if quota.name is None:
-                    yield PolicyIssue((*base, "quotas", i, "name"), "is required when a scope has several quotas")
+                    yield PolicyIssue((*base, i, "name"), "is required when a scope has several quotas")
                 elif names.index(quota.name) != i:
-                    yield PolicyIssue((*base, "quotas", i, "name"), f"duplicate quota name {quota.name!r}")
+                    yield PolicyIssue((*base, i, "name"), f"duplicate quota name {quota.name!r}")
 
 
 def _show(path: Path) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from hpcpolicy.engine import Active, Amounts, QuotaRef, window_bounds
+from hpcpolicy.engine.rules.path import member_refs, per_user_ref
 from hpcpolicy.engine.windows import describe
 from hpcpolicy.ledger import Adjustment, AdjustmentKind, ScopeBalance
 from hpcpolicy.ledger.rules import split_scope
@@ -52,8 +53,13 @@ class Accounts:
         except ValueError as exc:
             raise InvalidInput(str(exc), [("scope", str(exc))]) from None
         snap = self.ctx.policies.current.snapshot
-        if kind == "user":
-            return snap.user_quotas(name)
+        if kind == "user":  # their own quotas (or the default), and every partition's per-user quota
+            return snap.user_quotas(name) + tuple(per_user_ref(p, name) for p in snap.partitions if p.spec.per_user)
+        if kind == "member":
+            project, _, user = name.partition("/user:")
+            if project not in snap.project_parents:
+                raise NotFound(f"project {project} is not in the policy")
+            return member_refs(snap, project, user)
         if scope not in snap.scope_quotas:
             raise NotFound(f"{scope} is not in the policy")
         return snap.quotas_for(scope)
@@ -64,11 +70,11 @@ class Accounts:
         now = now or self.ctx.clock()
         out: list[ScopeBalance] = []
         with self.ctx.ledger.session() as tx:
-            held, active = tx.reserved(scope, now)
             for ref in quotas:
-                start, end = window_bounds(ref.quota.window, now)
-                settled = tx.settled(scope, start, end)
-                window = describe(ref.quota.window)
+                held, active = tx.reserved(ref, now)
+                start, end = ref.bounds(now)
+                settled = tx.settled(ref, start, end)
+                window = ref.window_label
                 for metric in METRICS:
                     limit = getattr(ref.quota, metric)
                     charged, reserved = getattr(settled, metric), getattr(held, metric)
@@ -94,14 +100,18 @@ class Accounts:
 
     def adjust(
         self,
-        scope: str,
+        scope: str,  # a scope: counts for its unsliced quotas; or one quota's id (scope#name): that one only
         kind: AdjustmentKind,
         amounts: Amounts,
         reason: str,
         author: str,
         key: str | None = None,
     ) -> Adjustment:
-        self.quotas(scope)  # the scope must exist (any user may be adjusted)
+        base, _, name = scope.partition("#")
+        quotas = self.quotas(base)  # the scope must exist (any user may be adjusted)
+        if name and not any(ref.id == scope for ref in quotas):
+            ids = ", ".join(ref.id for ref in quotas) or "none"
+            raise NotFound(f"{base} has no quota {name!r} (its quota ids: {ids})")
         if min(amounts.cpu_hours, amounts.gpu_hours, amounts.cost) < 0:
             raise InvalidInput("adjustment amounts must be ≥ 0; the kind gives the direction")
         if not reason.strip():

@@ -17,11 +17,12 @@ from typing import Any
 from hpcpolicy.engine import (
     EMPTY_USAGE,
     Decision,
+    QuotaRef,
     Request,
     UsageSnapshot,
+    decide,
     evaluate,
-    quotas_on_path,
-    resolve_account,
+    prepare,
 )
 from hpcpolicy.ledger import DecisionRecord, Lien
 from hpcpolicy.ledger.base import DuplicateKey, LedgerSession, LedgerUnavailable
@@ -159,19 +160,15 @@ class Governance:
     def _evaluate(
         self, tx: LedgerSession, request: Request, active: ActivePolicy, now: datetime, *, lock: bool
     ) -> Decision:
-        snap = active.snapshot
-        project, path, _ = resolve_account(request, snap)
+        plan = prepare(request, active.snapshot)
         if lock:
-            tx.lock(path)
-        usage = usage_for(tx, request, active, project, now)
-        return evaluate(request, snap, usage, now=now)
+            tx.lock(plan.path)
+        return decide(plan, usage_for(tx, plan.quotas, now), now=now)
 
 
-def usage_for(
-    tx: LedgerSession, request: Request, active: ActivePolicy, project: str | None, now: datetime
-) -> UsageSnapshot:
-    quotas = quotas_on_path(request, active.snapshot, project)
-    return snapshot(quotas, now, tx.settled, lambda scope: tx.reserved(scope, now))
+def usage_for(tx: LedgerSession, quotas: tuple[QuotaRef, ...], now: datetime) -> UsageSnapshot:
+    """What ``quotas`` have consumed at ``now``, read in ``tx`` (the engine's usage snapshot)."""
+    return snapshot(quotas, now, tx.settled, lambda target: tx.reserved(target, now))
 
 
 def decision_record(

@@ -19,7 +19,7 @@ from datetime import datetime
 
 from hpcpolicy.ledger import Charge, JobUsage, Lien, LienState
 from hpcpolicy.ledger.base import DuplicateKey, LedgerSession
-from hpcpolicy.ledger.rules import actual_amounts, start_problems, usage_problems
+from hpcpolicy.ledger.rules import actual_amounts, raw_hours, start_problems, usage_problems
 from hpcpolicy.service.context import Context
 from hpcpolicy.service.errors import Conflict, InvalidInput, NotFound
 from hpcpolicy.service.retry import retrying
@@ -170,6 +170,8 @@ class Jobs:
                 at=at,
                 source=state.value,
                 key=f"lien:{lien.id}",
+                gpu_type=lien.gpu_type,
+                raw_hours=raw_hours(lien, usage),
             )
             tx.add_charge(charge)
         return closed, charge

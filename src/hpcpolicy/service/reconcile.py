@@ -24,10 +24,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from hpcpolicy.engine import Active, Amounts, Request, UsageSnapshot, evaluate, price, quotas_on_path, resolve_account
+from hpcpolicy.engine import Active, Amounts, Request, UsageSnapshot, decide, prepare, price
+from hpcpolicy.engine.slices import job_gpu_type
 from hpcpolicy.engine.snapshot import QuotaRef, gpu_rate
+from hpcpolicy.engine.weights import UNWEIGHTED, hour_weights
 from hpcpolicy.ledger import Charge, JobUsage, Lien, LienState
 from hpcpolicy.ledger.base import DuplicateKey, LedgerSession
+from hpcpolicy.ledger.counters import counts_toward, entry_scopes
 from hpcpolicy.ledger.rules import OPEN_STATES, lien_counts, lien_for, lien_scopes
 from hpcpolicy.service.context import Context
 from hpcpolicy.service.errors import Conflict, NotFound
@@ -119,12 +122,12 @@ class Reconciler:
             if old is None:
                 bound = tx.find_liens_by_job(job_id, request.cluster)
                 old = bound[0] if len(bound) == 1 else None
-            project, path, _ = resolve_account(request, snap)
-            tx.lock(sorted({*path, *(lien_scopes(old) if old else ())}))
-            usage = usage_for(tx, request, active, project, now)
+            plan = prepare(request, snap)
+            tx.lock(sorted({*plan.path, *(lien_scopes(old) if old else ())}))
+            usage = usage_for(tx, plan.quotas, now)
             if old is not None and lien_counts(old.state, old.expires_at, now):
-                usage = without_lien(usage, old, quotas_on_path(request, snap, project))
-            decision = evaluate(request, snap, usage, now=now)
+                usage = without_lien(usage, old, plan.quotas)
+            decision = decide(plan, usage, now=now)
             lien = lien_for(decision_id, request, decision, snap, now, self.ctx.lien_ttl)
             if lien is not None:
                 running = old is not None and old.state == LienState.RUNNING
@@ -244,6 +247,8 @@ class Reconciler:
         usage, hours = job.usage, job.usage.elapsed_hours
         cpu_hours, gpu_hours = (usage.cpus or 0) * hours, (usage.gpus or 0) * hours
         cost = price(rates, cpu_hours, gpu_hours, usage.memory_gb or 0.0, hours)
+        weights = hour_weights(part, usage.gpus or 0, job.gpu_type)
+        raw = (cpu_hours, gpu_hours) if weights != UNWEIGHTED else None
         return Charge(
             id=self.ctx.ids(),
             lien_id=None,
@@ -254,10 +259,12 @@ class Reconciler:
             org=parents[1] if parents else None,
             cluster=job.cluster,
             partition=job.partition,
-            amounts=Amounts(cpu_hours, gpu_hours, cost),
+            amounts=Amounts(cpu_hours * weights[0], gpu_hours * weights[1], cost),
             at=job.ended_at or self.ctx.clock(),
             source="sync",
             key=job.key,
+            gpu_type=job_gpu_type(usage.gpus or 0, job.gpu_type, part.spec.nodes.gpu_type if part else None),
+            raw_hours=raw,
         )
 
 
@@ -276,15 +283,20 @@ def lien_by_key(tx: LedgerSession, key: str) -> Lien | None:
 
 
 def without_lien(usage: UsageSnapshot, lien: Lien, quotas: tuple[QuotaRef, ...]) -> UsageSnapshot:
-    """``usage`` minus one open lien: its amounts on every quota of its scopes, one job and its GPUs."""
-    scopes = set(lien_scopes(lien))
+    """``usage`` minus one open lien: its amounts on every quota that counts it, one job and its GPUs on
+    every counter that holds it."""
+    scopes = set(entry_scopes(lien))
     consumed = dict(usage.consumed)
-    for ref in quotas:
-        if ref.scope in scopes and ref.id in consumed:
-            consumed[ref.id] = consumed[ref.id] - lien.amounts
     active = dict(usage.active)
-    for scope in scopes & active.keys():
-        held = active[scope]
-        active[scope] = Active(held.jobs - 1, held.gpus - lien.gpus)
+    released: set[str] = set()
+    for ref in quotas:
+        if ref.scope not in scopes or not counts_toward(lien, ref.slice):
+            continue
+        if ref.id in consumed:
+            consumed[ref.id] = consumed[ref.id] - lien.amounts
+        if ref.counter in active and ref.counter not in released:
+            held = active[ref.counter]
+            active[ref.counter] = Active(held.jobs - 1, held.gpus - lien.gpus)
+            released.add(ref.counter)
     return UsageSnapshot(consumed, active)
 

@@ -37,7 +37,7 @@ from hpcpolicy.engine import (
 )
 from hpcpolicy.ledger import JobUsage, Lien, LienState
 from hpcpolicy.ledger.memory import MemoryLedger, Resolved
-from hpcpolicy.ledger.rules import actual_amounts, lien_for
+from hpcpolicy.ledger.rules import actual_amounts, lien_for, raw_hours
 from hpcpolicy.service import Governance
 
 from .clock import TraceClock, VirtualClock
@@ -94,7 +94,7 @@ class LedgerGovernor:
         self.ttl_seconds = lien_ttl.total_seconds()
         self.ledger = ledger if ledger is not None else MemoryLedger()
         self._prepared: dict[int, _Prepared] = {}  # id(request) → plan; holding the request keeps its id
-        self._resolved: dict[tuple[str, str | None], Resolved] = {}  # (user, project) → its quotas, resolved
+        self._resolved: dict[tuple[object, ...], Resolved] = {}  # (user, project, route, GPUs) → quotas, resolved
         self._deadline: dict[str, float] = {}  # lien id → trace time its reservation expires
         self._ids = count(1)
 
@@ -139,17 +139,20 @@ class LedgerGovernor:
         if hours <= 0:
             ledger.close_lien(lien_id, _FINISHED, at)
             return None
-        amounts = actual_amounts(lien, JobUsage(hours))
-        ledger.close_lien(lien_id, _FINISHED, at, (lien_id, amounts, _SOURCE, f"lien:{lien_id}"))
+        usage = JobUsage(hours)
+        amounts = actual_amounts(lien, usage)
+        charge = (lien_id, amounts, _SOURCE, f"lien:{lien_id}", raw_hours(lien, usage))
+        ledger.close_lien(lien_id, _FINISHED, at, charge)
         return amounts
 
     def _prepare(self, request: Request) -> _Prepared:
         if len(self._prepared) >= _PLAN_LIMIT:
             self._prepared.clear()
         plan = prepare(request, self.snapshot)
-        # The quotas on the path follow from user and project alone: resolve them once per pair, which
-        # also lets every request of the pair share the cursors that speed up the balance lookups.
-        key = (request.user_id, plan.project)
+        # The quotas on the path follow from user, project and route alone (the route picks the sliced
+        # quotas that bind): resolve them once per such key, which also lets every request with it share
+        # the cursors that speed up the balance lookups.
+        key = (request.user_id, plan.project, plan.route, request.gpus > 0 and (request.gpu_type or "?"))
         quotas = self._resolved.get(key)
         if quotas is None:
             quotas = self._resolved[key] = self.ledger.resolve(plan.quotas)

@@ -5,15 +5,7 @@ from __future__ import annotations
 from hpcpolicy.engine.codes import Code
 from hpcpolicy.engine.decision import Violation
 from hpcpolicy.engine.request import Request
-from hpcpolicy.engine.snapshot import PolicySnapshot, QuotaRef
-
-
-def quotas_on_path(request: Request, snap: PolicySnapshot, project: str | None) -> tuple[QuotaRef, ...]:
-    """Every quota the job must fit: the user's (or the default user quota), then project, team, org."""
-    quotas = snap.user_quotas(request.user_id)
-    if project is not None:
-        quotas += snap.project_quotas[project]
-    return quotas
+from hpcpolicy.engine.snapshot import PolicySnapshot
 
 
 def resolve_account(request: Request, snap: PolicySnapshot) -> tuple[str | None, tuple[str, ...], list[Violation]]:

@@ -41,7 +41,7 @@ def quota_violations(
     for ref in quotas:
         amounts = consumed.get(ref.id, ZERO)
         used.append((amounts.cpu_hours, amounts.gpu_hours, amounts.cost))
-    jobs = [active.get(ref.scope, IDLE) for ref in quotas]
+    jobs = [active.get(ref.counter, IDLE) for ref in quotas]
     return check_quotas(quotas, estimate, gpus, used, jobs, now, remaining)
 
 

@@ -22,22 +22,24 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from hpcpolicy.engine import Active, Amounts
 from hpcpolicy.ledger import deadline
 from hpcpolicy.ledger.base import Contention, DuplicateKey, LedgerUnavailable
+from hpcpolicy.ledger.counters import Target, counter, scope_columns
 from hpcpolicy.ledger.model import Adjustment, AdjustmentKind, Charge, DecisionRecord, Lien, LienState
-from hpcpolicy.ledger.rules import ADJUSTMENT_SIGN, OPEN_STATES, SCOPE_FIELDS, split_scope
+from hpcpolicy.ledger.rules import ADJUSTMENT_SIGN, OPEN_STATES
 from hpcpolicy.ledger.sql.rows import (
     CHARGE_KIND,
     DECISION_BY_KEY,
     INSERT_CHARGE,
     INSERT_DECISION,
     INSERT_LIEN,
-    RESERVED,
-    SETTLED,
     UPDATE_LIEN,
     charge_from_row,
+    counter_params,
     decision_from_row,
     from_db,
     lien_from_row,
     lien_row,
+    reserved_statement,
+    settled_statement,
     to_db,
 )
 from hpcpolicy.ledger.sql.tables import adjustments, charges, decisions, liens, scope_locks
@@ -134,11 +136,12 @@ class SqlSession:
             own.execute(stmt, missing)
         self.conn.execute(query.with_for_update()).all()
 
-    def settled(self, scope: str, start: datetime, end: datetime) -> Amounts:
-        kind, name = split_scope(scope)
-        window = {"name": name, "scope": scope, "start": to_db(start), "end": to_db(end)}
+    def settled(self, target: Target, start: datetime, end: datetime) -> Amounts:
+        found = counter(target)
+        columns, dims, params = counter_params(found)
+        params |= {"targets": list(found.adjusted), "start": to_db(start), "end": to_db(end)}
         cpu_total = gpu_total = cost_total = 0.0
-        for kind_value, cpu, gpu, cost in self.conn.execute(SETTLED[kind], window):
+        for kind_value, cpu, gpu, cost in self.conn.execute(settled_statement(columns, dims), params):
             if cpu is None:  # SUM over no charges
                 continue
             sign = 1 if kind_value == CHARGE_KIND else ADJUSTMENT_SIGN[AdjustmentKind(kind_value)]
@@ -147,9 +150,9 @@ class SqlSession:
             cost_total += sign * float(cost)
         return Amounts(cpu_total, gpu_total, cost_total)
 
-    def reserved(self, scope: str, now: datetime) -> tuple[Amounts, Active]:
-        kind, name = split_scope(scope)
-        row = self.conn.execute(RESERVED[kind], {"name": name, "now": to_db(now)}).one()
+    def reserved(self, target: Target, now: datetime) -> tuple[Amounts, Active]:
+        columns, dims, params = counter_params(counter(target))
+        row = self.conn.execute(reserved_statement(columns, dims), params | {"now": to_db(now)}).one()
         return Amounts(float(row[0]), float(row[1]), float(row[2])), Active(int(row[3]), int(row[4]))
 
     def add_lien(self, lien: Lien) -> None:
@@ -191,6 +194,9 @@ class SqlSession:
             "at": to_db(charge.at),
             "source": charge.source,
             "key": charge.key,
+            "gpu_type": charge.gpu_type,
+            "raw_cpu_hours": charge.raw_hours[0] if charge.raw_hours else None,
+            "raw_gpu_hours": charge.raw_hours[1] if charge.raw_hours else None,
         }
         self.conn.execute(INSERT_CHARGE, values)
 
@@ -270,8 +276,7 @@ class SqlSession:
     def open_liens(self, scope: str | None = None) -> Iterator[Lien]:
         query = select(liens).where(liens.c.state.in_([s.value for s in OPEN_STATES]))
         if scope is not None:
-            kind, name = split_scope(scope)
-            query = query.where(liens.c[SCOPE_FIELDS[kind]] == name)
+            query = query.where(*(liens.c[column] == value for column, value in scope_columns(scope)))
         for row in self.conn.execute(query.order_by(liens.c.created_at)).mappings():
             yield lien_from_row(row)
 

@@ -7,13 +7,14 @@ compiled cache then skips recompilation); timestamps are stored as naive UTC on 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, literal, or_, select, union_all, update
 
 from hpcpolicy.engine import Amounts
+from hpcpolicy.ledger.counters import Counter
 from hpcpolicy.ledger.model import Charge, DecisionRecord, Lien, LienState
-from hpcpolicy.ledger.rules import SCOPE_FIELDS
 from hpcpolicy.ledger.sql.tables import adjustments, charges, decisions, liens
 
 
@@ -32,47 +33,75 @@ OPEN = or_(
     and_(liens.c.state == LienState.RESERVED.value, liens.c.expires_at > bindparam("now")),
 )
 CHARGE_KIND = "charge"
-ADJUSTED = (
-    select(
-        adjustments.c.kind,
-        func.sum(adjustments.c.cpu_hours),
-        func.sum(adjustments.c.gpu_hours),
-        func.sum(adjustments.c.cost),
+_SLICE_DIMS = ("cluster", "partition", "gpu_type")
+
+
+def _in_slice(table: Any, dims: tuple[str, ...]) -> list[Any]:
+    """``column IN (:<column>s)`` for each sliced dimension, with expanding parameters."""
+    return [table.c[dim].in_(bindparam(f"{dim}s", expanding=True)) for dim in dims]
+
+
+@lru_cache(maxsize=256)
+def settled_statement(columns: tuple[str, ...], dims: tuple[str, ...]) -> Any:
+    """Charges of the rows whose ``columns`` equal the bound values (``:<column>``), in the sliced ``dims``,
+    and signed adjustments on the scopes ``:targets``, dated in ``[:start, :end)``: a row per kind.
+
+    Built once per shape (scope kind, slice dimensions) and cached: building SQLAlchemy expressions per
+    call cost more than running them.
+    """
+    charged = select(
+        literal(CHARGE_KIND).label("kind"),
+        func.sum(charges.c.cpu_hours),
+        func.sum(charges.c.gpu_hours),
+        func.sum(charges.c.cost),
+    ).where(
+        *(charges.c[column] == bindparam(column) for column in columns),
+        *_in_slice(charges, dims),
+        charges.c.at >= bindparam("start"),
+        charges.c.at < bindparam("end"),
     )
-    .where(
-        adjustments.c.scope == bindparam("scope"),
-        adjustments.c.at >= bindparam("start"),
-        adjustments.c.at < bindparam("end"),
-    )
-    .group_by(adjustments.c.kind)
-)
-# Charges and signed adjustments of a scope in a window, in one round trip: a row per kind.
-SETTLED = {
-    kind: union_all(
+    adjusted = (
         select(
-            literal(CHARGE_KIND).label("kind"),
-            func.sum(charges.c.cpu_hours),
-            func.sum(charges.c.gpu_hours),
-            func.sum(charges.c.cost),
-        ).where(
-            charges.c[column] == bindparam("name"),
-            charges.c.at >= bindparam("start"),
-            charges.c.at < bindparam("end"),
-        ),
-        ADJUSTED,
+            adjustments.c.kind,
+            func.sum(adjustments.c.cpu_hours),
+            func.sum(adjustments.c.gpu_hours),
+            func.sum(adjustments.c.cost),
+        )
+        .where(
+            adjustments.c.scope.in_(bindparam("targets", expanding=True)),
+            adjustments.c.at >= bindparam("start"),
+            adjustments.c.at < bindparam("end"),
+        )
+        .group_by(adjustments.c.kind)
     )
-    for kind, column in SCOPE_FIELDS.items()
-}
-RESERVED = {
-    kind: select(
+    return union_all(charged, adjusted)
+
+
+@lru_cache(maxsize=256)
+def reserved_statement(columns: tuple[str, ...], dims: tuple[str, ...]) -> Any:
+    """Open liens' amounts, count and GPUs of the rows matching ``columns`` in the sliced ``dims``."""
+    return select(
         func.coalesce(func.sum(liens.c.cpu_hours), 0.0),
         func.coalesce(func.sum(liens.c.gpu_hours), 0.0),
         func.coalesce(func.sum(liens.c.cost), 0.0),
         func.count(),
         func.coalesce(func.sum(liens.c.gpus), 0),
-    ).where(liens.c[column] == bindparam("name"), OPEN)
-    for kind, column in SCOPE_FIELDS.items()
-}
+    ).where(*(liens.c[column] == bindparam(column) for column in columns), *_in_slice(liens, dims), OPEN)
+
+
+def counter_params(found: Counter) -> tuple[tuple[str, ...], tuple[str, ...], dict[str, Any]]:
+    """The statement shape (columns, sliced dimensions) and the bound values of a counter."""
+    params: dict[str, Any] = dict(found.columns)
+    dims: tuple[str, ...] = ()
+    if found.slice is not None:
+        values = (found.slice.clusters, found.slice.partitions, found.slice.gpu_types)
+        for dim, allowed in zip(_SLICE_DIMS, values, strict=True):
+            if allowed is not None:
+                dims += (dim,)
+                params[f"{dim}s"] = sorted(allowed)
+    return tuple(column for column, _ in found.columns), dims, params
+
+
 INSERT_LIEN = insert(liens)
 UPDATE_LIEN = update(liens).where(liens.c.id == bindparam("lien_id"))
 INSERT_CHARGE = insert(charges)
@@ -110,6 +139,8 @@ def lien_row(lien: Lien) -> dict[str, Any]:
         "started_at": to_db(lien.started_at),
         "ended_at": to_db(lien.ended_at),
         "policy_version": lien.policy_version,
+        "weight_cpu": lien.weights[0],
+        "weight_gpu": lien.weights[1],
     }
 
 
@@ -138,6 +169,7 @@ def lien_from_row(row: Any) -> Lien:
         started_at=from_db(row["started_at"]),
         ended_at=from_db(row["ended_at"]),
         policy_version=row["policy_version"],
+        weights=(row["weight_cpu"], row["weight_gpu"]),
     )
 
 
@@ -156,6 +188,8 @@ def charge_from_row(row: Any) -> Charge:
         at=from_db(row["at"]) or row["at"],
         source=row["source"],
         key=row["key"],
+        gpu_type=row["gpu_type"],
+        raw_hours=None if row["raw_cpu_hours"] is None else (row["raw_cpu_hours"], row["raw_gpu_hours"]),
     )
 
 

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from hpcpolicy.policy.schema.common import Model, Name
+from pydantic import Field
+
+from hpcpolicy.policy.schema.common import V2, Model, Name
 from hpcpolicy.policy.schema.quotas import Quota
+
+
+class Member(Model):
+    """One member's own share inside a project, replacing the project's ``member_quotas`` for them."""
+
+    quotas: list[Quota] = []
 
 
 class Project(Model):
     quotas: list[Quota] = []
     description: str | None = None
+    member_quotas: list[Quota] = Field(default=[], json_schema_extra=V2)
+    """Each member's budget inside this project (scope ``project:<p>/user:<u>``), distinct from the user's
+    personal quota across projects; ``members.<user>.quotas`` replaces it for one member."""
+    members: dict[Name, Member] = Field(default={}, json_schema_extra=V2)
 
 
 class Team(Model):

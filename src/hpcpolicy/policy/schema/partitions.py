@@ -9,6 +9,7 @@ from pydantic import Field
 
 from hpcpolicy.policy.schema.access import Access
 from hpcpolicy.policy.schema.common import V2, Model, Name, NonNeg, NonNegInt, PosInt, Rate
+from hpcpolicy.policy.schema.quotas import Quota
 from hpcpolicy.policy.schema.schedule import Schedule
 
 
@@ -58,11 +59,30 @@ class Rates(Model):
     memory_gb_hour: Rate = 0.0
 
 
+Weight = Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)]
+
+
+class HourWeights(Model):
+    """How an hour on this partition counts against hour budgets (Slurm's TRESBillingWeights).
+
+    ``cpu`` multiplies CPU-hours; ``gpu`` multiplies GPU-hours, one factor or one per GPU type (``default``
+    for the rest). A scavenger partition at 0 counts nothing; an H100 hour may count as 2 A100 hours.
+    Cost is priced from the raw hours with the rates, whatever the weights.
+    """
+
+    cpu: Weight = 1.0
+    gpu: Weight | dict[Name, Weight] = 1.0
+
+
 class Partition(Model):
     nodes: NodeShape
     limits: JobLimits = JobLimits()
     access: Access = Access()
     rates: Rates = Rates()
+    hour_weights: HourWeights | None = Field(default=None, json_schema_extra=V2)
+    per_user: Quota | None = Field(default=None, json_schema_extra=V2)
+    """A quota every user has on this partition alone (Slurm's per-user QOS limits: at most 2 DGX jobs
+    each), counted on the user's scope in this partition's slice, id ``user:<u>#per_user:<partition>``."""
     fail_open: bool = False
     """When the ledger cannot be reached, admit jobs that pass every rule that needs no usage (roles,
     access, caps, quotas against zero usage) instead of refusing them all. Nothing is reserved or recorded

@@ -1,0 +1,78 @@
+"""The in-memory ledger's balance records: dated amounts with prefix sums, open-lien totals, hints."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from datetime import datetime
+from typing import NamedTuple
+
+from hpcpolicy.engine.rules.quotas import Used
+
+
+class Timeline:
+    """Dated amounts in time order with prefix sums: ``cpu[i]`` is the CPU-hours of the first i entries."""
+
+    __slots__ = ("amounts", "cost", "cpu", "gpu", "times")
+
+    def __init__(self) -> None:
+        self.times: list[datetime] = []
+        self.amounts: list[Used] = []  # kept to rebuild the sums after an insertion
+        self.cpu: list[float] = [0.0]
+        self.gpu: list[float] = [0.0]
+        self.cost: list[float] = [0.0]
+
+    def add(self, at: datetime, entry: Used) -> None:
+        times = self.times
+        if times and at < times[-1]:  # out of order: insert and rebuild the sums after it (rare)
+            i = bisect_left(times, at)
+            times.insert(i, at)
+            self.amounts.insert(i, entry)
+            for sums in (self.cpu, self.gpu, self.cost):
+                del sums[i + 1 :]
+            for cpu, gpu, cost in self.amounts[i:]:
+                self.cpu.append(self.cpu[-1] + cpu)
+                self.gpu.append(self.gpu[-1] + gpu)
+                self.cost.append(self.cost[-1] + cost)
+            return
+        times.append(at)
+        self.amounts.append(entry)
+        sums = self.cpu
+        sums.append(sums[-1] + entry[0])
+        sums = self.gpu
+        sums.append(sums[-1] + entry[1])
+        sums = self.cost
+        sums.append(sums[-1] + entry[2])
+
+    def between(self, start: datetime, end: datetime) -> Used:
+        times = self.times
+        j, i = bisect_left(times, end), bisect_left(times, start)
+        return self.cpu[j] - self.cpu[i], self.gpu[j] - self.gpu[i], self.cost[j] - self.cost[i]
+
+
+class Held:
+    """Open liens on one scope: their summed amounts, how many, and their GPUs."""
+
+    __slots__ = ("cost", "cpu", "gpu", "gpus", "jobs")
+
+    def __init__(self) -> None:
+        self.cpu = self.gpu = self.cost = 0.0
+        self.jobs = self.gpus = 0
+
+
+class Scopes(NamedTuple):
+    """The balance records of one account path's scopes, resolved once per distinct path."""
+
+    held: tuple[Held, ...]
+    timelines: tuple[Timeline, ...]
+
+
+class Cursor:
+    """Hints, checked before use: one resolved quota's last calendar or fixed window (it holds while ``now``
+    is inside) and where its start fell in the scope's timeline (it stays while charges are appended)."""
+
+    __slots__ = ("end", "index", "start")
+
+    def __init__(self) -> None:
+        self.start: datetime | None = None
+        self.end: datetime | None = None
+        self.index = 0

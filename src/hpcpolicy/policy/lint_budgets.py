@@ -1,0 +1,83 @@
+"""Cross-reference checks for v2 budgets: slices that name what exists, member and per-user quotas,
+hour weights for GPU types the partition has."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from hpcpolicy.policy.errors import Path, PolicyIssue
+from hpcpolicy.policy.schema import Policy, Quota
+
+
+def lint_budgets(policy: Policy) -> Iterator[PolicyIssue]:
+    clusters = set(policy.clusters)
+    partitions = {name for c in policy.clusters.values() for name in c.partitions}
+    gpu_types = {
+        t
+        for c in policy.clusters.values()
+        for p in c.partitions.values()
+        for t in (p.nodes.gpu_type, *(p.limits.gpu_types or ()))
+        if t
+    }
+    known = {"clusters": clusters, "partitions": partitions, "gpu_types": gpu_types}
+    for path, quota in _quotas(policy):
+        if quota.slice is None:
+            continue
+        for field, names in known.items():
+            for i, name in enumerate(getattr(quota.slice, field) or ()):
+                if name not in names:
+                    listed = ", ".join(sorted(names)) or "none"
+                    message = f"unknown {field[:-1]} {name!r} (the policy has: {listed})"
+                    yield PolicyIssue((*path, "slice", field, i), message)
+    for cluster_name, cluster in policy.clusters.items():
+        for part_name, part in cluster.partitions.items():
+            base: Path = ("clusters", cluster_name, "partitions", part_name)
+            if part.per_user is not None and (part.per_user.name or part.per_user.slice):
+                yield PolicyIssue(
+                    (*base, "per_user"),
+                    "a per-user quota takes no name or slice: its partition is its slice, its id user:<u>#per_user:"
+                    f"{part_name}",
+                )
+            weights = part.hour_weights
+            if weights is not None and isinstance(weights.gpu, dict):
+                offered = {part.nodes.gpu_type, *(part.limits.gpu_types or ()), "default"}
+                for gpu_type in weights.gpu:
+                    if gpu_type not in offered:
+                        yield PolicyIssue(
+                            (*base, "hour_weights", "gpu", gpu_type),
+                            f"{part_name} has no {gpu_type!r} GPUs: this weight never applies",
+                            "warning",
+                        )
+
+
+def _quotas(policy: Policy) -> Iterator[tuple[Path, Quota]]:
+    """Every quota of the file with its path (the lists that ``lint._quota_lists`` names, plus member ones)."""
+    for org_name, org in policy.orgs.items():
+        yield from _listed(("orgs", org_name, "quotas"), org.quotas)
+        for team_name, team in org.teams.items():
+            tpath: Path = ("orgs", org_name, "teams", team_name)
+            yield from _listed((*tpath, "quotas"), team.quotas)
+            for project_name, project in team.projects.items():
+                ppath: Path = (*tpath, "projects", project_name)
+                yield from _listed((*ppath, "quotas"), project.quotas)
+                yield from _listed((*ppath, "member_quotas"), project.member_quotas)
+                for user, member in project.members.items():
+                    yield from _listed((*ppath, "members", user, "quotas"), member.quotas)
+    for name, listed in policy.users.items():
+        yield from _listed(("users", name, "quotas"), listed.quotas)
+
+
+def _listed(path: Path, quotas: list[Quota]) -> Iterator[tuple[Path, Quota]]:
+    for i, quota in enumerate(quotas):
+        yield (*path, i), quota
+
+
+def member_quota_lists(policy: Policy) -> Iterator[tuple[Path, list[Quota]]]:
+    """The member quota lists, for the checks every quota list gets (names required and unique)."""
+    for org_name, org in policy.orgs.items():
+        for team_name, team in org.teams.items():
+            for project_name, project in team.projects.items():
+                ppath: Path = ("orgs", org_name, "teams", team_name, "projects", project_name)
+                yield (*ppath, "member_quotas"), project.member_quotas
+                for user, member in project.members.items():
+                    yield (*ppath, "members", user, "quotas"), member.quotas
