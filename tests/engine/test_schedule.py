@@ -5,8 +5,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from hpcpolicy.engine import Active, Code, PolicySnapshot, Request, UsageSnapshot, decide, decide_balances, prepare
+import pytest
+
+from hpcpolicy.engine import (
+    Active,
+    Amounts,
+    Code,
+    PolicySnapshot,
+    Request,
+    UsageSnapshot,
+    decide,
+    decide_balances,
+    prepare,
+)
 from hpcpolicy.engine.hours import opening_hours
+from hpcpolicy.engine.opening import usage_quotas
 from hpcpolicy.policy.schema.schedule import Schedule
 from tests.builders import PolicyBuilder
 from tests.builders import decide as decide_at
@@ -130,3 +143,19 @@ def test_no_schedules_no_opening() -> None:
     snap = PolicyBuilder().partition("other").snapshot()
     assert prepare(Request(user_id="u"), snap).opening is None
     assert prepare(Request(user_id="u", partition="other"), snap).opening is None
+
+
+def test_the_usage_to_read_covers_the_fallbacks_own_quotas() -> None:
+    """``cpu`` has a quota on its slice that ``interactive`` does not: a decision may need its usage."""
+    b = PolicyBuilder().partition("interactive", rates={"cpu_hour": 0.5})
+    b.set("clusters.hpc.partitions.interactive.schedule", OFFICE)
+    b.project_quota(name="cpu", cpu_hours=10, slice={"partitions": ["cpu"]})
+    plan = prepare(Request(user_id="u", cpus=2, walltime_hours=1), b.snapshot())
+    assert plan.quotas == ()  # u and proj have no quotas of their own here
+    assert [ref.id for ref in usage_quotas(plan)] == ["project:proj#cpu"]
+    spent = UsageSnapshot({"project:proj#cpu": Amounts(cpu_hours=10)})
+    assert decide(plan, spent, now=SAT_NOON).codes == [Code.QUOTA_CPU_HOURS]
+    assert decide(plan, spent, now=WED_NOON).allow
+    assert decide_balances(plan, [], [], now=WED_NOON).allow
+    with pytest.raises(ValueError, match="usage_quotas"):  # balances given for the route's quotas only
+        decide_balances(plan, [], [], now=SAT_NOON)

@@ -30,6 +30,7 @@ from hpcpolicy.engine import (
     prepare,
     quotas_on_path,
 )
+from hpcpolicy.engine.opening import usage_quotas
 from hpcpolicy.ledger import Charge, JobUsage, LienState
 from hpcpolicy.ledger.memory import MemoryLedger
 from hpcpolicy.ledger.rules import actual_amounts, lien_for, raw_hours, snapshot
@@ -57,7 +58,7 @@ class PlainGovernor:
     def decide(self, request: Request, job_id: str, t: float) -> tuple[Decision, str | None]:
         now, ledger = self.clock.at(t), self.ledger
         plan = prepare(request, self.snapshot)
-        usage = snapshot(plan.quotas, now, ledger.settled, lambda target: ledger.reserved(target, now))
+        usage = snapshot(usage_quotas(plan), now, ledger.settled, lambda target: ledger.reserved(target, now))
         decision = decide(plan, usage, now=now)
         if not decision.allow:
             return decision, None

@@ -25,10 +25,10 @@ DAYTIME = {"open": [{"days": ["mon", "tue", "wed", "thu", "fri"], "from": "08:00
 @pytest.mark.parametrize("seed", range(6))
 def test_the_fast_governor_follows_a_route_that_changes_with_the_time(seed: int) -> None:
     rng = random.Random(seed)
-    b = random_policy(rng).set("apiVersion", "hpcpolicy/v2")
+    b = random_policy(rng, v2=True)  # with "big", which has quotas of its own (a slice, a per-user cap)
     b.partition("day", rates={"cpu_hour": 0.2, "memory_gb_hour": 0.01}, limits={"max_walltime_hours": 48})
     b.set("clusters.hpc.partitions.day.schedule", DAYTIME)
-    b.partition("nodes", rates={"cpu_hour": 0.1}, limits={"max_walltime_hours": 48})
+    b.partition("nodes", rates={"cpu_hour": 0.6}, limits={"max_walltime_hours": 48})
     b.set("clusters.hpc.partitions.nodes.exclusive", True)
     loaded = policy(b)
     trace = random_trace(rng, 150)

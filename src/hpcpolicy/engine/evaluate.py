@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from hpcpolicy.engine.decision import Decision, Estimate, RejectedRoute, Route, Violation
-from hpcpolicy.engine.opening import Opening, open_plan, opening
+from hpcpolicy.engine.opening import Opening, open_plan, open_plan_alike, opening
 from hpcpolicy.engine.records import fast_init
 from hpcpolicy.engine.request import Request
 from hpcpolicy.engine.route import route
@@ -78,7 +78,7 @@ def prepare(request: Request, snap: PolicySnapshot) -> Plan:
         estimate=est,
         rejected=routing.rejected,
         quotas=quotas_on_path(request, snap, project, part),
-        opening=None if routing.hours is None else opening(routing.hours, routing.fallbacks, prepare),
+        opening=None if routing.hours is None else opening(routing, prepare, request, snap, project),
     )
 
 
@@ -103,7 +103,7 @@ def decide_balances(plan: Plan, used: Sequence[Used], active: Sequence[Active], 
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     if plan.opening is not None:
-        plan = open_plan(plan, now)
+        plan = open_plan_alike(plan, now)
     remaining: dict[str, dict[str, float]] = {}
     found = check_quotas(plan.quotas, plan.estimate, plan.request.gpus, used, active, now, remaining)
     return _decision(plan, found, remaining)

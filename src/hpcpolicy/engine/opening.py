@@ -11,8 +11,10 @@ request naming the partition. That plan is made the first time the fallback is c
 :class:`Opening` (a memo of a pure result, as the plan itself is one), so a decision while the route is
 open costs one clock reading, and a replay that reuses the plan prepares each fallback once.
 
-The usage a caller supplies must cover the quotas of every plan a request may be decided on: today every
-plan of one request has the same quotas (they follow from user and project).
+A fallback may have quotas the route has not (a quota on a slice of the machine binds on some partitions
+only), so the usage given to ``decide`` must cover :func:`usage_quotas`: the route's quotas and every
+fallback's. ``decide_balances``, which takes usage per quota of the plan, refuses a plan that would fall
+back on other quotas (:func:`open_plan_alike`).
 """
 
 from __future__ import annotations
@@ -26,10 +28,13 @@ from hpcpolicy.engine.codes import Code
 from hpcpolicy.engine.decision import Route, Violation
 from hpcpolicy.engine.hours import OpeningHours
 from hpcpolicy.engine.partitionref import PartitionRef
+from hpcpolicy.engine.quotaref import QuotaRef
+from hpcpolicy.engine.rules.path import quotas_on_path
 
 if TYPE_CHECKING:
     from hpcpolicy.engine.evaluate import Plan
     from hpcpolicy.engine.request import Request
+    from hpcpolicy.engine.route import Routing
     from hpcpolicy.engine.snapshot import PolicySnapshot
 
 Prepare = Callable[["Request", "PolicySnapshot"], "Plan"]
@@ -50,12 +55,41 @@ class Opening:
 
     hours: OpeningHours
     fallbacks: tuple[Fallback, ...]
+    quotas: tuple[QuotaRef, ...]  # the fallbacks' quotas that the route's are not
     prepare: Prepare = field(compare=False)
     plans: list[Plan | None] = field(compare=False)  # the fallbacks' plans, made when first chosen
 
 
-def opening(hours: OpeningHours, fallbacks: tuple[Fallback, ...], prepare: Prepare) -> Opening:
-    return Opening(hours, fallbacks, prepare, [None] * len(fallbacks))
+def opening(
+    routing: Routing, prepare: Prepare, request: Request, snap: PolicySnapshot, project: str | None
+) -> Opening | None:
+    """The :class:`Opening` of a plan whose route is ``routing`` (None: no hours bind the caller there)."""
+    if routing.hours is None:
+        return None
+    seen = {ref.id for ref in quotas_on_path(request, snap, project, routing.partition)}
+    extra: list[QuotaRef] = []
+    for fallback in routing.fallbacks:
+        for ref in quotas_on_path(request, snap, project, fallback.partition):
+            if ref.id not in seen:
+                seen.add(ref.id)
+                extra.append(ref)
+    return Opening(routing.hours, routing.fallbacks, tuple(extra), prepare, [None] * len(routing.fallbacks))
+
+
+def usage_quotas(plan: Plan) -> tuple[QuotaRef, ...]:
+    """The quotas whose usage ``decide(plan, usage)`` may read: the route's, and its fallbacks'."""
+    return plan.quotas if plan.opening is None else plan.quotas + plan.opening.quotas
+
+
+def open_plan_alike(plan: Plan, now: datetime) -> Plan:
+    """:func:`open_plan` for usage given per quota of ``plan``: refused when the open plan has other quotas."""
+    chosen = open_plan(plan, now)
+    if chosen.quotas != plan.quotas:
+        raise ValueError(
+            f"the plan falls back on {chosen.route.partition if chosen.route else '?'}, whose quotas differ from "
+            "its route's: decide it with usage covering usage_quotas(plan)"
+        )
+    return chosen
 
 
 def open_plan(plan: Plan, now: datetime) -> Plan:

@@ -32,9 +32,11 @@ from hpcpolicy.engine import (
     Request,
     Route,
     Violation,
+    decide,
     decide_balances,
     prepare,
 )
+from hpcpolicy.engine.opening import usage_quotas
 from hpcpolicy.ledger import JobUsage, Lien, LienState
 from hpcpolicy.ledger.memory import MemoryLedger, Resolved
 from hpcpolicy.ledger.rules import actual_amounts, lien_for, raw_hours
@@ -103,13 +105,17 @@ class LedgerGovernor:
         prepared = self._prepared.get(id(request))
         if prepared is None or prepared.request is not request:
             prepared = self._prepare(request)
-        used, active = ledger.balances(prepared.quotas, now)
-        decision = decide_balances(prepared.plan, used, active, now=now)
+        plan = prepared.plan
+        if plan.opening is None:
+            used, active = ledger.balances(prepared.quotas, now)
+            decision = decide_balances(plan, used, active, now=now)
+        else:  # opening hours: it may fall back on a partition with other quotas; read them all
+            decision = decide(plan, ledger.usage(usage_quotas(plan), now), now=now)
         if not decision.allow:
             return decision, None
         lien_id = str(next(self._ids))
         template = prepared.lien
-        if template is None or (prepared.plan.opening is not None and not _routed_alike(template, decision)):
+        if template is None or (plan.opening is not None and not _routed_alike(template, decision)):
             lien = lien_for(lien_id, request, decision, self.snapshot, now, self.ttl, job_id)
             if lien is None:  # allowed without a route cannot happen; be explicit rather than assert
                 return decision, None
