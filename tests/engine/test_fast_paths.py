@@ -107,7 +107,8 @@ def reference_quotas(
     for ref in quotas:
         balances: dict[str, float] = {}
         quota = ref.quota
-        if ref.fixed is not None and not ref.fixed[0] <= now < ref.fixed[1]:
+        outside = ref.fixed is not None and not ref.fixed[0] <= now < ref.fixed[1]
+        if outside and any(getattr(est, m) > 0 for m in METERED if getattr(quota, m) is not None):
             found.append(Violation(Code.QUOTA_INACTIVE, f"allocation {describe(quota.window)} is not active", ref.id))
         used = usage.consumed.get(ref.id, Amounts())
         for metric in METERED:

@@ -19,7 +19,6 @@ from hpcpolicy.engine import (
     prepare,
 )
 from hpcpolicy.engine.hours import opening_hours
-from hpcpolicy.engine.opening import usage_quotas
 from hpcpolicy.policy.schema.schedule import Schedule
 from tests.builders import PolicyBuilder
 from tests.builders import decide as decide_at
@@ -103,7 +102,7 @@ def test_routing_falls_back_to_the_next_open_partition() -> None:
     assert weekend.allow and weekend.route is not None and weekend.route.partition == "cpu"
     assert weekend.route.reason == "cheapest open of 2 candidates; closed now: interactive"
     assert weekend.estimate.cost == 2 * 1.0 and at_noon.estimate.cost == 2 * 0.5
-    assert plan.opening is not None and plan.opening.plans[0] is not None  # prepared once, when first chosen
+    assert plan.opening is not None and [p.route for p in plan.opening.plans] == [weekend.route]
     assert decide(plan, now=SAT_NOON) == weekend and decide(plan, now=WED_NOON) == at_noon
     staff = decide_at(snap, cpus=2, roles=("staff",), now=SAT_NOON)
     assert staff.route is not None and staff.route.partition == "interactive"
@@ -152,10 +151,10 @@ def test_the_usage_to_read_covers_the_fallbacks_own_quotas() -> None:
     b.project_quota(name="cpu", cpu_hours=10, slice={"partitions": ["cpu"]})
     plan = prepare(Request(user_id="u", cpus=2, walltime_hours=1), b.snapshot())
     assert plan.quotas == ()  # u and proj have no quotas of their own here
-    assert [ref.id for ref in usage_quotas(plan)] == ["project:proj#cpu"]
+    assert [ref.id for ref in plan.usage_quotas] == ["project:proj#cpu"] and not plan.simple
     spent = UsageSnapshot({"project:proj#cpu": Amounts(cpu_hours=10)})
     assert decide(plan, spent, now=SAT_NOON).codes == [Code.QUOTA_CPU_HOURS]
     assert decide(plan, spent, now=WED_NOON).allow
     assert decide_balances(plan, [], [], now=WED_NOON).allow
-    with pytest.raises(ValueError, match="usage_quotas"):  # balances given for the route's quotas only
+    with pytest.raises(ValueError, match=r"plan\.usage_quotas"):  # balances given for the route's quotas only
         decide_balances(plan, [], [], now=SAT_NOON)

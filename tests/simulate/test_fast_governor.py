@@ -30,7 +30,6 @@ from hpcpolicy.engine import (
     prepare,
     quotas_on_path,
 )
-from hpcpolicy.engine.opening import usage_quotas
 from hpcpolicy.ledger import Charge, JobUsage, LienState
 from hpcpolicy.ledger.memory import MemoryLedger
 from hpcpolicy.ledger.rules import actual_amounts, lien_for, raw_hours, snapshot
@@ -58,7 +57,7 @@ class PlainGovernor:
     def decide(self, request: Request, job_id: str, t: float) -> tuple[Decision, str | None]:
         now, ledger = self.clock.at(t), self.ledger
         plan = prepare(request, self.snapshot)
-        usage = snapshot(usage_quotas(plan), now, ledger.settled, lambda target: ledger.reserved(target, now))
+        usage = snapshot(plan.usage_quotas, now, ledger.settled, lambda target: ledger.reserved(target, now))
         decision = decide(plan, usage, now=now)
         if not decision.allow:
             return decision, None
@@ -122,6 +121,14 @@ def random_policy(rng: random.Random, v2: bool = False) -> PolicyBuilder:
         projects["g7"]["quotas"][0]["name"] = "all"
         projects["g7"]["member_quotas"] = [{"cpu_hours": 50 * scale, "window": "monthly"}]
         projects["g7"]["members"] = {"u1": {"quotas": [{"cpu_hours": 90 * scale, "max_jobs": 3}]}}
+        # edges: g7's month carries over, warns and overdraws; a team share; an exhausted budget reroutes
+        projects["g7"]["quotas"][0] |= {"carry_over": {"fraction": 0.5}, "warn_at": [0.5, 0.8],
+                                        "overdraft": {"cpu_hours": 10 * scale}}  # fmt: skip
+        projects["g7"]["share"] = {"guaranteed": {"cpu_hours": 100 * scale}, "borrow_limit": {"cpu_hours": 50 * scale}}
+        b.partition("overrun", rates={"cpu_hour": 9.0}).set("clusters.hpc.partitions.overrun.hour_weights", {"cpu": 0})
+        b.limits("overrun", max_cpus=4)
+        team = b.data["orgs"]["org"]["teams"]["team"]
+        team["quotas"][0]["on_exhausted"] = {"partition": "overrun"}
     return b
 
 

@@ -30,9 +30,9 @@ from .helpers import DAY, HOUR, base, policy, trace_of
 TTL = timedelta(hours=6)
 
 
-def small_trace(seed: int, count: int = 60) -> Trace:
+def small_trace(seed: int, count: int = 60, start: float = 0.0) -> Trace:
     rng = random.Random(seed)
-    submit, jobs = 0.0, []
+    submit, jobs = start, []
     for index in range(count):
         submit += rng.choice([0.0, 600.0, HOUR, 3 * HOUR, 0.4 * DAY])
         requested = rng.choice([HOUR, 4 * HOUR, 12 * HOUR])
@@ -64,14 +64,27 @@ def v2_policy() -> PolicyBuilder:
     return b
 
 
+def edges_policy() -> PolicyBuilder:
+    """v2's, plus budgets with edges: g7's month carries half its unused budget over, warns and overdraws;
+    g8 has a guaranteed share of the team's month; an exhausted team month sends jobs to ``overrun``."""
+    b = v2_policy().project("g8").user("u1", projects=["g7", "g8"], default_project="g7")
+    project = b.data["orgs"]["org"]["teams"]["team"]["projects"]["g7"]
+    project["quotas"][0] |= {"carry_over": {"fraction": 0.5}, "warn_at": [0.5], "overdraft": {"cpu_hours": 20}}
+    b.team_quota(cpu_hours=150, window="monthly", on_exhausted={"partition": "overrun"})
+    b.set("orgs.org.teams.team.projects.g8.share", {"guaranteed": {"cpu_hours": 50}})
+    b.partition("overrun", rates={"cpu_hour": 9.0}).set("clusters.hpc.partitions.overrun.hour_weights", {"cpu": 0})
+    return b.set("clusters.hpc.partitions.overrun.limits", {"max_cpus": 4, "max_walltime_hours": 8})
+
+
 @pytest.mark.parametrize(
-    ("seed", "scheduler", "make"), [(1, "fifo", v1_policy), (2, "easy", v1_policy), (3, "fifo", v2_policy)]
+    ("seed", "scheduler", "make"),
+    [(1, "fifo", v1_policy), (2, "easy", v1_policy), (3, "fifo", v2_policy), (4, "easy", edges_policy)],
 )
 def test_memory_replay_matches_the_service_over_sqlite(
     tmp_path: Path, seed: int, scheduler: str, make: Callable[[], PolicyBuilder]
 ) -> None:
     loaded = policy(make())
-    trace = small_trace(seed)
+    trace = small_trace(seed, start=27 * DAY)  # across a month's end: windows turn over, budgets carry over
     snap = compile_policy(loaded.policy, loaded.version)
     options = Options(16, TraceClock(trace.epoch), lien_ttl=TTL)
     memory = LedgerGovernor(snap, options.clock, TTL)
@@ -94,4 +107,7 @@ def test_memory_replay_matches_the_service_over_sqlite(
     assert fast.tally.accounts.keys() == slow.tally.accounts.keys()
     for account, counts in fast.tally.accounts.items():
         assert counts == pytest.approx(slow.tally.accounts[account])  # SQL sums may round differently
-    assert fast.tally.dry == slow.tally.dry
+    assert [dry | {"available": pytest.approx(dry["available"])} for dry in fast.tally.dry] == slow.tally.dry
+    assert fast.tally.warnings == slow.tally.warnings
+    if make is edges_policy:  # the edges were reached: thresholds passed, budgets exhausted and rerouted
+        assert {"quota.warn_threshold", "quota.exhausted_rerouted"} <= set(fast.tally.warnings), fast.tally.warnings

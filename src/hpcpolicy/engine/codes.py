@@ -38,6 +38,7 @@ class Code(StrEnum):
     QUOTA_GPU_HOURS = "quota.gpu_hours_exceeded"
     QUOTA_COST = "quota.cost_exceeded"
     QUOTA_INACTIVE = "quota.allocation_inactive"  # a fixed allocation outside its start..end dates
+    QUOTA_SHARE = "quota.share_exceeded"  # the parent's budget left is guaranteed to siblings, or borrowing ran out
     # Concurrency
     CONCURRENCY_MAX_JOBS = "concurrency.max_jobs"
     CONCURRENCY_MAX_GPUS = "concurrency.max_gpus"
@@ -52,3 +53,7 @@ class Code(StrEnum):
     QOS_NOT_ALLOWED = "qos.not_allowed"  # the QOS may not be used on this partition
     QOS_ACCESS_DENIED = "qos.access_denied"  # the caller does not match the QOS's access
     PARTITION_CLOSED = "partition.closed"  # outside the partition's opening hours (and not exempt)
+    # Warnings (never a denial; in a decision's ``warnings``)
+    QUOTA_WARN_THRESHOLD = "quota.warn_threshold"  # the job takes a budget past one of its warn_at fractions
+    QUOTA_OVERDRAFT = "quota.overdraft"  # admitted into the quota's overdraft
+    QUOTA_REROUTED = "quota.exhausted_rerouted"  # a budget refused the job; on_exhausted sent it elsewhere

@@ -13,12 +13,15 @@ the plan and pays only for the second half; the decision is the same by construc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from types import MappingProxyType
 
+from hpcpolicy.engine.codes import Code
 from hpcpolicy.engine.decision import Decision, Estimate, RejectedRoute, Route, Violation
 from hpcpolicy.engine.opening import Opening, open_plan, open_plan_alike, opening
+from hpcpolicy.engine.partitionref import PartitionRef
 from hpcpolicy.engine.records import fast_init
 from hpcpolicy.engine.request import Request
 from hpcpolicy.engine.route import route
@@ -56,11 +59,19 @@ class Plan:
     estimate: Estimate
     rejected: tuple[RejectedRoute, ...]
     quotas: tuple[QuotaRef, ...]
+    usage_quotas: tuple[QuotaRef, ...]
+    """What the usage snapshot must cover: ``quotas``, children's uses of parents' shared quotas, and the
+    quotas of the ``fallbacks`` (a ledger reads these; the replay's fast path only when ``simple``)."""
+    fallbacks: Mapping[str, Plan]
+    """quota id → the plan on the partition its ``on_exhausted`` sends the job to."""
+    simple: bool
+    """No carry-over, shares or fallbacks: ``decide_balances`` (usage per quota, nothing else) suffices."""
     opening: Opening | None = None  # the route's opening hours and fallbacks (None: always open to the caller)
 
 
-def prepare(request: Request, snap: PolicySnapshot) -> Plan:
-    """Everything about ``request`` that no balance and no clock can change."""
+def prepare(request: Request, snap: PolicySnapshot, *, reroute: bool = True) -> Plan:
+    """Everything about ``request`` that no balance and no clock can change (``reroute``: also plan where
+    ``on_exhausted`` would send it)."""
     roles = effective_roles(request, snap)
     project, path, violations = resolve_account(request, snap)
     routing = route(request, snap, roles, project)
@@ -68,6 +79,11 @@ def prepare(request: Request, snap: PolicySnapshot) -> Plan:
     est = routing.estimate
     violations += guard_violations(request, snap.policy.guards, roles, est.cost)
     part = routing.partition
+    quotas = quotas_on_path(request, snap, project, part)
+    extra, fallbacks = _edges(request, snap, quotas, part, reroute)
+    held = None if routing.hours is None else opening(routing, prepare, request, snap, quotas + extra)
+    if held is not None:
+        extra += held.quotas
     return Plan(
         request=request,
         snap=snap,
@@ -77,42 +93,98 @@ def prepare(request: Request, snap: PolicySnapshot) -> Plan:
         route=Route(part.cluster, part.name, routing.reason) if part is not None else None,
         estimate=est,
         rejected=routing.rejected,
-        quotas=quotas_on_path(request, snap, project, part),
-        opening=None if routing.hours is None else opening(routing, prepare, request, snap, project),
+        quotas=quotas,
+        usage_quotas=quotas + extra,
+        fallbacks=MappingProxyType(fallbacks),
+        simple=not extra and not fallbacks and held is None and not any(ref.soft and ref.soft.carry for ref in quotas),
+        opening=held,
     )
 
 
+def _edges(
+    request: Request, snap: PolicySnapshot, quotas: tuple[QuotaRef, ...], part: PartitionRef | None, reroute: bool
+) -> tuple[tuple[QuotaRef, ...], dict[str, Plan]]:
+    """What soft quotas need beyond the quotas themselves: each child's use of a parent's shared quota
+    (a ref per share, counting the child in the parent's window and slice), and the plans on the
+    partitions ``on_exhausted`` names (planned once here, decided only if a budget refuses the job)."""
+    extra: list[QuotaRef] = []
+    fallbacks: dict[str, Plan] = {}
+    for ref in quotas:
+        soft = ref.soft
+        if soft is None:
+            continue
+        extra += [QuotaRef(share.key, share.scope, ref.quota, ref.slice) for share in soft.shares]
+        if reroute and soft.reroute is not None and part is not None and soft.reroute != part.name:
+            target = request.model_copy(update={"partition": soft.reroute, "cluster": part.cluster})
+            fallback = prepare(target, snap, reroute=False)
+            fallbacks[ref.id] = fallback
+            extra += fallback.usage_quotas
+    return tuple(extra), fallbacks
+
+
 def decide(plan: Plan, usage: UsageSnapshot = EMPTY_USAGE, *, now: datetime) -> Decision:
-    """The decision on a prepared request against ``usage`` at ``now``."""
+    """The decision on a prepared request against ``usage`` at ``now`` (covering ``plan.usage_quotas``)."""
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     if plan.opening is not None:
         plan = open_plan(plan, now)
     remaining: dict[str, dict[str, float]] = {}
-    found = quota_violations(plan.quotas, plan.estimate, plan.request.gpus, usage, now, remaining)
-    return _decision(plan, found, remaining)
+    warnings: list[Violation] = []
+    found = quota_violations(plan.quotas, plan.estimate, plan.request.gpus, usage, now, remaining, plan.path, warnings)
+    if found and plan.fallbacks:
+        rerouted = _reroute(plan, found, usage, now)
+        if rerouted is not None:
+            return rerouted
+    return _decision(plan, found, remaining, warnings)
 
 
 def decide_balances(plan: Plan, used: Sequence[Used], active: Sequence[Active], *, now: datetime) -> Decision:
-    """:func:`decide` with the usage given per quota of ``plan.quotas``, in order (see :func:`check_quotas`).
+    """:func:`decide` with the usage given per quota of ``plan.quotas``, in order (see :func:`check_quotas`),
+    for a ``simple`` plan (a ledger that keeps its sums as floats, the trace replay's, spares building a
+    :class:`UsageSnapshot`).
 
     The same decision as ``decide(plan, usage)`` when ``used[k]`` holds the fields of
-    ``usage.consumed[plan.quotas[k].id]`` and ``active[k]`` is ``usage.active[plan.quotas[k].scope]``;
-    it spares a ledger that keeps its sums as floats (the trace replay's) building that snapshot.
+    ``usage.consumed[plan.quotas[k].id]`` and ``active[k]`` is ``usage.active[plan.quotas[k].counter]``.
     """
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     if plan.opening is not None:
         plan = open_plan_alike(plan, now)
     remaining: dict[str, dict[str, float]] = {}
-    found = check_quotas(plan.quotas, plan.estimate, plan.request.gpus, used, active, now, remaining)
-    return _decision(plan, found, remaining)
+    warnings: list[Violation] = []
+    found = check_quotas(
+        plan.quotas, plan.estimate, plan.request.gpus, used, active, now, remaining, plan.path, EMPTY_USAGE, warnings
+    )
+    return _decision(plan, found, remaining, warnings)
 
 
-def _decision(plan: Plan, found: list[Violation], remaining: dict[str, dict[str, float]]) -> Decision:
+_BUDGET_CODES = frozenset({Code.QUOTA_CPU_HOURS, Code.QUOTA_GPU_HOURS, Code.QUOTA_COST, Code.QUOTA_SHARE})
+
+
+def _reroute(plan: Plan, found: list[Violation], usage: UsageSnapshot, now: datetime) -> Decision | None:
+    """When only budgets with ``on_exhausted`` refused the job (and nothing else did), the decision on the
+    first such budget's target partition, admitted there with a warning; else None (the denial stands)."""
+    if plan.violations or any(v.code not in _BUDGET_CODES or v.scope not in plan.fallbacks for v in found):
+        return None
+    quota_id = found[0].scope
+    fallback = decide(plan.fallbacks[quota_id], usage, now=now)
+    if not fallback.allow or fallback.route is None:
+        return None
+    note = Violation(
+        Code.QUOTA_REROUTED,
+        f"{quota_id} is exhausted ({found[0].message}); sent to {fallback.route.partition} instead",
+        quota_id,
+        requested=fallback.route.partition,
+    )
+    return replace(fallback, warnings=(note, *fallback.warnings))
+
+
+def _decision(
+    plan: Plan, found: list[Violation], remaining: dict[str, dict[str, float]], warnings: list[Violation]
+) -> Decision:
     violations = plan.violations + tuple(found) if found else plan.violations
-    # allow, violations, route, estimate, remaining, policy_version, project, account_path, rejected_routes
-    # (positional: keywords cost a third more, and this is built for every decision)
+    # allow, violations, route, estimate, remaining, policy_version, project, account_path, rejected_routes,
+    # warnings (positional: keywords cost a third more, and this is built for every decision)
     return Decision(
         not violations,
         violations,
@@ -123,6 +195,7 @@ def _decision(plan: Plan, found: list[Violation], remaining: dict[str, dict[str,
         plan.project,
         plan.path,
         plan.rejected,
+        tuple(warnings) if warnings else (),
     )
 
 

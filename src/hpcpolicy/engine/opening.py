@@ -1,26 +1,23 @@
 """Opening hours in a decision: at ``now``, the route if it is open, else the first open fallback.
 
-Whether a partition is open depends on the time, so it is decided in ``decide``. Routing, in
-``prepare``, already found what does not depend on it: the route's opening hours (when they bind the
-caller) and the next accepting partitions, up to one always open to the caller, each with the reason it
-would be chosen (:attr:`~hpcpolicy.engine.route.Routing.fallbacks`). A plan without binding hours has no
-:class:`Opening`, and ``decide`` pays one ``is None`` test for the feature.
-
-A fallback is decided on its own plan (its estimate, guards and quotas are its own), prepared like a
-request naming the partition. That plan is made the first time the fallback is chosen and kept in the
-:class:`Opening` (a memo of a pure result, as the plan itself is one), so a decision while the route is
-open costs one clock reading, and a replay that reuses the plan prepares each fallback once.
+Whether a partition is open depends on the time, so it is decided in ``decide``. Everything else does
+not, so ``prepare`` does it: routing finds the route's opening hours (when they bind the caller) and the
+next accepting partitions, up to one always open to the caller, each with the reason it would be chosen
+(:attr:`~hpcpolicy.engine.route.Routing.fallbacks`); :func:`opening` prepares a plan for each, as for a
+request naming the partition (its own estimate, guards and quotas). :func:`open_plan` then only reads
+the clock. A plan without binding hours has no :class:`Opening`, and ``decide`` pays one ``is None``
+test for the feature.
 
 A fallback may have quotas the route has not (a quota on a slice of the machine binds on some partitions
-only), so the usage given to ``decide`` must cover :func:`usage_quotas`: the route's quotas and every
-fallback's. ``decide_balances``, which takes usage per quota of the plan, refuses a plan that would fall
-back on other quotas (:func:`open_plan_alike`).
+only): :attr:`Opening.quotas` are added to the plan's ``usage_quotas``, which a ledger reads, and such a
+plan is not ``simple``. ``decide_balances``, which takes usage per quota of the plan, refuses a plan that
+would fall back on other quotas (:func:`open_plan_alike`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -29,7 +26,6 @@ from hpcpolicy.engine.decision import Route, Violation
 from hpcpolicy.engine.hours import OpeningHours
 from hpcpolicy.engine.partitionref import PartitionRef
 from hpcpolicy.engine.quotaref import QuotaRef
-from hpcpolicy.engine.rules.path import quotas_on_path
 
 if TYPE_CHECKING:
     from hpcpolicy.engine.evaluate import Plan
@@ -55,30 +51,30 @@ class Opening:
 
     hours: OpeningHours
     fallbacks: tuple[Fallback, ...]
-    quotas: tuple[QuotaRef, ...]  # the fallbacks' quotas that the route's are not
-    prepare: Prepare = field(compare=False)
-    plans: list[Plan | None] = field(compare=False)  # the fallbacks' plans, made when first chosen
+    plans: tuple[Plan, ...]  # each fallback's plan, its route carrying the fallback's reason
+    quotas: tuple[QuotaRef, ...]  # what deciding on those plans reads beyond the route's plan
 
 
 def opening(
-    routing: Routing, prepare: Prepare, request: Request, snap: PolicySnapshot, project: str | None
+    routing: Routing, prepare: Prepare, request: Request, snap: PolicySnapshot, have: tuple[QuotaRef, ...]
 ) -> Opening | None:
-    """The :class:`Opening` of a plan whose route is ``routing`` (None: no hours bind the caller there)."""
+    """The :class:`Opening` of a plan routed by ``routing`` (None: no hours bind the caller there);
+    ``have``: the usage quotas of the route's own plan."""
     if routing.hours is None:
         return None
-    seen = {ref.id for ref in quotas_on_path(request, snap, project, routing.partition)}
+    plans: list[Plan] = []
+    seen = {ref.id for ref in have}
     extra: list[QuotaRef] = []
     for fallback in routing.fallbacks:
-        for ref in quotas_on_path(request, snap, project, fallback.partition):
+        part = fallback.partition
+        named = request.model_copy(update={"cluster": part.cluster, "partition": part.name})
+        plan = prepare(named, snap)
+        plans.append(replace(plan, route=Route(part.cluster, part.name, fallback.reason)))
+        for ref in plan.usage_quotas:
             if ref.id not in seen:
                 seen.add(ref.id)
                 extra.append(ref)
-    return Opening(routing.hours, routing.fallbacks, tuple(extra), prepare, [None] * len(routing.fallbacks))
-
-
-def usage_quotas(plan: Plan) -> tuple[QuotaRef, ...]:
-    """The quotas whose usage ``decide(plan, usage)`` may read: the route's, and its fallbacks'."""
-    return plan.quotas if plan.opening is None else plan.quotas + plan.opening.quotas
+    return Opening(routing.hours, routing.fallbacks, tuple(plans), tuple(extra))
 
 
 def open_plan_alike(plan: Plan, now: datetime) -> Plan:
@@ -87,7 +83,7 @@ def open_plan_alike(plan: Plan, now: datetime) -> Plan:
     if chosen.quotas != plan.quotas:
         raise ValueError(
             f"the plan falls back on {chosen.route.partition if chosen.route else '?'}, whose quotas differ from "
-            "its route's: decide it with usage covering usage_quotas(plan)"
+            "its route's: decide it with usage covering plan.usage_quotas"
         )
     return chosen
 
@@ -98,23 +94,13 @@ def open_plan(plan: Plan, now: datetime) -> Plan:
     held = plan.opening
     if held is None or held.hours.open_at(now):
         return plan
-    for i, fallback in enumerate(held.fallbacks):
+    for fallback, fallback_plan in zip(held.fallbacks, held.plans, strict=True):
         if fallback.hours is None or fallback.hours.open_at(now):
-            return _fallback_plan(plan, held, i)
+            return fallback_plan
     name = plan.route.partition if plan.route is not None else "?"
     closed = [closed_violation(name, held.hours, now)]
     closed += [closed_violation(f.partition.name, f.hours, now) for f in held.fallbacks if f.hours is not None]
     return replace(plan, violations=plan.violations + tuple(closed))
-
-
-def _fallback_plan(plan: Plan, held: Opening, i: int) -> Plan:
-    made = held.plans[i]
-    if made is None:
-        part, reason = held.fallbacks[i].partition, held.fallbacks[i].reason
-        named = plan.request.model_copy(update={"cluster": part.cluster, "partition": part.name})
-        made = replace(held.prepare(named, plan.snap), route=Route(part.cluster, part.name, reason))
-        held.plans[i] = made  # a pure result: two threads racing here store equal plans
-    return made
 
 
 def closed_violation(name: str, hours: OpeningHours, now: datetime) -> Violation:

@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from hpcpolicy.engine.slices import Slice
+from hpcpolicy.engine.softlimits import INF, Share, SoftLimits, soft_limits, triple
 from hpcpolicy.engine.windows import INSTANT, MONTHS, as_utc, calendar_period, describe
 from hpcpolicy.policy.schema import FixedWindow, Policy, Quota, RollingWindow
+from hpcpolicy.policy.schema.accounts import Share as SharesSpec
 
 #: Metered quota metrics, in the order of :class:`~hpcpolicy.engine.usage.Amounts` fields.
 METERED = ("cpu_hours", "gpu_hours", "cost")
@@ -32,7 +34,9 @@ class QuotaRef:
     scope: str
     quota: Quota
     slice: Slice | None = None
+    shares: tuple[Share, ...] = ()
     counter: str = field(init=False)
+    soft: SoftLimits | None = field(init=False)
     metered: tuple[tuple[int, float], ...] = field(init=False)
     fixed: tuple[datetime, datetime] | None = field(init=False)
     concurrent: bool = field(init=False)
@@ -43,6 +47,7 @@ class QuotaRef:
     def __post_init__(self) -> None:
         q, window = self.quota, self.quota.window
         object.__setattr__(self, "counter", self.scope if self.slice is None else f"{self.scope}[{self.slice.key}]")
+        object.__setattr__(self, "soft", soft_limits(q, self.shares))
         metered = tuple((i, limit) for i, name in enumerate(METERED) if (limit := getattr(q, name)) is not None)
         object.__setattr__(self, "metered", metered)
         fixed = (as_utc(window.start), as_utc(window.end)) if isinstance(window, FixedWindow) else None
@@ -62,6 +67,14 @@ class QuotaRef:
         if self.fixed is not None:
             return self.fixed
         return calendar_period(self.months, now.year, now.month)
+
+    def previous_bounds(self, now: datetime) -> tuple[datetime, datetime] | None:
+        """The window before the current one, for calendar windows (carry-over reads it); None for rolling
+        windows and fixed allocations, which have no previous window."""
+        if self.rolling is not None or self.fixed is not None:
+            return None
+        start, _ = self.bounds(now)
+        return self.bounds(start - INSTANT)
 
 
 def quota_refs(scope: str, quotas: list[Quota] | tuple[Quota, ...]) -> tuple[QuotaRef, ...]:
@@ -84,3 +97,31 @@ def member_tables(policy: Policy) -> tuple[dict[tuple[str, str | None], tuple[Qu
                     tables[(name, user)] = tuple(member.quotas)
     per_user = any(p.per_user is not None for c in policy.clusters.values() for p in c.partitions.values())
     return tables, per_user
+
+
+def with_shares(policy: Policy, quotas: dict[str, tuple[QuotaRef, ...]]) -> None:
+    """Give each parent quota named by a child's ``share`` the children's guarantees (in place)."""
+    parents: dict[str, list[tuple[str, SharesSpec]]] = {}
+    for org_name, org in policy.orgs.items():
+        for team_name, team in org.teams.items():
+            if team.share is not None:
+                parents.setdefault(f"org:{org_name}", []).append((f"team:{team_name}", team.share))
+            for project_name, project in team.projects.items():
+                if project.share is not None:
+                    parents.setdefault(f"team:{team_name}", []).append((f"project:{project_name}", project.share))
+    for parent, children in parents.items():
+        refs = list(quotas[parent])
+        for k, ref in enumerate(refs):
+            mine = [(child, spec) for child, spec in children if _names(spec.quota, ref, len(refs))]
+            if mine:
+                shares = tuple(
+                    Share(child, f"{ref.id}@{child}", triple(spec.guaranteed, 0.0),
+                          triple(spec.borrow_limit, INF) if spec.borrow_limit is not None else None)
+                    for child, spec in mine
+                )  # fmt: skip
+                refs[k] = QuotaRef(ref.id, ref.scope, ref.quota, ref.slice, shares)
+        quotas[parent] = tuple(refs)
+
+
+def _names(wanted: str | None, ref: QuotaRef, count: int) -> bool:
+    return ref.quota.name == wanted if wanted is not None else count == 1

@@ -13,7 +13,7 @@ from types import MappingProxyType
 
 from hpcpolicy.engine.candidates import CandidateIndex, candidate_index
 from hpcpolicy.engine.partitionref import PartitionRef, gpu_rate, partition_ref
-from hpcpolicy.engine.quotaref import METERED, QuotaRef, member_tables, quota_refs
+from hpcpolicy.engine.quotaref import METERED, QuotaRef, member_tables, quota_refs, with_shares
 from hpcpolicy.policy.schema import Policy, Quota
 
 __all__ = ["METERED", "PartitionRef", "PolicySnapshot", "QuotaRef", "compile_policy", "gpu_rate"]
@@ -112,6 +112,7 @@ def compile_policy(policy: Policy, version: str) -> PolicySnapshot:
             for project_name, project in team.projects.items():
                 parents[project_name] = (team_name, org_name)
                 quotas[f"project:{project_name}"] = _refs(f"project:{project_name}", project.quotas)
+    with_shares(policy, quotas)
     path_quotas = {
         project: quotas[f"project:{project}"] + quotas[f"team:{team}"] + quotas[f"org:{org}"]
         for project, (team, org) in parents.items()

@@ -46,10 +46,14 @@ _EMPTY: Mapping[str, object] = MappingProxyType({})
 
 @dataclass(frozen=True, slots=True)
 class UsageSnapshot:
-    """``consumed`` is keyed by quota id (``project:wgs``, ``team:ai#yearly``), ``active`` by scope id."""
+    """``consumed`` is keyed by quota id (``project:wgs``, ``team:ai#yearly``) and, for a parent quota with
+    guaranteed shares, by ``<quota id>@<child scope>`` (the child's use in the parent's window); ``active``
+    by counter (a scope, or ``scope[slice]``); ``previous`` by quota id: what a quota with ``carry_over``
+    settled in its previous window."""
 
     consumed: Mapping[str, Amounts] = field(default_factory=dict)
     active: Mapping[str, Active] = field(default_factory=dict)
+    previous: Mapping[str, Amounts] = field(default_factory=dict)
 
 
 EMPTY_USAGE = UsageSnapshot()

@@ -104,18 +104,22 @@ def snapshot(
 
     ``settled(ref, start, end)``: charges plus signed adjustments dated in the window, of what the quota
     counts (:mod:`.counters`); ``reserved(ref)``: open liens' amounts and their count/GPUs. Each counter's
-    liens are asked once (two quotas of one scope and slice share them).
+    liens are asked once (two quotas of one scope and slice share them). A quota with ``carry_over`` also
+    gets what it settled in its previous window.
     """
     consumed: dict[str, Amounts] = {}
     active: dict[str, Active] = {}
     held: dict[str, Amounts] = {}
+    previous: dict[str, Amounts] = {}
     for ref in quotas:
         key = ref.counter
         if key not in held:
             held[key], active[key] = reserved(ref)
         start, end = ref.bounds(now)  # window_bounds(ref.quota.window, now), with its dispatch done once
         consumed[ref.id] = settled(ref, start, end) + held[key]
-    return UsageSnapshot(consumed, active)
+        if ref.soft is not None and ref.soft.carry is not None and (before := ref.previous_bounds(now)):
+            previous[ref.id] = settled(ref, *before)  # what it settled then: open liens count now
+    return UsageSnapshot(consumed, active, previous)
 
 
 def lien_for(

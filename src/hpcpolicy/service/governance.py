@@ -24,7 +24,6 @@ from hpcpolicy.engine import (
     evaluate,
     prepare,
 )
-from hpcpolicy.engine.opening import usage_quotas
 from hpcpolicy.ledger import DecisionRecord, Lien
 from hpcpolicy.ledger.base import DuplicateKey, LedgerSession, LedgerUnavailable
 from hpcpolicy.ledger.rules import lien_for, snapshot
@@ -164,7 +163,7 @@ class Governance:
         plan = prepare(request, active.snapshot)
         if lock:
             tx.lock(plan.path)
-        return decide(plan, usage_for(tx, usage_quotas(plan), now), now=now)
+        return decide(plan, usage_for(tx, plan.usage_quotas, now), now=now)
 
 
 def usage_for(tx: LedgerSession, quotas: tuple[QuotaRef, ...], now: datetime) -> UsageSnapshot:

@@ -25,7 +25,6 @@ from datetime import datetime
 from enum import StrEnum
 
 from hpcpolicy.engine import Active, Amounts, Request, UsageSnapshot, decide, prepare, price
-from hpcpolicy.engine.opening import usage_quotas
 from hpcpolicy.engine.slices import job_gpu_type
 from hpcpolicy.engine.snapshot import QuotaRef, gpu_rate
 from hpcpolicy.engine.weights import UNWEIGHTED, hour_weights
@@ -125,9 +124,9 @@ class Reconciler:
                 old = bound[0] if len(bound) == 1 else None
             plan = prepare(request, snap)
             tx.lock(sorted({*plan.path, *(lien_scopes(old) if old else ())}))
-            usage = usage_for(tx, usage_quotas(plan), now)
+            usage = usage_for(tx, plan.usage_quotas, now)
             if old is not None and lien_counts(old.state, old.expires_at, now):
-                usage = without_lien(usage, old, usage_quotas(plan))
+                usage = without_lien(usage, old, plan.usage_quotas)
             decision = decide(plan, usage, now=now)
             lien = lien_for(decision_id, request, decision, snap, now, self.ctx.lien_ttl)
             if lien is not None:
@@ -299,5 +298,5 @@ def without_lien(usage: UsageSnapshot, lien: Lien, quotas: tuple[QuotaRef, ...])
             held = active[ref.counter]
             active[ref.counter] = Active(held.jobs - 1, held.gpus - lien.gpus)
             released.add(ref.counter)
-    return UsageSnapshot(consumed, active)
+    return UsageSnapshot(consumed, active, usage.previous)
 

@@ -36,7 +36,6 @@ from hpcpolicy.engine import (
     decide_balances,
     prepare,
 )
-from hpcpolicy.engine.opening import usage_quotas
 from hpcpolicy.ledger import JobUsage, Lien, LienState
 from hpcpolicy.ledger.memory import MemoryLedger, Resolved
 from hpcpolicy.ledger.rules import actual_amounts, lien_for, raw_hours
@@ -106,20 +105,21 @@ class LedgerGovernor:
         if prepared is None or prepared.request is not request:
             prepared = self._prepare(request)
         plan = prepared.plan
-        if plan.opening is None:
+        if plan.simple:
             used, active = ledger.balances(prepared.quotas, now)
             decision = decide_balances(plan, used, active, now=now)
-        else:  # opening hours: it may fall back on a partition with other quotas; read them all
-            decision = decide(plan, ledger.usage(usage_quotas(plan), now), now=now)
+        else:  # carry-over, shares, fallbacks or opening hours: the generic path, with every fact they read
+            decision = decide(plan, ledger.usage(plan.usage_quotas, now), now=now)
         if not decision.allow:
             return decision, None
         lien_id = str(next(self._ids))
         template = prepared.lien
-        if template is None or (plan.opening is not None and not _routed_alike(template, decision)):
+        if template is None or decision.route != plan.route:  # first admission, or rerouted (on_exhausted)
             lien = lien_for(lien_id, request, decision, self.snapshot, now, self.ttl, job_id)
             if lien is None:  # allowed without a route cannot happen; be explicit rather than assert
                 return decision, None
-            prepared.lien = lien
+            if decision.route == plan.route:
+                prepared.lien = lien
         else:
             lien = template.reissued(lien_id, now, now + self.ttl, job_id)
         ledger.add_lien(lien)
@@ -188,13 +188,6 @@ class ServiceGovernor:
         self.virtual.now = at = self.clock.at(end)
         _lien, charge = self.governance.jobs.finish(lien_id, JobUsage((end - start) / 3600.0), at=at)
         return charge.amounts if charge is not None else None
-
-
-def _routed_alike(lien: Lien, decision: Decision) -> bool:
-    """Whether ``decision`` runs where ``lien`` does: a plan whose route has opening hours may fall back on
-    another partition (another estimate and rates) at another time."""
-    route = decision.route
-    return route is not None and (lien.cluster, lien.partition) == (route.cluster, route.partition)
 
 
 def decision_from_dict(body: dict[str, Any]) -> Decision:

@@ -30,6 +30,7 @@ class GovernanceTally:
         self.clock = clock
         self.allowed = self.denied = 0
         self.codes: Counter[str] = Counter()
+        self.warnings: Counter[str] = Counter()  # warning code → decisions that carried it (v2 soft limits)
         self.accounts: dict[str, list[float]] = {}  # account → [allowed, denied, cpu_hours, gpu_hours, cost]
         self.dry: list[dict[str, Any]] = []
         self.burn: dict[str, list[list[float | None]]] = {}
@@ -56,6 +57,8 @@ class GovernanceTally:
         counts = self.accounts.get(account)
         if counts is None:
             counts = self.accounts[account] = [0, 0, 0.0, 0.0, 0.0]
+        if decision.warnings:
+            self.warnings.update(str(w.code) for w in decision.warnings)
         if decision.allow:
             self.allowed += 1
             counts[0] += 1
@@ -146,6 +149,7 @@ class GovernanceTally:
             "allowed": self.allowed,
             "denied": self.denied,
             "denied_by_code": dict(self.codes.most_common()),
+            "warnings_by_code": dict(self.warnings.most_common()),
             "accounts": accounts,
             "budgets_ran_dry": self.dry,
             "burn_down": burn,

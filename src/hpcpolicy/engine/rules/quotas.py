@@ -13,8 +13,9 @@ from datetime import datetime
 
 from hpcpolicy.engine.codes import Code
 from hpcpolicy.engine.decision import Estimate, Violation, num
+from hpcpolicy.engine.rules.soft import check_soft
 from hpcpolicy.engine.snapshot import METERED, QuotaRef
-from hpcpolicy.engine.usage import IDLE, ZERO, Active, UsageSnapshot
+from hpcpolicy.engine.usage import EMPTY_USAGE, IDLE, ZERO, Active, UsageSnapshot
 
 #: Floating-point slack so that a job asking for exactly the remaining balance is admitted.
 EPSILON = 1e-9
@@ -34,15 +35,18 @@ def quota_violations(
     usage: UsageSnapshot,
     now: datetime,
     remaining: dict[str, dict[str, float]],
+    path: tuple[str, ...] = (),
+    warnings: list[Violation] | None = None,
 ) -> list[Violation]:
-    """Check every quota; fill ``remaining[quota id]`` with the balances after this job."""
+    """Check every quota; fill ``remaining[quota id]`` with the balances after this job (and ``warnings``
+    with what soft quotas say of an admitted amount)."""
     consumed, active = usage.consumed, usage.active
     used: list[Used] = []
     for ref in quotas:
         amounts = consumed.get(ref.id, ZERO)
         used.append((amounts.cpu_hours, amounts.gpu_hours, amounts.cost))
     jobs = [active.get(ref.counter, IDLE) for ref in quotas]
-    return check_quotas(quotas, estimate, gpus, used, jobs, now, remaining)
+    return check_quotas(quotas, estimate, gpus, used, jobs, now, remaining, path, usage, warnings)
 
 
 def check_quotas(
@@ -53,26 +57,36 @@ def check_quotas(
     active: Sequence[Active],
     now: datetime,
     remaining: dict[str, dict[str, float]],
+    path: tuple[str, ...] = (),
+    usage: UsageSnapshot = EMPTY_USAGE,
+    warnings: list[Violation] | None = None,
 ) -> list[Violation]:
     """:func:`quota_violations` with the usage given per quota, in the order of ``quotas``.
 
     ``used[k]`` is what ``quotas[k]`` has consumed; ``active[k]`` the jobs and GPUs active on its scope
     (read only where the quota limits concurrency). This is the form a ledger that sums balances itself
-    can hand over without building a :class:`UsageSnapshot` of :class:`Amounts` first.
+    can hand over without building a :class:`UsageSnapshot` of :class:`Amounts` first. ``usage`` supplies
+    what only soft quotas read (previous windows, children's shares); ``path`` names the job's scopes.
     """
     found: list[Violation] = []
     wanted_all = (estimate.cpu_hours, estimate.gpu_hours, estimate.cost)
     names, slack = METERED, EPSILON
     for ref, used_all, jobs in zip(quotas, used, active, strict=True):
         balances: dict[str, float] = {}
-        if ref.fixed is not None and not ref.fixed[0] <= now < ref.fixed[1]:
+        fixed = ref.fixed  # an allocation outside its dates stops its own metrics only
+        if fixed is not None and not fixed[0] <= now < fixed[1] and any(wanted_all[i] > 0 for i, _ in ref.metered):
             found.append(Violation(Code.QUOTA_INACTIVE, f"allocation {ref.window_label} is not active", ref.id))
-        for i, limit in ref.metered:
-            available = limit - used_all[i]
-            wanted = wanted_all[i]
-            balances[names[i]] = available - wanted
-            if wanted > available + slack:
-                found.append(_exceeded(ref, i, limit, wanted, available))
+        soft = ref.soft
+        if soft is not None:
+            check_soft(ref, soft, used_all, wanted_all, path, usage, balances, found,
+                       warnings if warnings is not None else [])  # fmt: skip
+        else:
+            for i, limit in ref.metered:
+                available = limit - used_all[i]
+                wanted = wanted_all[i]
+                balances[names[i]] = available - wanted
+                if wanted > available + slack:
+                    found.append(_exceeded(ref, i, limit, wanted, available))
         if ref.concurrent:
             _concurrency(ref, gpus, jobs, balances, found)
         remaining[ref.id] = balances

@@ -95,9 +95,15 @@ class MemoryLedger:
         """``rules.snapshot(quotas, now, self.settled, lambda ref: self.reserved(ref, now))``, faster."""
         resolved = self.resolve(quotas)
         used, _ = self.balances(resolved, now)
+        previous = {
+            ref.id: self.settled(ref, *before)
+            for ref, *_ in resolved
+            if ref.soft is not None and ref.soft.carry is not None and (before := ref.previous_bounds(now))
+        }
         return UsageSnapshot(
             {ref.id: Amounts(*consumed) for (ref, *_), consumed in zip(resolved, used, strict=True)},
             {ref.counter: Active(held.jobs, held.gpus) for ref, held, *_ in resolved},
+            previous,
         )
 
     def resolve(self, quotas: Iterable[QuotaRef]) -> Resolved:

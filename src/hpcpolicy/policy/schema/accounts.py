@@ -5,7 +5,18 @@ from __future__ import annotations
 from pydantic import Field
 
 from hpcpolicy.policy.schema.common import V2, Model, Name
-from hpcpolicy.policy.schema.quotas import Quota
+from hpcpolicy.policy.schema.quotas import Metrics, Quota
+
+
+class Share(Model):
+    """This scope's guaranteed part of a quota of its parent (a project's of its team's, a team's of its
+    org's), as Kueue's nominal quota and borrowing limit: siblings cannot consume it, and with
+    ``borrow_limit`` this scope may use no more than ``guaranteed`` plus that of the parent's quota."""
+
+    quota: Name | None = None
+    """The parent's quota, by name (default: the parent's only quota)."""
+    guaranteed: Metrics
+    borrow_limit: Metrics | None = None
 
 
 class Member(Model):
@@ -21,11 +32,13 @@ class Project(Model):
     """Each member's budget inside this project (scope ``project:<p>/user:<u>``), distinct from the user's
     personal quota across projects; ``members.<user>.quotas`` replaces it for one member."""
     members: dict[Name, Member] = Field(default={}, json_schema_extra=V2)
+    share: Share | None = Field(default=None, json_schema_extra=V2)
 
 
 class Team(Model):
     quotas: list[Quota] = []
     projects: dict[Name, Project] = {}
+    share: Share | None = Field(default=None, json_schema_extra=V2)
 
 
 class Org(Model):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field, model_validator
 
 from hpcpolicy.policy.schema.common import V2, Model, Name, NonNeg, NonNegInt
@@ -27,6 +29,38 @@ class Slice(Model):
         return self
 
 
+Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+
+
+class Metrics(Model):
+    """An amount per metered metric (each optional)."""
+
+    cpu_hours: NonNeg | None = None
+    gpu_hours: NonNeg | None = None
+    cost: NonNeg | None = None
+
+
+class CarryOver(Model):
+    """Part of last window's unused budget that the current window adds to its limit (calendar windows)."""
+
+    fraction: Fraction
+    max: Metrics | None = None
+
+
+class OnExhausted(Model):
+    """Where a job goes when this quota alone refuses it: a named partition of the same cluster (a
+    low-priority "overrun" queue, as NERSC runs), or a QOS."""
+
+    partition: Name | None = None
+    qos: Name | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> OnExhausted:
+        if (self.partition is None) == (self.qos is None):
+            raise ValueError("name either a partition or a qos to send the job to")
+        return self
+
+
 class Quota(Model):
     """Budgets and concurrency limits for one scope. An absent metric is unlimited.
 
@@ -42,3 +76,9 @@ class Quota(Model):
     max_jobs: NonNegInt | None = None
     max_gpus: NonNegInt | None = None
     slice: Slice | None = Field(default=None, json_schema_extra=V2)
+    warn_at: list[Fraction] = Field(default=[], json_schema_extra=V2)
+    """Fractions of a limit past which an allowed job carries a warning (``quota.warn_threshold``)."""
+    overdraft: Metrics | None = Field(default=None, json_schema_extra=V2)
+    """How far past its limit a job may take a metric, with a warning (``quota.overdraft``)."""
+    carry_over: CarryOver | None = Field(default=None, json_schema_extra=V2)
+    on_exhausted: OnExhausted | None = Field(default=None, json_schema_extra=V2)
