@@ -10,7 +10,8 @@ from tests.builders import PolicyBuilder, gpu_nodes
 
 
 def _gpu_builder() -> PolicyBuilder:
-    return PolicyBuilder().partition("gpu", nodes=gpu_nodes(), rates={"gpu_hour": {"a100": 2}})
+    gpus = PolicyBuilder().partition("gpu", nodes=gpu_nodes(), rates={"gpu_hour": {"a100": 2}})
+    return gpus.user(roles=["gpu_user"])  # the GPU guard's role: held by someone, so no warning
 
 
 def _found(builder: PolicyBuilder) -> dict[str, tuple[str, str]]:
@@ -130,6 +131,7 @@ def test_gpu_partition_without_a_gpu_rate_is_a_warning(gpu_hour: dict[str, float
 
 def test_warnings_do_not_prevent_loading() -> None:
     builder = PolicyBuilder().limits(max_cpus=10_000).partition("gpu", nodes=gpu_nodes(), rates={})
+    builder.user(roles=["gpu_user"])
     loaded = parse_policy(builder.yaml(), source="warn.yaml")
     assert {(dotted(w.path), w.severity) for w in loaded.warnings} == {
         ("clusters.hpc.partitions.cpu.limits.max_cpus", "warning"),

@@ -26,7 +26,8 @@ def _refused(text: str) -> list[str]:
 
 
 def test_a_v2_policy_using_every_construct_is_clean() -> None:
-    b = _v2().partition("gpu", nodes=gpu_nodes(), rates={"gpu_hour": {"a100": 2}},
+    b = _v2().user(roles=["gpu_user", "staff", "long"])
+    b.partition("gpu", nodes=gpu_nodes(), rates={"gpu_hour": {"a100": 2}},
                         limits={"min_gpus": 1, "min_cpus": 1, "min_memory_gb": 0, "min_nodes": 1})  # fmt: skip
     b.set("clusters.hpc.partitions.gpu.exclusive", True).set("clusters.hpc.partitions.gpu.routing", "explicit")
     b.set("clusters.hpc.partitions.cpu.schedule", OFFICE | {"exempt": {"roles": ["staff"]}})
@@ -91,6 +92,21 @@ def test_qos_references_and_limits() -> None:
         "clusters.hpc.qos.short.limits.default_walltime_hours": (
             "error", "on partition cpu the default walltime (2 h) would exceed the cap (1 h)"),
     }  # fmt: skip
+
+
+def test_roles_nobody_holds_in_a_qos_or_an_exemption() -> None:
+    b = _v2().set("clusters.hpc.partitions.cpu.schedule", OFFICE | {"exempt": {"roles": ["staff"]}})
+    b.set("clusters.hpc.qos", {"long": {"access": {"roles": ["long"]}}})
+    found = _issues(b)
+    assert found == {
+        "clusters.hpc.partitions.cpu.schedule.exempt.roles[0]": ("warning", (
+            "no user or group in the policy holds role 'staff'; only tokens asserting it can be exempt from cpu's "
+            "opening hours: grant it to a user (users.<name>.roles) or a group (groups.<name>.roles), or remove it")),
+        "clusters.hpc.qos.long.access.roles[0]": ("warning", (
+            "no user or group in the policy holds role 'long'; only tokens asserting it can use qos long: grant it "
+            "to a user (users.<name>.roles) or a group (groups.<name>.roles), or remove it")),
+    }  # fmt: skip
+    assert _issues(b.group("ops", ["staff", "long"]).user(groups=["ops"])) == {}
 
 
 def test_an_exemption_of_everyone_is_suspicious() -> None:

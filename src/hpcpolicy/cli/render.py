@@ -13,10 +13,11 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from hpcpolicy.engine import Decision
+from hpcpolicy.engine import Decision, Estimate
 from hpcpolicy.engine.rules.quotas import EPSILON
 from hpcpolicy.ledger import ScopeBalance
 from hpcpolicy.policy.cases import CaseResult
+from hpcpolicy.policy.expect import show
 from hpcpolicy.service.accounts import ScopeTotals
 
 
@@ -42,18 +43,16 @@ def decision(console: Console, d: Decision) -> None:
     console.print(f"{verdict}  route={route}  project={d.project or '-'}  policy={d.policy_version}")
     if d.route is not None and d.route.reason:
         console.print(f"route: {d.route.reason}", markup=False)
-    console.print(
-        f"estimate: {_num(e.cpu_hours)} CPU-h, {_num(e.gpu_hours)} GPU-h, cost {_num(e.cost)}"
-        f" over {_num(e.walltime_hours)} h"
-    )
-    for v in d.violations:
-        numbers = ", ".join(
-            f"{label} {_num(value)}"
-            for label, value in (("limit", v.limit), ("requested", v.requested), ("available", v.available))
-            if value is not None
-        )
-        console.print(f"  [red]✗[/] [bold]{v.code}[/]  {v.scope}" + (f"  ({numbers})" if numbers else ""))
-        console.print(f"      {v.message}", markup=False)
+    console.print(_estimate(e))
+    for mark, findings in (("[red]✗[/]", d.violations), ("[yellow]![/]", d.warnings)):  # warnings never deny
+        for v in findings:
+            numbers = ", ".join(
+                f"{label} {_num(value)}"
+                for label, value in (("limit", v.limit), ("requested", v.requested), ("available", v.available))
+                if value is not None
+            )
+            console.print(f"  {mark} [bold]{v.code}[/]  {v.scope}" + (f"  ({numbers})" if numbers else ""))
+            console.print(f"      {v.message}", markup=False)
     for rejected in d.rejected_routes:
         reasons = "; ".join(f"{v.code} ({v.message})" for v in rejected.violations)
         console.print(f"  rejected {rejected.cluster}/{rejected.partition}: {reasons}", markup=False)
@@ -68,7 +67,15 @@ def decision(console: Console, d: Decision) -> None:
         console.print(table)
 
 
+def _estimate(e: Estimate) -> str:
+    return (
+        f"estimate: {_num(e.cpu_hours)} CPU-h, {_num(e.gpu_hours)} GPU-h, cost {_num(e.cost)}"
+        f" over {_num(e.walltime_hours)} h"
+    )
+
+
 def case_results(console: Console, results: list[CaseResult], verbose: bool) -> None:
+    """PASS/FAIL per case; a failure lists what differs, then what the decision actually was."""
     for r in results:
         if r.passed:
             if verbose:
@@ -77,11 +84,29 @@ def case_results(console: Console, results: list[CaseResult], verbose: bool) -> 
         console.print(f"[red]FAIL[/] {r.name}")
         for problem in r.problems:
             console.print(f"     {problem}", markup=False)
+        head, *rest = _actual(r)
+        console.print(f"     {head}", markup=False)
+        for line in rest:
+            console.print(f"       {line}", markup=False)
     passed = sum(r.passed for r in results)
     colour = "green" if passed == len(results) else "red"
     console.print(f"[{colour}]PASS: {passed}/{len(results)}[/]")
     if passed != len(results):
         console.print(f"[red]FAIL: {len(results) - passed}/{len(results)}[/]")
+
+
+def _actual(r: CaseResult) -> list[str]:
+    """The decision a failing case got: verdict and route, estimate, every violation and warning with its
+    scope and numbers, and the balances of the quotas the case states."""
+    d = r.decision
+    route = f"{d.route.cluster}/{d.route.partition}" if d.route else "none"
+    lines = [f"the decision: allow={d.allow}, route {route}, project {d.project or '-'}", _estimate(d.estimate)]
+    lines += [f"violation {show(v)}" for v in d.violations]
+    lines += [f"warning {show(w)}" for w in d.warnings]
+    for quota_id in r.expect.remaining or {}:
+        if (left := d.remaining.get(quota_id)) is not None:
+            lines.append(f"remaining {quota_id}: " + ", ".join(f"{m} {_num(v)}" for m, v in left.items()))
+    return lines
 
 
 def balances(console: Console, scope: str, rows: Sequence[ScopeBalance]) -> None:

@@ -4,7 +4,8 @@
 
 or, for a request decided many times under one snapshot, ``plan = prepare(request, snapshot)`` once and
 ``decide(plan, usage, now=now)`` each time (the same decision). The one module-level state is the
-``lru_cache`` of calendar window bounds in :mod:`hpcpolicy.engine.windows`: pure results of integers.
+``lru_cache`` of calendar window bounds in :mod:`hpcpolicy.engine.windows`: pure results of integers
+(and zone names).
 
 Everything here imports only the standard library, Pydantic models and :mod:`hpcpolicy.policy.schema`.
 """

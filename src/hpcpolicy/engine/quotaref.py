@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from hpcpolicy.engine.slices import Slice
 from hpcpolicy.engine.softlimits import INF, Share, SoftLimits, soft_limits, triple
-from hpcpolicy.engine.windows import INSTANT, MONTHS, as_utc, calendar_period, describe
+from hpcpolicy.engine.windows import INSTANT, as_utc, calendar_period, calendar_shape, describe, period_bounds
 from hpcpolicy.policy.schema import FixedWindow, Policy, Quota, RollingWindow
 from hpcpolicy.policy.schema.accounts import Share as SharesSpec
 
@@ -21,9 +21,11 @@ class QuotaRef:
 
     Derived at construction so the hot loop does no lookups: ``metered`` lists (index into
     :data:`METERED`, limit) for the metrics this quota bounds; ``fixed`` holds a fixed allocation's UTC
-    bounds; ``concurrent`` says whether it limits jobs or GPUs; ``rolling`` (a rolling window's span)
-    and ``months`` (a calendar period's length, else 0) let :meth:`bounds` skip the window's dispatch;
-    ``window_label`` is the window as messages name it (:func:`~hpcpolicy.engine.windows.describe`).
+    bounds; ``concurrent`` says whether it limits jobs or GPUs; ``rolling`` (a rolling window's span),
+    ``months`` (a calendar period's length, else 0), ``first_month`` (the month periods start from),
+    ``zone`` (a calendar window's zone, None for UTC) and ``utc_calendar`` (a calendar window in UTC) let
+    :meth:`bounds` skip the window's dispatch; ``window_label`` is the window as messages name it
+    (:func:`~hpcpolicy.engine.windows.describe`).
 
     ``slice``: the part of the machine the quota binds and counts (None: all of it). ``counter`` names what
     the quota counts, the key of its concurrency in the usage snapshot: the scope itself, or for a sliced
@@ -42,6 +44,9 @@ class QuotaRef:
     concurrent: bool = field(init=False)
     rolling: timedelta | None = field(init=False)
     months: int = field(init=False)
+    first_month: int = field(init=False)
+    zone: str | None = field(init=False)
+    utc_calendar: bool = field(init=False)
     window_label: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -55,23 +60,29 @@ class QuotaRef:
         object.__setattr__(self, "concurrent", q.max_jobs is not None or q.max_gpus is not None)
         rolling = timedelta(days=window.rolling_days) if isinstance(window, RollingWindow) else None
         object.__setattr__(self, "rolling", rolling)
-        object.__setattr__(self, "months", 0 if isinstance(window, RollingWindow | FixedWindow) else MONTHS[window])
+        months, first, zone = calendar_shape(window) or (0, 1, None)
+        object.__setattr__(self, "months", months)
+        object.__setattr__(self, "first_month", first)
+        object.__setattr__(self, "zone", zone)
+        object.__setattr__(self, "utc_calendar", bool(months) and zone is None)
         object.__setattr__(self, "window_label", describe(window))
 
     def bounds(self, now: datetime) -> tuple[datetime, datetime]:
         """``window_bounds(self.quota.window, now)``: the ``[start, end)`` of this quota's current window."""
         if now.tzinfo is not UTC:
             now = as_utc(now)
+        if self.utc_calendar:  # the common case first: one memoised lookup, as in v1
+            return calendar_period(self.months, now.year, now.month, self.first_month)
         if self.rolling is not None:
             return now - self.rolling, now + INSTANT
         if self.fixed is not None:
             return self.fixed
-        return calendar_period(self.months, now.year, now.month)
+        return period_bounds(self.months, self.first_month, self.zone, now)
 
     def previous_bounds(self, now: datetime) -> tuple[datetime, datetime] | None:
-        """The window before the current one, for calendar windows (carry-over reads it); None for rolling
+        """The calendar window just before the current one (carry-over reads its usage); None for rolling
         windows and fixed allocations, which have no previous window."""
-        if self.rolling is not None or self.fixed is not None:
+        if not self.months:
             return None
         start, _ = self.bounds(now)
         return self.bounds(start - INSTANT)

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from hpcpolicy.engine.candidates import CandidateIndex, candidate_index
 from hpcpolicy.engine.partitionref import PartitionRef, gpu_rate, partition_ref
 from hpcpolicy.engine.quotaref import METERED, QuotaRef, member_tables, quota_refs, with_shares
+from hpcpolicy.engine.windows import in_default_zone
 from hpcpolicy.policy.schema import Policy, Quota
 
 __all__ = ["METERED", "PartitionRef", "PolicySnapshot", "QuotaRef", "compile_policy", "gpu_rate"]
@@ -95,6 +96,7 @@ class PolicySnapshot:
 
 
 def compile_policy(policy: Policy, version: str) -> PolicySnapshot:
+    policy = in_default_zone(policy)  # defaults.timezone into every calendar window that names no zone
     parts = tuple(
         partition_ref(cluster_name, name, spec, cluster.qos)
         for cluster_name, cluster in policy.clusters.items()

@@ -9,9 +9,11 @@ A case file lets an admin pin down what a policy must do before it is deployed::
         request: {user_id: erin, partition: dgx-a100, gpus: 1}
         expect: {allow: false, codes: [partition.role_required]}
 
-``codes`` must equal the set of violation codes; ``partition``/``cluster`` check the route. A usage key
-that names no quota (``consumed``) or scope (``active``) of the policy is an error (:func:`usage_problems`):
-the engine would simply never read it, and the case would test less than it says.
+``expect`` may state every part of the decision (:mod:`hpcpolicy.policy.expect`: codes, violations with
+their numbers, route, estimate, remaining balances, warnings). A usage key that names no quota
+(``consumed``) or scope (``active``) of the policy is an error (:func:`usage_problems`): the engine would
+simply never read it, and the case would test less than it says; so is an expected ``remaining`` balance
+of a quota the policy does not have.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hpcpolicy.engine import Active, Amounts, PolicySnapshot, Request, UsageSnapshot, evaluate
 from hpcpolicy.engine.decision import Decision
+from hpcpolicy.policy.expect import Expectation, problems
 
 
 class _Doc(BaseModel):
@@ -75,8 +78,16 @@ def usage_problems(usage: UsageDoc, snap: PolicySnapshot) -> list[str]:
 
 
 def case_problems(cases: CaseFile, snap: PolicySnapshot) -> list[str]:
-    """:func:`usage_problems` of every case, each prefixed ``cases[i].usage.``."""
-    return [f"cases[{i}].usage.{p}" for i, case in enumerate(cases.cases) for p in usage_problems(case.usage, snap)]
+    """:func:`usage_problems` of every case, each prefixed ``cases[i].usage.``, and expected balances of
+    quotas that do not exist (``cases[i].expect.remaining.<id>``)."""
+    found = [f"cases[{i}].usage.{p}" for i, case in enumerate(cases.cases) for p in usage_problems(case.usage, snap)]
+    ids = snap.quota_ids()
+    for i, case in enumerate(cases.cases):
+        for key in case.expect.remaining or {}:
+            if not snap.is_quota_id(key):
+                hint = _scope_hint(key, snap) or _known(key, ids, "quota ids", "user:<name> of an unlisted user")
+                found.append(f"cases[{i}].expect.remaining.{key}: no quota has this id{hint}")
+    return found
 
 
 def _scope_hint(key: str, snap: PolicySnapshot) -> str | None:
@@ -99,13 +110,6 @@ def _known(key: str, names: list[str], what: str, also: str) -> str:
     return f"{hint}; closest {what} of {len(names)}: {', '.join([*closest, also])}"
 
 
-class Expectation(_Doc):
-    allow: bool
-    codes: list[str] | None = None
-    partition: str | None = None
-    cluster: str | None = None
-
-
 class Case(_Doc):
     name: Annotated[str, Field(min_length=1)]
     request: Request
@@ -125,22 +129,13 @@ class CaseResult:
     passed: bool
     problems: tuple[str, ...]
     decision: Decision
+    expect: Expectation
 
 
 def run_case(case: Case, snap: PolicySnapshot, now: datetime) -> CaseResult:
     decision = evaluate(case.request, snap, case.usage.to_snapshot(), now=now)
-    expect, problems = case.expect, []
-    if decision.allow != expect.allow:
-        problems.append(f"expected allow={expect.allow}, got allow={decision.allow}")
-    if expect.codes is not None and set(expect.codes) != set(decision.codes):
-        problems.append(f"expected codes {sorted(set(expect.codes))}, got {sorted(set(decision.codes))}")
-    route = decision.route
-    for field in ("partition", "cluster"):
-        wanted = getattr(expect, field)
-        got = getattr(route, field) if route else None
-        if wanted is not None and wanted != got:
-            problems.append(f"expected {field} {wanted}, got {got}")
-    return CaseResult(case.name, not problems, tuple(problems), decision)
+    found = problems(case.expect, decision)
+    return CaseResult(case.name, not found, tuple(found), decision, case.expect)
 
 
 def run_cases(cases: CaseFile, snap: PolicySnapshot, now: datetime | None = None) -> list[CaseResult]:

@@ -3,7 +3,8 @@
 The schema has already checked types and ranges; here we check that names point at things that exist,
 that names which requests use alone (projects, teams) are unique across the tree, and that caps agree
 with the hardware. Problems that make a policy wrong are errors; ones that are merely suspicious (a GPU
-partition with no GPU rate, so GPU-hours cost nothing) are warnings.
+partition with no GPU rate, so GPU-hours cost nothing; rules that can never match, in
+:mod:`hpcpolicy.policy.unreachable`) are warnings.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from hpcpolicy.policy.errors import Path, PolicyIssue
 from hpcpolicy.policy.lint_budgets import lint_budgets, member_quota_lists
 from hpcpolicy.policy.lint_partitions import partition_issues
 from hpcpolicy.policy.schema import Partition, Policy, Quota
+from hpcpolicy.policy.unreachable import unreachable
 
 
 def lint(policy: Policy) -> list[PolicyIssue]:
@@ -24,6 +26,7 @@ def lint(policy: Policy) -> list[PolicyIssue]:
         *_quota_lists(policy),
         *lint_budgets(policy),
         *partition_issues(policy, project_names(policy)),
+        *unreachable(policy),
     ]
 
 

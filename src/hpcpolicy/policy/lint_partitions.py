@@ -2,7 +2,8 @@
 
 Each problem is returned with the path it concerns and says what to write instead. A minimum above
 what a job may ask for, or a QOS that names a partition its cluster does not have, makes the policy
-wrong (errors); an exemption that exempts everyone is merely suspicious (a warning).
+wrong (errors); an exemption that exempts everyone, or a role in a QOS's access or an exemption that
+nothing in the policy grants, is merely suspicious (a warning: tokens may still assert it).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 
 from hpcpolicy.policy.errors import Path, PolicyIssue
 from hpcpolicy.policy.schema import Access, Cluster, JobLimits, NodeShape, Policy
+from hpcpolicy.policy.unreachable import ROLE_SOURCES
 
 #: (minimum, the cap it must not exceed, the per-node size the hardware multiplies; None: nodes themselves)
 _BOUNDS = (
@@ -23,14 +25,19 @@ _BOUNDS = (
 
 def partition_issues(policy: Policy, projects: set[str]) -> Iterator[PolicyIssue]:
     """Every problem with the v2 partition constructs of ``policy`` (``projects``: the names that exist)."""
+    held = {role for source in ROLE_SOURCES for role in source(policy)}
     for cluster_name, cluster in policy.clusters.items():
         base: Path = ("clusters", cluster_name)
         for name, part in cluster.partitions.items():
             where: Path = (*base, "partitions", name)
             yield from _limits((*where, "limits"), part.limits, part.nodes)
             if part.schedule is not None and part.schedule.exempt is not None:
-                yield from _exempt((*where, "schedule", "exempt"), part.schedule.exempt, projects)
+                exempt: Path = (*where, "schedule", "exempt")
+                yield from _exempt(exempt, part.schedule.exempt, projects)
+                yield from _unheld(exempt, part.schedule.exempt, held, f"be exempt from {name}'s opening hours")
         yield from _qos(base, cluster, projects)
+        for qos_name, qos in cluster.qos.items():
+            yield from _unheld((*base, "qos", qos_name, "access"), qos.access, held, f"use qos {qos_name}")
 
 
 def _limits(
@@ -91,6 +98,18 @@ def _exempt(path: Path, access: Access, projects: set[str]) -> Iterator[PolicyIs
             "warning",
         )
     yield from _unknown_projects(path, access, projects)
+
+
+def _unheld(path: Path, access: Access, held: set[str], what: str) -> Iterator[PolicyIssue]:
+    """Roles ``access`` asks for that no user or group holds (as :mod:`.unreachable` says of partitions)."""
+    for i, role in enumerate(access.roles):
+        if role not in held and role not in access.deny_roles:
+            yield PolicyIssue(
+                (*path, "roles", i),
+                f"no user or group in the policy holds role {role!r}; only tokens asserting it can {what}: grant "
+                "it to a user (users.<name>.roles) or a group (groups.<name>.roles), or remove it",
+                "warning",
+            )
 
 
 def _unknown_projects(path: Path, access: Access, projects: set[str]) -> Iterator[PolicyIssue]:

@@ -17,8 +17,8 @@ from typing import Any
 
 from hpcpolicy.engine import Amounts, Code, Decision, PolicySnapshot, window_bounds
 from hpcpolicy.engine.snapshot import METERED
-from hpcpolicy.engine.windows import describe
-from hpcpolicy.policy.schema import Period, Quota
+from hpcpolicy.engine.windows import describe, is_calendar
+from hpcpolicy.policy.schema import Quota
 
 from .clock import TraceClock
 
@@ -112,7 +112,7 @@ class GovernanceTally:
             now = self.clock.at(t)
             window = self.quota(quota_id).window
             start, end = window_bounds(window, now)
-            calendar = isinstance(window, Period | str)
+            calendar = is_calendar(window)
             event: dict[str, Any] = {
                 "quota": quota_id,
                 "metric": metric,

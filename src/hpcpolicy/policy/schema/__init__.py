@@ -24,15 +24,26 @@ from hpcpolicy.policy.schema.policy import (
     Policy,
 )
 from hpcpolicy.policy.schema.quotas import Quota
-from hpcpolicy.policy.schema.windows import WINDOW_TAGS, FixedWindow, Period, RollingWindow, Window
+from hpcpolicy.policy.schema.windows import (
+    WINDOW_TAGS,
+    CalendarWindow,
+    Every,
+    FixedWindow,
+    Period,
+    RollingWindow,
+    TimeZone,
+    Window,
+)
 
 __all__ = [
     "API_VERSION",
     "API_VERSIONS",
     "WINDOW_TAGS",
     "Access",
+    "CalendarWindow",
     "Cluster",
     "Defaults",
+    "Every",
     "ExpensiveJobGuard",
     "FixedWindow",
     "GpuGuard",
@@ -57,6 +68,7 @@ __all__ = [
     "RollingWindow",
     "Scheduler",
     "Team",
+    "TimeZone",
     "User",
     "Window",
 ]

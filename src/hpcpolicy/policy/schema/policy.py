@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from hpcpolicy.policy.schema.accounts import Group, Org, User
-from hpcpolicy.policy.schema.common import Model, Name, NonNeg
+from hpcpolicy.policy.schema.common import V2, Model, Name, NonNeg
 from hpcpolicy.policy.schema.partitions import Cluster
 from hpcpolicy.policy.schema.quotas import Quota
+from hpcpolicy.policy.schema.windows import TimeZone
 
 API_VERSION = "hpcpolicy/v2"
 API_VERSIONS = ("hpcpolicy/v1", "hpcpolicy/v2")
@@ -43,6 +44,7 @@ class Defaults(Model):
 
     user_quota: Quota = Quota(cpu_hours=120, gpu_hours=24, max_jobs=5)
     walltime_hours: Annotated[float, Field(gt=0)] = 1.0
+    timezone: TimeZone | None = Field(None, json_schema_extra=V2)  # calendar windows that name no zone
 
 
 class Metadata(Model):
