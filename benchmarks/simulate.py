@@ -60,11 +60,18 @@ TRACES: list[tuple[str, dict[str, Any], int | None]] = [
     ("sacct/fasrc_slyme_sacct_single_serial_COMPLETED_parsable.out", {"columns": SLYME}, 8),
     ("pbs/apel_test_pbs_torque_E_records.log", {}, 16),
 ]
-TARGETS = {"no-policy": 100_000, "policy": 30_000}
+TARGETS = {"no-policy": 100_000, "policy": 30_000, "policy-v2": 30_000, "v2-edges": 30_000}
 MIN_SECONDS = 0.2  # tiny traces are replayed in a loop until this long, for a stable per-job figure
 
 
-def generated_policy(trace: Trace, capacity: int) -> LoadedPolicy:
+def generated_policy(trace: Trace, capacity: int, v2: str = "") -> LoadedPolicy:
+    """A policy sized to the trace: budgets on every scope that bind part of the time.
+
+    ``v2="constructs"`` adds what the replay reads on its fast path: a dearer ``wide`` partition for the
+    widest jobs that counts CPU-hours at 0.8, a quota on its slice per project, a per-user cap there,
+    every member's share of their project, and warning thresholds and an overdraft on project budgets.
+    ``v2="edges"`` adds, on top, what takes the generic path: carry-over of the team's monthly budget.
+    """
     month = capacity * 730.0  # processor-hours in a month
     members: dict[str, set[str]] = {}
     identities = IdentityMap()  # the documented default: users u<id>, projects g<id>
@@ -97,6 +104,27 @@ def generated_policy(trace: Trace, capacity: int) -> LoadedPolicy:
             for user, ps in members.items()
         },
     }
+    if v2:
+        data["apiVersion"] = "hpcpolicy/v2"
+        partitions = data["clusters"]["m"]["partitions"]  # type: ignore[index]
+        wide = max(capacity // 4, 1)
+        partitions["batch"]["limits"] = {"max_cpus": wide}
+        partitions["wide"] = {
+            "nodes": {"count": capacity, "cpus": 1, "memory_gb": 1e6},
+            "rates": {"cpu_hour": 2.0},
+            "hour_weights": {"cpu": 0.8},
+            "per_user": {"max_jobs": 200},
+        }
+        team = data["orgs"]["o"]["teams"]["t"]  # type: ignore[index]
+        for project in team["projects"].values():
+            project["quotas"] = [
+                {"name": "month", "window": "monthly", "cpu_hours": month * 0.3, "warn_at": [0.8],
+                 "overdraft": {"cpu_hours": month * 0.01}},
+                {"name": "wide", "window": "monthly", "cpu_hours": month * 0.1, "slice": {"partitions": ["wide"]}},
+            ]  # fmt: skip
+            project["member_quotas"] = [{"window": "monthly", "cpu_hours": month * 0.2}]
+        if v2 == "edges":
+            team["quotas"][0]["carry_over"] = {"fraction": 0.25}
     return parse_policy(yaml.safe_dump(data), env={})
 
 
@@ -121,6 +149,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--service", action="store_true", help="also time the service layer over the memory ledger")
     parser.add_argument("--service-jobs", type=int, default=2000)
+    parser.add_argument("--v2", action="store_true", help="also replay with policy v2 constructs, and with edges")
     args = parser.parse_args()
     if not SHARED.is_dir():
         print(f"no shared traces at {SHARED}", file=sys.stderr)
@@ -136,10 +165,13 @@ def main() -> int:
         gc.freeze()  # as the CLI does once the trace is loaded
         capacity = fixed or trace.capacity or 1
         loaded = generated_policy(trace, capacity)
+        modes = [("no-policy", None), ("policy", loaded)]
+        modes += [("policy-v2", generated_policy(trace, capacity, "constructs"))] if args.v2 else []
+        modes += [("v2-edges", generated_policy(trace, capacity, "edges"))] if args.v2 else []
         options = Options(capacity, TraceClock(trace.epoch))
         jobs = len(trace.jobs)
         for scheduler in ("fifo", "easy"):
-            for mode, policy in (("no-policy", None), ("policy", loaded)):
+            for mode, policy in modes:
                 variant = Variant(scheduler, policy)
                 variant.snapshot  # compiled once, outside the timing  # noqa: B018
                 seconds, result = best(partial(run_variant, trace, variant, options), args.repeat, jobs)

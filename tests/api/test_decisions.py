@@ -17,12 +17,20 @@ def test_decision_fields_and_record(client: TestClient) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["allow"] is True and body["lien_id"] == body["decision_id"]
-    assert body["route"] == {"cluster": "helix", "partition": "cpu"}
+    assert body["route"] == {"cluster": "helix", "partition": "cpu", "reason": "named"}
     assert body["estimate"]["cpu_hours"] == 40
     assert body["remaining"]["user:newbie"]["cpu_hours"] == 80
     assert set(body) >= {"violations", "policy_version", "account_path", "rejected_routes", "recorded"}
     record = client.get(f"/v1/decisions/{body['decision_id']}").json()
     assert record["request"]["user_id"] == "newbie" and record["caller"] == "dev" and record["lien_id"]
+
+
+def test_a_routed_decision_says_why_and_names_its_qos(client: TestClient) -> None:
+    body = client.post("/v1/decisions", json={"user_id": "alice", "cpus": 4, "memory_gb": 300, "qos": "normal"}).json()
+    assert body["allow"] is True  # the example policy defines no QOS: the scheduler's own is left alone
+    assert body["route"]["partition"] == "highmem" and body["route"]["reason"].startswith("cheapest of 2 candidates")
+    record = client.get(f"/v1/decisions/{body['decision_id']}").json()
+    assert record["request"]["qos"] == "normal" and record["decision"]["route"] == body["route"]
 
 
 def test_reserve_start_finish_cycle_changes_balance_by_actual_usage(client: TestClient, clock) -> None:

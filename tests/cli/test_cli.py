@@ -134,7 +134,14 @@ def test_every_violation_is_reported() -> None:
 def test_cpu_job_without_partition_routes_to_cheapest_fit() -> None:
     d = decide("--user", "alice", "--cpus", "16", "--memory-gb", "64", "--walltime-hours", "10")
     assert d["allow"] is True
-    assert d["route"] == {"cluster": "helix", "partition": "cpu"}
+    assert d["route"] == {"cluster": "helix", "partition": "cpu", "reason": "cheapest of 2 candidates"}
+
+
+def test_the_route_reason_and_qos_on_the_command_line() -> None:
+    code, text, _ = run("evaluate", "--user", "alice", "--cpus", "4", "--memory-gb", "300", "--qos", "normal")
+    assert code == 0
+    assert "route=helix/highmem" in text
+    assert "route: cheapest of 2 candidates; cheaper rejected: cpu (limit.memory_per_node)" in text
 
 
 def test_request_file_with_flag_override_and_usage(tmp_path: Path) -> None:

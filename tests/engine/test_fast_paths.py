@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import heapq
 import pickle
 from dataclasses import FrozenInstanceError, dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -34,9 +33,9 @@ from hpcpolicy.engine import (
     window_bounds,
 )
 from hpcpolicy.engine.decision import Estimate, RejectedRoute, Route, Violation, num
-from hpcpolicy.engine.estimate import estimate, walltime_for
+from hpcpolicy.engine.estimate import estimate, ranking_cost, walltime_for
 from hpcpolicy.engine.records import fast_init
-from hpcpolicy.engine.route import Routing, _named, _ranked
+from hpcpolicy.engine.route import Routing, _named
 from hpcpolicy.engine.rules.account import effective_roles, resolve_account
 from hpcpolicy.engine.rules.guards import guard_violations
 from hpcpolicy.engine.rules.partition import partition_violations
@@ -53,6 +52,7 @@ _LABELS = {"cpu_hours": "CPU-hours", "gpu_hours": "GPU-hours", "cost": "cost"}
 
 
 def reference_route(request: Request, snap: PolicySnapshot, roles: frozenset[str], project: str | None) -> Routing:
+    """Routing written plainly: filter every partition, sort them all by cost, check each in that order."""
     default = snap.policy.defaults.walltime_hours
     if request.cluster is not None and request.cluster not in snap.clusters:
         missing = Violation(
@@ -61,20 +61,40 @@ def reference_route(request: Request, snap: PolicySnapshot, roles: frozenset[str
         return Routing(None, estimate(request, None, walltime_for(request, None, default)), [missing])
     if request.partition is not None:
         return _named(request, snap, roles, project, default)
-    candidates = snap.partitions if request.cluster is None else snap.partitions_by_cluster[request.cluster]
-    ranked, rejected = _ranked(request, candidates, default), []
-    while ranked:
-        _, order, part, walltime = heapq.heappop(ranked)
+    scope = [(i, p) for i, p in enumerate(snap.partitions) if request.cluster in (None, p.cluster)]
+    candidates = [(i, p) for i, p in scope if not p.explicit and p.gpu_nodes is (request.gpus > 0)]
+    ranked_at = request.walltime_hours or default
+    ordered = sorted(candidates, key=lambda c: (ranking_cost(request, c[1], ranked_at), c[0]))
+    rejected = []
+    for order, part in ordered:
+        walltime = walltime_for(request, part, default)
         problems = partition_violations(request, part, roles, project, walltime)
         if not problems:
-            return Routing(part, estimate(request, part, walltime), [])
-        rejected.append((order, (part.cluster, part.name, tuple(problems))))
+            reason = "the only candidate" if len(candidates) == 1 else f"cheapest of {len(candidates)} candidates"
+            if rejected:
+                named = [f"{r.partition} ({', '.join(v.code for v in r.violations)})" for _, r in rejected]
+                more = f" and {len(named) - 3} more" if len(named) > 3 else ""
+                reason += f"; cheaper rejected: {', '.join(named[:3])}{more}"
+            return Routing(part, estimate(request, part, walltime), [], (), reason)
+        rejected.append((order, RejectedRoute(part.cluster, part.name, tuple(problems))))
+    for order, part in scope:
+        if (order, part) in candidates:
+            continue
+        if part.explicit:
+            message = f"{part.name} takes only jobs that name it"
+            why = [Violation(Code.ROUTE_EXPLICIT, message, f"partition:{part.name}")]
+        elif part.gpu_nodes and not request.gpus:
+            message = f"{part.name} has GPU nodes: a job without GPUs runs there only if it names it"
+            why = [Violation(Code.ROUTE_GPU_NODES, message, f"partition:{part.name}")]
+        else:
+            why = partition_violations(request, part, roles, project, walltime_for(request, part, default))
+        rejected.append((order, RejectedRoute(part.cluster, part.name, tuple(why))))
     no_fit = Violation(
         Code.ROUTE_NO_FIT,
         f"no partition accepts this job ({len(rejected)} considered; see rejected_routes)",
         f"user:{request.user_id}",
     )
-    reasons = tuple(RejectedRoute(*r) for _, r in sorted(rejected, key=lambda item: item[0]))
+    reasons = tuple(r for _, r in sorted(rejected, key=lambda item: item[0]))
     return Routing(None, estimate(request, None, walltime_for(request, None, default)), [no_fit], reasons)
 
 
@@ -139,7 +159,7 @@ def reference_evaluate(request: Request, snap: PolicySnapshot, usage: UsageSnaps
     return Decision(
         allow=not violations,
         violations=tuple(violations),
-        route=Route(part.cluster, part.name) if part is not None else None,
+        route=Route(part.cluster, part.name, routing.reason) if part is not None else None,
         estimate=est,
         remaining=remaining,
         policy_version=snap.version,

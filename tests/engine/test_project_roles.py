@@ -53,14 +53,11 @@ def test_member_roles_open_a_partition_for_that_projects_jobs_only() -> None:
 
 
 def test_routing_sees_project_roles() -> None:
-    snap = (
-        _two_projects()
-        .set("orgs.org.teams.team.projects.lab.member_roles", ["dgx_access"])
-        .rates("dgx", cpu_hour=0.001)  # dgx is cheapest: routing takes it when access allows
-        .snapshot()
-    )
-    assert decide(snap, project="lab").route.partition == "dgx"  # type: ignore[union-attr]
-    assert decide(snap, project="proj").route.partition == "cpu"  # type: ignore[union-attr]
+    snap = _two_projects().set("orgs.org.teams.team.projects.lab.member_roles", ["dgx_access", "gpu_user"]).snapshot()
+    assert decide(snap, project="lab", gpus=1).route.partition == "dgx"  # type: ignore[union-attr]
+    refused = decide(snap, project="proj", gpus=1)  # the only GPU partition needs a role proj's jobs lack
+    dgx = next(r for r in refused.rejected_routes if r.partition == "dgx")
+    assert refused.route is None and [v.code for v in dgx.violations] == [Code.PARTITION_ROLE_REQUIRED]
 
 
 def test_project_roles_need_membership() -> None:

@@ -26,7 +26,7 @@ from hpcpolicy.engine import (
     effective_roles,
     evaluate,
 )
-from hpcpolicy.engine.estimate import estimate, walltime_for
+from hpcpolicy.engine.estimate import allocation, estimate, walltime_for
 from hpcpolicy.engine.rules.partition import partition_violations
 from hpcpolicy.engine.snapshot import PartitionRef, gpu_rate
 from hpcpolicy.policy import load_policy
@@ -117,13 +117,19 @@ def policies(draw: st.DrawFn) -> PolicySnapshot:
                 "max_nodes": st.integers(1, 10), "max_walltime_hours": st.floats(0.5, 200),
                 "default_walltime_hours": st.floats(0.5, 50), "gpu_types": st.lists(st.sampled_from(GPU_TYPES[:3]))}
         limits = {k: draw(v) for k, v in caps.items() if draw(st.booleans())}
+        if draw(st.integers(0, 3)) == 0:  # v2 minimums
+            limits |= {"min_cpus": draw(st.integers(0, 8)), "min_memory_gb": draw(st.floats(0, 64))}
         lists = {k: draw(st.lists(st.sampled_from(v), max_size=2)) for k, v in
                  {"roles": ROLES, "deny_roles": ROLES, "projects": ["proj", "p2"], "deny_projects": ["proj"]}.items()}
         access = {k: v for k, v in lists.items() if v and draw(st.integers(0, 2)) == 0}
         rates = {"cpu_hour": draw(st.floats(0, 5)), "memory_gb_hour": draw(st.floats(0, 0.1)),
                  "gpu_hour": draw(st.dictionaries(st.sampled_from([*GPU_TYPES[:2], "default"]), st.floats(0, 10)))}
-        b.partition(draw(st.sampled_from(["cpu", "gpu", f"p{i}"])), draw(st.sampled_from(["hpc", "kube"])),
-                    nodes, limits, access, rates)
+        name, cluster = draw(st.sampled_from(["cpu", "gpu", f"p{i}"])), draw(st.sampled_from(["hpc", "kube"]))
+        b.partition(name, cluster, nodes, limits, access, rates)
+        shape = {"exclusive": st.booleans(), "routing": st.sampled_from(["auto", "explicit"])}  # v2, now and then
+        b.data["clusters"][cluster]["partitions"][name].update(
+            {k: draw(v) for k, v in shape.items() if draw(st.integers(0, 4)) == 0}
+        )
     for add in (b.user_quota, b.project_quota, b.team_quota, b.org_quota):
         _add_quotas(draw, add)
     expensive = st.builds(lambda t: {"cost_threshold": t, "role": "pi"}, st.floats(0, 500))
@@ -217,6 +223,11 @@ def test_an_allowed_route_satisfies_the_partitions_caps(
     if request.gpu_type is not None:
         assert request.gpu_type == nodes.gpu_type
         assert part.gpu_types is None or request.gpu_type in part.gpu_types
+    if part.minimums is not None:
+        asked = (request.cpus, request.gpus, request.memory_gb, request.nodes)
+        assert all(wanted >= least for wanted, least in zip(asked, part.minimums, strict=True))
+    if request.partition is None:  # routing never picks an explicit partition, nor GPU nodes for a CPU job
+        assert not part.explicit and part.gpu_nodes is (request.gpus > 0)
 
 
 def _raw_cost(request: Request, part: PartitionRef, walltime: float) -> float:
@@ -224,7 +235,8 @@ def _raw_cost(request: Request, part: PartitionRef, walltime: float) -> float:
     est = estimate(request, part, walltime)
     rates = part.spec.rates
     gpu = gpu_rate(part.spec, request.gpu_type) if est.gpu_hours else 0.0
-    cost = est.cpu_hours * rates.cpu_hour + est.gpu_hours * gpu + request.memory_gb * walltime * rates.memory_gb_hour
+    memory_gb = allocation(request, part)[2]  # whole nodes' memory on an exclusive partition
+    cost = est.cpu_hours * rates.cpu_hour + est.gpu_hours * gpu + memory_gb * walltime * rates.memory_gb_hour
     assert round(cost, 9) == est.cost
     return cost
 
@@ -240,17 +252,22 @@ def test_routing_picks_the_cheapest_accepting_partition(
         return
     decision = evaluate(request, snap, usage, now=now)
     roles = effective_roles(request, snap, decision.project)
+    default = snap.policy.defaults.walltime_hours
+    ranked_at = request.walltime_hours or default  # one walltime for every candidate
     fits: list[tuple[float, str, str]] = []
     rejected: list[tuple[str, str, list[str]]] = []
     for part in snap.partitions:
         if request.cluster not in (None, part.cluster):
             continue
-        walltime = walltime_for(request, part, snap.policy.defaults.walltime_hours)
-        problems = partition_violations(request, part, roles, decision.project, walltime)
-        if problems:
+        problems = partition_violations(request, part, roles, decision.project, walltime_for(request, part, default))
+        if part.explicit:
+            rejected.append((part.cluster, part.name, [Code.ROUTE_EXPLICIT]))
+        elif part.gpu_nodes and not request.gpus:
+            rejected.append((part.cluster, part.name, [Code.ROUTE_GPU_NODES]))
+        elif problems:
             rejected.append((part.cluster, part.name, [v.code for v in problems]))
         else:
-            fits.append((_raw_cost(request, part, walltime), part.cluster, part.name))
+            fits.append((_raw_cost(request, part, ranked_at), part.cluster, part.name))
     if not fits:
         assert decision.route is None
         assert [(r.cluster, r.partition, [v.code for v in r.violations]) for r in decision.rejected_routes] == rejected

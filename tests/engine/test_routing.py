@@ -112,3 +112,60 @@ def test_named_partition_skips_routing() -> None:
     decision = decide(snap, partition="gpu", cpus=2)
     assert _route(decision) == ("hpc", "gpu")
     assert decision.estimate.cost == 9 * 2
+
+
+# -- routing fixes of policy v2 (they apply to v1 files too: they were wrong answers) ---------------------
+
+
+def test_a_cpu_job_is_never_routed_to_gpu_nodes(example_snap: PolicySnapshot) -> None:
+    # inference-l4's shorter default walltime (1 h) made it look cheaper than cpu (4 h) for carol
+    carol = decide(example_snap, user_id="carol", cpus=4, memory_gb=64)
+    assert _route(carol) == ("helix", "cpu")
+    # too much memory for a cpu node: highmem, not the (cheaper per hour) 512 GB GPU nodes
+    big = decide(example_snap, user_id="alice", cpus=4, memory_gb=300)
+    assert _route(big) == ("helix", "highmem")
+    assert big.estimate.walltime_hours == 8  # highmem's own default still sets the estimate
+    # naming a GPU partition is still allowed
+    assert _route(decide(example_snap, user_id="alice", partition="gpu", cpus=4, memory_gb=300)) == ("helix", "gpu")
+
+
+def test_candidates_are_ranked_at_one_walltime() -> None:
+    """Hourly cost decides, not each partition's default walltime: a (1/CPU-h, 10 h default) beats b (2/CPU-h, 1 h)."""
+    snap = (
+        PolicyBuilder()
+        .partition("a", rates={"cpu_hour": 1}, limits={"default_walltime_hours": 10})
+        .partition("b", rates={"cpu_hour": 2}, limits={"default_walltime_hours": 1})
+        .rates(cpu_hour=3)
+        .snapshot()
+    )
+    decision = decide(snap, cpus=2)
+    assert _route(decision) == ("hpc", "a")
+    assert decision.estimate.walltime_hours == 10 and decision.estimate.cost == 20
+
+
+def test_a_cpu_job_with_only_gpu_nodes_left_says_why() -> None:
+    snap = PolicyBuilder().partition("gpu", nodes=gpu_nodes()).rates(cpu_hour=1).snapshot()
+    decision = decide(snap, cpus=200)  # too big for cpu; gpu's nodes would hold it, but they have GPUs
+    assert decision.codes == [Code.ROUTE_NO_FIT]
+    rejected = {r.partition: [v.code for v in r.violations] for r in decision.rejected_routes}
+    assert rejected == {"cpu": [Code.LIMIT_MAX_CPUS], "gpu": [Code.ROUTE_GPU_NODES]}
+
+
+def test_route_reason() -> None:
+    snap = _three_tiers()
+    assert decide(snap, cpus=8, partition="wide").route.reason == "named"  # type: ignore[union-attr]
+    assert decide(snap, cpus=8, roles=("fat",)).route.reason == "cheapest of 3 candidates"  # type: ignore[union-attr]
+    cpu = decide(snap, cpus=8).route
+    assert cpu is not None and cpu.reason == "cheapest of 3 candidates; cheaper rejected: fat (partition.role_required)"
+    wide = decide(snap, cpus=100)
+    assert wide.route is not None
+    assert wide.route.reason == (
+        "cheapest of 3 candidates; cheaper rejected: fat (partition.role_required), cpu (limit.cpus_per_node)"
+    )
+    assert wide.to_dict()["route"] == {"cluster": "hpc", "partition": "wide", "reason": wide.route.reason}
+
+
+def test_an_eight_gpu_single_node_job_says_why_it_left_the_cheaper_nodes(example_snap: PolicySnapshot) -> None:
+    decision = decide(example_snap, user_id="carol", gpus=8, gpu_type=None, walltime_hours=1)
+    assert _route(decision) == ("helix", "dgx-a100")
+    assert decision.route is not None and "gpu (limit.gpus_per_node)" in decision.route.reason

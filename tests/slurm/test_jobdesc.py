@@ -89,7 +89,7 @@ RECORD = JobDesc.model_validate(MODIFIED[0]["body"]["job"])  # job 2: --gpus=2 -
 def test_a_job_record_is_read_from_its_tres_totals() -> None:
     shape = shape_of_record(RECORD)
     assert shape == JobShape("cpu", None, cpus=1, nodes=1, gpus=2, gpu_type=None, memory_gb=500 / GIB,
-                             walltime_hours=26.0)  # fmt: skip
+                             walltime_hours=26.0, qos="normal")  # fmt: skip  (Slurm's default QOS, recorded)
 
 
 @pytest.mark.parametrize(
@@ -113,9 +113,11 @@ def test_recorded_updates_that_ask_for_more_are_detected(scontrol: str, raises: 
 def test_an_update_keeps_what_it_does_not_change_and_shrinking_needs_no_decision() -> None:
     before = shape_of_record(RECORD)
     after = modified(before, JobDesc(time_limit=60))
-    assert after == JobShape("cpu", None, 1, 1, 2, None, 500 / GIB, 1.0)
+    assert after == JobShape("cpu", None, 1, 1, 2, None, 500 / GIB, 1.0, qos="normal")
     assert not after.raises(before)
     assert modified(before, JobDesc(account="ml")).raises(before)  # another budget is another decision
+    assert modified(before, JobDesc(qos="long")).raises(before)  # another QOS: other limits, other access
+    assert modified(before, JobDesc(qos="long")).to_request("u", (), None).qos == "long"
 
 
 def test_a_job_without_a_time_limit_getting_one_is_decided_again() -> None:

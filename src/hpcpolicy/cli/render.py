@@ -41,6 +41,8 @@ def decision(console: Console, d: Decision) -> None:
     route = f"{d.route.cluster}/{d.route.partition}" if d.route else "none"
     e = d.estimate
     console.print(f"{verdict}  route={route}  project={d.project or '-'}  policy={d.policy_version}")
+    if d.route is not None and d.route.reason:
+        console.print(f"route: {d.route.reason}", markup=False)
     console.print(_estimate(e))
     for mark, findings in (("[red]✗[/]", d.violations), ("[yellow]![/]", d.warnings)):  # warnings never deny
         for v in findings:

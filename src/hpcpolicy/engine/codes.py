@@ -42,6 +42,17 @@ class Code(StrEnum):
     # Concurrency
     CONCURRENCY_MAX_JOBS = "concurrency.max_jobs"
     CONCURRENCY_MAX_GPUS = "concurrency.max_gpus"
+    # Where, policy v2: partition shapes, routing, QOS, opening hours
+    LIMIT_MIN_CPUS = "limit.min_cpus"  # the job asks for fewer than the partition's minimum
+    LIMIT_MIN_GPUS = "limit.min_gpus"
+    LIMIT_MIN_MEMORY = "limit.min_memory"
+    LIMIT_MIN_NODES = "limit.min_nodes"
+    ROUTE_EXPLICIT = "route.explicit"  # (rejected routes) routing: explicit; the job did not name it
+    ROUTE_GPU_NODES = "route.gpu_nodes"  # (rejected routes) GPU nodes; a job without GPUs did not name it
+    QOS_UNKNOWN = "qos.unknown"  # the QOS is not defined on the route's cluster
+    QOS_NOT_ALLOWED = "qos.not_allowed"  # the QOS may not be used on this partition
+    QOS_ACCESS_DENIED = "qos.access_denied"  # the caller does not match the QOS's access
+    PARTITION_CLOSED = "partition.closed"  # outside the partition's opening hours (and not exempt)
     # Warnings (never a denial; in a decision's ``warnings``)
     QUOTA_WARN_THRESHOLD = "quota.warn_threshold"  # the job takes a budget past one of its warn_at fractions
     QUOTA_OVERDRAFT = "quota.overdraft"  # admitted into the quota's overdraft

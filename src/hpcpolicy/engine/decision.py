@@ -52,11 +52,15 @@ class Violation:
 @fast_init
 @dataclass(frozen=True, slots=True)
 class Route:
+    """Where the job runs, and why there: ``"named"``, or how routing chose it ("cheapest of 4
+    candidates; cheaper rejected: gpu (limit.gpus_per_node)"). Empty in records written before v2."""
+
     cluster: str
     partition: str
+    reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"cluster": self.cluster, "partition": self.partition}
+        return {"cluster": self.cluster, "partition": self.partition, "reason": self.reason}
 
 
 @fast_init

@@ -1,4 +1,8 @@
-"""What a job will consume: resource-hours from the request, cost from the partition's rates."""
+"""What a job will consume: resource-hours from what it holds, cost from the partition's rates.
+
+A job holds what it asks for, except on an ``exclusive`` partition, where it holds whole nodes
+(:func:`allocation`): the estimate, the lien and the charge all count that.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,18 @@ def walltime_for(request: Request, part: PartitionRef | None, policy_default: fl
     return policy_default
 
 
+def allocation(request: Request, part: PartitionRef | None) -> tuple[int, int, float]:
+    """(CPUs, GPUs, memory GB) the job holds on ``part``: its request, or its nodes × node size when exclusive.
+
+    The one statement of what an admitted job holds: the estimate prices it and the lien records it
+    (so usage reported up to it is believed, and unreported usage is charged as it).
+    """
+    if part is None or not part.exclusive:
+        return request.cpus, request.gpus, request.memory_gb
+    nodes, n = part.spec.nodes, request.nodes
+    return n * nodes.cpus, n * nodes.gpus, n * nodes.memory_gb
+
+
 def resource_hours(request: Request, walltime: float) -> tuple[float, float]:
     """CPU- and GPU-hours the job will hold: resources × walltime, or the declared hours if larger.
 
@@ -32,18 +48,29 @@ def resource_hours(request: Request, walltime: float) -> tuple[float, float]:
     return cpu_hours, gpu_hours
 
 
+def held_hours(request: Request, cpus: int, gpus: int, walltime: float) -> tuple[float, float]:
+    """:func:`resource_hours` for the ``cpus`` and ``gpus`` held (whole nodes on an exclusive partition)."""
+    return max(cpus * walltime, request.cpu_hours or 0.0), max(gpus * walltime, request.gpu_hours or 0.0)
+
+
 def estimate(request: Request, part: PartitionRef | None, walltime: float) -> Estimate:
     """What the job will consume over ``walltime`` (:func:`resource_hours`) and what it will cost.
 
     The hours are as budgets count them (× the partition's ``hour_weights``); the cost is priced from the
     raw hours. Cost is zero when no partition is known: there are no rates to apply.
     """
-    cpu_hours, gpu_hours = resource_hours(request, walltime)
     if part is None:
+        cpu_hours, gpu_hours = resource_hours(request, walltime)
         return Estimate(cpu_hours, gpu_hours, 0.0, walltime)
-    cost = price(unit_rates(request, part), cpu_hours, gpu_hours, request.memory_gb, walltime)
+    if part.exclusive:
+        cpus, gpus, memory_gb = allocation(request, part)
+        cpu_hours, gpu_hours = held_hours(request, cpus, gpus, walltime)
+    else:
+        cpu_hours, gpu_hours = resource_hours(request, walltime)
+        gpus, memory_gb = request.gpus, request.memory_gb
+    cost = price(unit_rates(request, part), cpu_hours, gpu_hours, memory_gb, walltime)
     if part.spec.hour_weights is not None:
-        w_cpu, w_gpu = hour_weights(part, request.gpus, request.gpu_type)
+        w_cpu, w_gpu = hour_weights(part, gpus, request.gpu_type)
         cpu_hours, gpu_hours = cpu_hours * w_cpu, gpu_hours * w_gpu
     return Estimate(cpu_hours, gpu_hours, cost, walltime)
 
@@ -73,5 +100,6 @@ def ranking_cost(request: Request, part: PartitionRef, walltime: float) -> float
     type is refused by the partition rules anyway).
     """
     cpu_rate, gpu, mem_rate = part.rates
-    cpu_hours, gpu_hours = resource_hours(request, walltime)
-    return cpu_hours * cpu_rate + gpu_hours * gpu + request.memory_gb * walltime * mem_rate
+    cpus, gpus, memory_gb = allocation(request, part)
+    cpu_hours, gpu_hours = held_hours(request, cpus, gpus, walltime)
+    return cpu_hours * cpu_rate + gpu_hours * gpu + memory_gb * walltime * mem_rate

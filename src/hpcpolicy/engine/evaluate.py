@@ -20,6 +20,7 @@ from types import MappingProxyType
 
 from hpcpolicy.engine.codes import Code
 from hpcpolicy.engine.decision import Decision, Estimate, RejectedRoute, Route, Violation
+from hpcpolicy.engine.opening import Opening, open_plan, open_plan_alike, opening
 from hpcpolicy.engine.partitionref import PartitionRef
 from hpcpolicy.engine.records import fast_init
 from hpcpolicy.engine.request import Request
@@ -57,6 +58,7 @@ class Plan:
     """quota id → the plan on the partition its ``on_exhausted`` sends the job to."""
     simple: bool
     """No carry-over, shares or fallbacks: ``decide_balances`` (usage per quota, nothing else) suffices."""
+    opening: Opening | None = None  # the route's opening hours and fallbacks (None: always open to the caller)
 
 
 def prepare(request: Request, snap: PolicySnapshot, *, reroute: bool = True) -> Plan:
@@ -71,19 +73,23 @@ def prepare(request: Request, snap: PolicySnapshot, *, reroute: bool = True) -> 
     part = routing.partition
     quotas = quotas_on_path(request, snap, project, part)
     extra, fallbacks = _edges(request, snap, quotas, part, reroute)
+    held = None if routing.hours is None else opening(routing, prepare, request, snap, quotas + extra)
+    if held is not None:
+        extra += held.quotas
     return Plan(
         request=request,
         snap=snap,
         project=project,
         path=path,
         violations=tuple(violations),
-        route=Route(part.cluster, part.name) if part is not None else None,
+        route=Route(part.cluster, part.name, routing.reason) if part is not None else None,
         estimate=est,
         rejected=routing.rejected,
         quotas=quotas,
         usage_quotas=quotas + extra,
         fallbacks=MappingProxyType(fallbacks),
-        simple=not extra and not fallbacks and not any(ref.soft and ref.soft.carry for ref in quotas),
+        simple=not extra and not fallbacks and held is None and not any(ref.soft and ref.soft.carry for ref in quotas),
+        opening=held,
     )
 
 
@@ -112,6 +118,8 @@ def decide(plan: Plan, usage: UsageSnapshot = EMPTY_USAGE, *, now: datetime) -> 
     """The decision on a prepared request against ``usage`` at ``now`` (covering ``plan.usage_quotas``)."""
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
+    if plan.opening is not None:
+        plan = open_plan(plan, now)
     remaining: dict[str, dict[str, float]] = {}
     warnings: list[Violation] = []
     found = quota_violations(plan.quotas, plan.estimate, plan.request.gpus, usage, now, remaining, plan.path, warnings)
@@ -132,6 +140,8 @@ def decide_balances(plan: Plan, used: Sequence[Used], active: Sequence[Active], 
     """
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
+    if plan.opening is not None:
+        plan = open_plan_alike(plan, now)
     remaining: dict[str, dict[str, float]] = {}
     warnings: list[Violation] = []
     found = check_quotas(

@@ -45,3 +45,5 @@ class Request(BaseModel):
     """Declared CPU-hours: may raise the estimate above cpus × walltime, never lower it."""
     gpu_hours: Hours | None = None
     """Declared GPU-hours: may raise the estimate above gpus × walltime, never lower it."""
+    qos: Ident | None = None
+    """A quality of service defined on the route's cluster (Slurm ``--qos``): other limits, for some callers."""

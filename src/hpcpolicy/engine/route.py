@@ -1,7 +1,14 @@
-"""Where the job runs: the named partition, or the cheapest partition that accepts it.
+"""Where the job runs: the named partition, or the cheapest candidate that accepts it, and why.
 
-Routing considers only partition-level rules (access and caps). Budgets are checked afterwards against
-the chosen route, so a denial says "over budget" rather than "nothing fits" when that is the truth.
+Routing considers only partition-level rules (access, the QOS, caps and minimums). Budgets are checked
+afterwards against the chosen route, so a denial says "over budget" rather than "nothing fits" when that
+is the truth. Candidates (:mod:`.candidates`) are ranked by their cost at one walltime, the request's or
+else the policy default, so a partition's shorter default walltime does not make it look cheaper; the
+winner's own default then sets the estimate.
+
+A partition with opening hours cannot be known to be open until the decision's ``now``; when the winner
+has hours that bind the caller, routing goes on to the next accepting partitions (up to the first one
+that is always open to them) as :attr:`Routing.fallbacks`, and the decision takes the first open one.
 """
 
 from __future__ import annotations
@@ -9,13 +16,21 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass
 
+from hpcpolicy.engine.candidates import Candidates, excluded
 from hpcpolicy.engine.codes import Code
 from hpcpolicy.engine.decision import Estimate, RejectedRoute, Violation
 from hpcpolicy.engine.estimate import estimate, ranking_cost, resource_hours, walltime_for
+from hpcpolicy.engine.hours import OpeningHours
+from hpcpolicy.engine.opening import Fallback
+from hpcpolicy.engine.partitionref import under_qos
 from hpcpolicy.engine.records import fast_init
 from hpcpolicy.engine.request import Request
 from hpcpolicy.engine.rules.partition import partition_violations
 from hpcpolicy.engine.snapshot import PartitionRef, PolicySnapshot
+
+Heap = list[tuple[float, int, PartitionRef]]  # (cost, file order, partition)
+#: Rejected partitions a route's reason names before it says "and N more".
+REASON_NAMES = 3
 
 
 @fast_init
@@ -25,6 +40,11 @@ class Routing:
     estimate: Estimate
     violations: list[Violation]
     rejected: tuple[RejectedRoute, ...] = ()
+    reason: str = ""
+    hours: OpeningHours | None = None
+    """The route's opening hours, when they bind this caller (None: always open to them)."""
+    fallbacks: tuple[Fallback, ...] = ()
+    """With ``hours``: the next accepting partitions, cheapest first, up to one always open to the caller."""
 
 
 def route(request: Request, snap: PolicySnapshot, roles: frozenset[str], project: str | None) -> Routing:
@@ -36,6 +56,13 @@ def route(request: Request, snap: PolicySnapshot, roles: frozenset[str], project
     if request.partition is not None:
         return _named(request, snap, roles, project, default_walltime)
     return _cheapest(request, snap, roles, project, default_walltime)
+
+
+def binding_hours(part: PartitionRef, roles: frozenset[str], project: str | None) -> OpeningHours | None:
+    """``part``'s opening hours unless the caller is exempt from them."""
+    if part.hours is None or (part.exempt is not None and part.exempt.allows(roles, project)):
+        return None
+    return part.hours
 
 
 def _named(
@@ -55,10 +82,31 @@ def _named(
             problem = Violation(Code.PARTITION_UNKNOWN, f"partition {name} is not in the policy", scope)
         return Routing(None, estimate(request, None, walltime), [problem])
     part = candidates[0]
+    qos_problems = None
+    if request.qos is not None:
+        variant = under_qos(part, request.qos)
+        if variant is None:
+            qos_problems = _qos_problems(part, request.qos, snap)
+        else:
+            part = variant
     walltime = walltime_for(request, part, default)
-    return Routing(
-        part, estimate(request, part, walltime), partition_violations(request, part, roles, project, walltime)
-    )
+    problems = partition_violations(request, part, roles, project, walltime)
+    if qos_problems:
+        problems = qos_problems + problems
+    if part.hours is None:  # the common case: no opening hours, nothing more to say
+        return Routing(part, estimate(request, part, walltime), problems, (), "named")
+    hours = binding_hours(part, roles, project)
+    return Routing(part, estimate(request, part, walltime), problems, (), "named", hours)
+
+
+def _qos_problems(part: PartitionRef, qos: str, snap: PolicySnapshot) -> list[Violation]:
+    """Why ``qos`` cannot be used on the named partition ``part``."""
+    scope = f"qos:{qos}"
+    if qos not in part.qos:
+        return [Violation(Code.QOS_UNKNOWN, f"qos {qos} is not defined on cluster {part.cluster}", scope)]
+    allowed = ", ".join(snap.policy.clusters[part.cluster].qos[qos].partitions or ())
+    message = f"qos {qos} may not be used on partition {part.name} (only on {allowed or 'none'})"
+    return [Violation(Code.QOS_NOT_ALLOWED, message, scope, limit=allowed, requested=part.name)]
 
 
 def _cheapest(
@@ -69,20 +117,104 @@ def _cheapest(
     Ranking first means only the partitions cheaper than the winner are checked rule by rule, so a
     policy with a hundred partitions costs a sort, not a hundred full checks. Ties keep file order.
     """
-    candidates = snap.partitions if request.cluster is None else snap.partitions_by_cluster[request.cluster]
-    if len(candidates) == 1:  # nothing to rank (a one-partition site): skip the costs and the heap
-        part = candidates[0]
-        walltime = request.walltime_hours if request.walltime_hours is not None else _default_walltime(part, default)
-        ranked = [(0.0, 0, part, walltime)]
-    else:
-        ranked = _ranked(request, candidates, default)
+    cands = snap.candidates.get(request.cluster, request.qos, request.gpus > 0)
+    if request.qos is not None and not (cands.shared or cands.exclusive) and _nowhere(snap, request):
+        where = request.cluster or ", ".join(sorted(snap.clusters))
+        unknown = Violation(Code.QOS_UNKNOWN, f"qos {request.qos} is not defined on {where}", f"qos:{request.qos}")
+        return Routing(None, estimate(request, None, walltime_for(request, None, default)), [unknown])
+    wanted = request.walltime_hours
+    ranked = _ranked(request, cands, default if wanted is None else wanted)
     rejected: list[tuple[int, RejectedRoute]] = []
     while ranked:  # pop cheapest first; usually the first or second accepts, so no full sort is paid
-        _, order, part, walltime = heapq.heappop(ranked)
+        _, order, part = heapq.heappop(ranked)
+        walltime = wanted if wanted is not None else part.default_walltime_hours or default
         problems = partition_violations(request, part, roles, project, walltime)
-        if not problems:
-            return Routing(part, estimate(request, part, walltime), [])
-        rejected.append((order, RejectedRoute(part.cluster, part.name, tuple(problems))))
+        if problems:
+            rejected.append((order, RejectedRoute(part.cluster, part.name, tuple(problems))))
+            continue
+        reason = _reason(cands.reason, rejected) if rejected else cands.reason
+        hours = None if part.hours is None else binding_hours(part, roles, project)
+        if hours is None:
+            return Routing(part, estimate(request, part, walltime), [], (), reason)
+        fallbacks = _fallbacks(request, ranked, rejected, cands, part, roles, project, default)
+        return Routing(part, estimate(request, part, walltime), [], (), reason, hours, fallbacks)
+    return _no_fit(request, snap, roles, project, default, rejected)
+
+
+def _nowhere(snap: PolicySnapshot, request: Request) -> bool:
+    """Whether every cluster in scope defines QOS and none defines the request's (the failure path only)."""
+    scope = snap.candidates.scopes[request.cluster]
+    return all(part.qos and request.qos not in part.qos for _, part in scope)
+
+
+def _ranked(request: Request, cands: Candidates, walltime: float) -> Heap:
+    """A heap of (cost at ``walltime``, file order, partition): cheapest first, ties in file order."""
+    if len(cands.shared) + len(cands.exclusive) == 1:  # nothing to rank (a one-partition site)
+        order, only = (cands.shared or cands.exclusive)[0]
+        return [(0.0, order, only)]
+    cpu_h, gpu_h = resource_hours(request, walltime)
+    mem_h = request.memory_gb * walltime
+    ranked = [(cpu_h * p.rates[0] + gpu_h * p.rates[1] + mem_h * p.rates[2], i, p) for i, p in cands.shared]
+    if cands.exclusive:  # whole nodes: priced from what the job would hold there
+        ranked += [(ranking_cost(request, p, walltime), i, p) for i, p in cands.exclusive]
+    heapq.heapify(ranked)  # (cost, order) is unique, so partitions themselves are never compared
+    return ranked
+
+
+def _fallbacks(
+    request: Request,
+    ranked: Heap,
+    rejected: list[tuple[int, RejectedRoute]],
+    cands: Candidates,
+    first: PartitionRef,
+    roles: frozenset[str],
+    project: str | None,
+    default: float,
+) -> tuple[Fallback, ...]:
+    """The accepting partitions after ``first`` (which has opening hours), up to one always open to the caller."""
+    closed: list[str] = [first.name]
+    found: list[Fallback] = []
+    count = len(cands.shared) + len(cands.exclusive)
+    while ranked:
+        _, order, part = heapq.heappop(ranked)
+        wanted = request.walltime_hours
+        walltime = wanted if wanted is not None else part.default_walltime_hours or default
+        problems = partition_violations(request, part, roles, project, walltime)
+        if problems:
+            rejected.append((order, RejectedRoute(part.cluster, part.name, tuple(problems))))
+            continue
+        head = f"cheapest open of {count} candidates; closed now: {', '.join(closed)}"
+        hours = binding_hours(part, roles, project)
+        found.append(Fallback(part, _reason(head, rejected) if rejected else head, hours))
+        if hours is None:
+            break
+        closed.append(part.name)
+    return tuple(found)
+
+
+def _reason(head: str, rejected: list[tuple[int, RejectedRoute]]) -> str:
+    """``head`` and the cheaper candidates that were rejected, with their codes (the first few)."""
+    names = [f"{r.partition} ({', '.join(v.code for v in r.violations)})" for _, r in rejected[:REASON_NAMES]]
+    more = f" and {len(rejected) - REASON_NAMES} more" if len(rejected) > REASON_NAMES else ""
+    return f"{head}; cheaper rejected: {', '.join(names)}{more}"
+
+
+def _no_fit(
+    request: Request,
+    snap: PolicySnapshot,
+    roles: frozenset[str],
+    project: str | None,
+    default: float,
+    rejected: list[tuple[int, RejectedRoute]],
+) -> Routing:
+    """Nothing accepts the job: every partition in scope, with why (candidates and left-out ones alike)."""
+    considered = {order for order, _ in rejected}
+    scope = snap.candidates.scopes[request.cluster]
+
+    def check(part: PartitionRef) -> list[Violation]:
+        return partition_violations(request, part, roles, project, walltime_for(request, part, default))
+
+    rejected += excluded(request, scope, considered, check)
     no_fit = Violation(
         Code.ROUTE_NO_FIT,
         f"no partition accepts this job ({len(rejected)} considered; see rejected_routes)",
@@ -90,28 +222,3 @@ def _cheapest(
     )
     reasons = tuple(r for _, r in sorted(rejected, key=lambda item: item[0]))
     return Routing(None, estimate(request, None, walltime_for(request, None, default)), [no_fit], reasons)
-
-
-def _ranked(
-    request: Request, candidates: tuple[PartitionRef, ...], default: float
-) -> list[tuple[float, int, PartitionRef, float]]:
-    """A heap of (cost, file order, partition, walltime): cheapest first, ties in file order."""
-    if request.walltime_hours is not None:  # one walltime for all: cost is a dot product with the rates
-        w = request.walltime_hours
-        cpu_h, gpu_h = resource_hours(request, w)
-        mem_h = request.memory_gb * w
-        ranked = [
-            (cpu_h * p.rates[0] + gpu_h * p.rates[1] + mem_h * p.rates[2], i, p, w) for i, p in enumerate(candidates)
-        ]
-    else:
-        ranked = []
-        for i, part in enumerate(candidates):
-            walltime = _default_walltime(part, default)
-            ranked.append((ranking_cost(request, part, walltime), i, part, walltime))
-    heapq.heapify(ranked)  # (cost, order) is unique, so partitions themselves are never compared
-    return ranked
-
-
-def _default_walltime(part: PartitionRef, default: float) -> float:
-    """The walltime ranked for a request that gives none: the partition's default, else the policy's."""
-    return part.default_walltime_hours or default

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from hpcpolicy.engine.candidates import CandidateIndex, candidate_index
 from hpcpolicy.engine.members import Members, compile_members
 from hpcpolicy.engine.partitionref import PartitionRef, gpu_rate, partition_ref
 from hpcpolicy.engine.quotaref import METERED, QuotaRef, member_tables, quota_refs, with_shares
@@ -32,6 +33,7 @@ class PolicySnapshot:
     scope_quotas: Mapping[str, tuple[QuotaRef, ...]]
     members: Members  # who may charge which project, and the roles the policy grants (members.py)
     project_quotas: Mapping[str, tuple[QuotaRef, ...]]  # project → its, its team's and its org's quotas
+    candidates: CandidateIndex  # what routing may pick, per cluster, QOS and GPU job
     member_quotas: Mapping[tuple[str, str | None], tuple[Quota, ...]] = field(default_factory=dict)
     """(project, user) → that member's quotas; (project, None) → every other member's (v2)."""
     sliced: bool = False
@@ -102,7 +104,7 @@ class PolicySnapshot:
 def compile_policy(policy: Policy, version: str) -> PolicySnapshot:
     policy = in_default_zone(policy)  # defaults.timezone into every calendar window that names no zone
     parts = tuple(
-        partition_ref(cluster_name, name, spec)
+        partition_ref(cluster_name, name, spec, cluster.qos)
         for cluster_name, cluster in policy.clusters.items()
         for name, spec in cluster.partitions.items()
     )
@@ -138,6 +140,7 @@ def compile_policy(policy: Policy, version: str) -> PolicySnapshot:
         scope_quotas=MappingProxyType(quotas),
         members=compile_members(policy),
         project_quotas=MappingProxyType(path_quotas),
+        candidates=candidate_index(parts),
         member_quotas=MappingProxyType(member_specs),
         sliced=sliced,
     )

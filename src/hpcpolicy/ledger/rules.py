@@ -31,6 +31,7 @@ from hpcpolicy.engine import (
     unit_rates,
 )
 from hpcpolicy.engine.decision import num
+from hpcpolicy.engine.estimate import allocation
 from hpcpolicy.engine.slices import job_gpu_type
 from hpcpolicy.engine.weights import hour_weights
 from hpcpolicy.ledger.counters import SCOPE_FIELDS, OnPath, Target, scope_columns
@@ -130,12 +131,14 @@ def lien_for(
     ttl: timedelta,
     job_id: str | None = None,
 ) -> Lien | None:
-    """The lien an admitted decision takes: its estimate, its account path, the unit rates in force."""
+    """The lien an admitted decision takes: its estimate, its account path, the unit rates in force, and
+    what the job holds (whole nodes on an exclusive partition: :func:`~hpcpolicy.engine.estimate.allocation`)."""
     if not decision.allow or decision.route is None:
         return None
     part = policy.partition(decision.route.cluster, decision.route.partition)
     path = dict(scope.split(":", 1) for scope in decision.account_path)
     est = decision.estimate
+    cpus, gpus, memory_gb = allocation(request, part)
     nodes_type = part.spec.nodes.gpu_type if part is not None else None
     return Lien(
         id=lien_id,
@@ -146,10 +149,10 @@ def lien_for(
         org=path.get("org"),
         cluster=decision.route.cluster,
         partition=decision.route.partition,
-        cpus=request.cpus,
-        gpus=request.gpus,
-        gpu_type=job_gpu_type(request.gpus, request.gpu_type, nodes_type),
-        memory_gb=request.memory_gb,
+        cpus=cpus,
+        gpus=gpus,
+        gpu_type=job_gpu_type(gpus, request.gpu_type, nodes_type),
+        memory_gb=memory_gb,
         nodes=request.nodes,
         walltime_hours=est.walltime_hours,
         amounts=Amounts(est.cpu_hours, est.gpu_hours, est.cost),
@@ -158,7 +161,7 @@ def lien_for(
         expires_at=now + ttl,
         job_id=job_id,
         policy_version=decision.policy_version,
-        weights=hour_weights(part, request.gpus, request.gpu_type),
+        weights=hour_weights(part, gpus, request.gpu_type),
     )
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 from hpcpolicy.policy.errors import Path, PolicyIssue
 from hpcpolicy.policy.lint_budgets import lint_budgets, member_quota_lists
+from hpcpolicy.policy.lint_partitions import partition_issues
 from hpcpolicy.policy.lint_who import lint_who
 from hpcpolicy.policy.schema import Partition, Policy, Quota
 from hpcpolicy.policy.unreachable import unreachable
@@ -25,6 +26,7 @@ def lint(policy: Policy) -> list[PolicyIssue]:
         *_partitions(policy),
         *_quota_lists(policy),
         *lint_budgets(policy),
+        *partition_issues(policy, project_names(policy)),
         *unreachable(policy),
         *lint_who(policy),
     ]

@@ -108,7 +108,7 @@ class LedgerGovernor:
         if plan.simple:
             used, active = ledger.balances(prepared.quotas, now)
             decision = decide_balances(plan, used, active, now=now)
-        else:  # carry-over, shares or fallbacks: the generic path, with every fact they read
+        else:  # carry-over, shares, fallbacks or opening hours: the generic path, with every fact they read
             decision = decide(plan, ledger.usage(plan.usage_quotas, now), now=now)
         if not decision.allow:
             return decision, None
@@ -191,7 +191,8 @@ class ServiceGovernor:
 
 
 def decision_from_dict(body: dict[str, Any]) -> Decision:
-    """Rebuild a :class:`Decision` from its JSON form (``Decision.to_dict``)."""
+    """Rebuild a :class:`Decision` from its JSON form (``Decision.to_dict``; a route recorded before routes
+    carried a ``reason`` gets an empty one)."""
     route = body["route"]
     return Decision(
         allow=body["allow"],

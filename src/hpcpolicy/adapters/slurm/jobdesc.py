@@ -105,6 +105,7 @@ class JobShape:
     memory_gb: float = 0.0
     walltime_hours: float | None = None
     array_tasks: int = 1
+    qos: str | None = None
 
     def to_request(self, user: str, groups: tuple[str, ...], cluster: str | None) -> Request:
         """The engine's request for ``user`` in Unix ``groups``. An array's tasks multiply the hours (each
@@ -127,6 +128,7 @@ class JobShape:
             gpu_type=self.gpu_type,
             memory_gb=self.memory_gb,
             walltime_hours=self.walltime_hours,
+            qos=self.qos,
             **hours,
         )
 
@@ -136,7 +138,7 @@ class JobShape:
         A walltime that becomes or stops being unknown (the partition default) counts as longer: the
         engine decides what it means.
         """
-        if (self.partition, self.account) != (before.partition, before.account):
+        if (self.partition, self.account, self.qos) != (before.partition, before.account, before.qos):
             return True
         if self.gpus and self.gpu_type != before.gpu_type:
             return True
@@ -166,6 +168,7 @@ def shape_of(desc: JobDesc) -> JobShape:
         memory_gb=_memory_gb(desc, cpus, nodes),
         walltime_hours=limit / 60.0 if limit is not None else None,
         array_tasks=array_size(desc.array_inx) if desc.array_inx else 1,
+        qos=desc.text("qos"),
     )
 
 
@@ -194,6 +197,8 @@ def modified(before: JobShape, changes: JobDesc) -> JobShape:
         after = replace(after, partition=changes.text("partition"))
     if changes.text("account"):
         after = replace(after, account=changes.text("account"))
+    if changes.text("qos"):
+        after = replace(after, qos=changes.text("qos"))
     if (limit := changes.number("time_limit")) is not None:
         after = replace(after, walltime_hours=limit / 60.0)
     if (nodes := changes.number("min_nodes")) is not None:

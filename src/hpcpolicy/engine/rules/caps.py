@@ -1,4 +1,5 @@
-"""Per-job caps of a partition: job totals against the partition's caps, each node's share against one node."""
+"""Per-job caps of a partition: job totals against the partition's caps and minimums, each node's share
+against one node."""
 
 from __future__ import annotations
 
@@ -19,6 +20,23 @@ def _over(found: list[Violation], code: Code, what: str, scope: str, limit: floa
     return False
 
 
+def _under(found: list[Violation], code: Code, what: str, scope: str, minimum: float, requested: float) -> None:
+    if requested < minimum:
+        message = f"{what} {num(requested)} is below the minimum of {num(minimum)}"
+        found.append(Violation(code, message, scope, minimum, requested))
+
+
+def _minimums(
+    request: Request, minimums: tuple[int, int, float, int], scope: str, found: list[Violation]
+) -> None:
+    """A partition's minimums (``limits.min_*``): it is meant for jobs at least this large."""
+    cpus, gpus, memory_gb, nodes = minimums
+    _under(found, Code.LIMIT_MIN_CPUS, "CPUs", scope, cpus, request.cpus)
+    _under(found, Code.LIMIT_MIN_GPUS, "GPUs", scope, gpus, request.gpus)
+    _under(found, Code.LIMIT_MIN_MEMORY, "memory (GB)", scope, memory_gb, request.memory_gb)
+    _under(found, Code.LIMIT_MIN_NODES, "nodes", scope, nodes, request.nodes)
+
+
 def cap_violations(request: Request, part: PartitionRef, walltime: float, scope: str, found: list[Violation]) -> None:
     """Job totals against the caps, then the per-node share against one node (only where the total fit).
 
@@ -36,8 +54,11 @@ def cap_violations(request: Request, part: PartitionRef, walltime: float, scope:
         and n <= part.max_nodes
         and (part.max_walltime_hours is None or walltime <= part.max_walltime_hours)
         and request.gpu_type is None
+        and part.minimums is None
     ):
         return
+    if part.minimums is not None:
+        _minimums(request, part.minimums, scope, found)
     if not _over(found, Code.LIMIT_MAX_CPUS, "CPUs", scope, part.max_cpus, request.cpus):
         _over(found, Code.LIMIT_CPUS_PER_NODE, "CPUs per node", scope, nodes.cpus, math.ceil(request.cpus / n))
     if not _over(found, Code.LIMIT_MAX_GPUS, "GPUs", scope, part.max_gpus, request.gpus):

@@ -1,4 +1,4 @@
-"""Partition-level rules: access lists and per-job caps, checked against one candidate partition.
+"""Partition-level rules: access lists, the QOS's access and per-job caps, checked against one candidate.
 
 These are the rules routing uses to decide whether a partition "fits": they depend only on the request,
 the caller's roles and project, and the partition, never on usage. Who may use it is
@@ -19,5 +19,7 @@ def partition_violations(
 ) -> list[Violation]:
     scope = f"partition:{part.name}"
     found = access_violations(part.access, roles, project, scope)
+    if part.qos_gate is not None:
+        found += part.qos_gate.check(roles, project, f"qos:{part.qos_name}")
     cap_violations(request, part, walltime, scope, found)
     return found
