@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hpcpolicy.engine import Amounts, UsageSnapshot
+from hpcpolicy.engine import Active, Amounts, UsageSnapshot
 from tests.builders import NOW, PolicyBuilder, decide
 
 JOB = {"partition": "cpu", "cpus": 10, "walltime_hours": 1}  # 10 CPU-hours
@@ -139,3 +139,26 @@ def test_lint_catches_edges_that_cannot_work() -> None:
     assert "does not limit gpu_hours" in found["orgs.org.teams.team.projects.sib.share.guaranteed.gpu_hours"]
     assert "add up to 110" in found["orgs.org.teams.team.quotas.0.cpu_hours"]
     assert "no quota monthly" in found["orgs.org.teams.team.projects.lone.share.quota"]
+
+
+def test_on_exhausted_can_send_a_job_to_a_qos_where_that_budget_binds_it_no_more() -> None:
+    b = PolicyBuilder().set("clusters.hpc.qos", {"overrun": {"limits": {"max_walltime_hours": 2}}})
+    snap = b.project_quota(cpu_hours=100, on_exhausted={"qos": "overrun"}).team_quota(cpu_hours=1000).snapshot()
+    decision = decide(snap, used("project:proj", 95, **{"team:team": Amounts(900)}), **JOB)
+    assert decision.allow and decision.warning_codes == ["quota.exhausted_rerouted"]
+    assert "qos overrun" in decision.warnings[0].message and decision.route is not None
+    assert decision.route.reason == "on_exhausted of project:proj"
+    assert "project:proj" not in decision.remaining and "team:team" in decision.remaining  # others still bind
+    full_team = used("project:proj", 95, **{"team:team": Amounts(995)})
+    assert not decide(snap, full_team, **JOB).allow  # the team's budget refuses it in overrun too
+    too_long = decide(snap, used("project:proj", 95), partition="cpu", cpus=1, walltime_hours=10)
+    assert too_long.codes == ["quota.cpu_hours_exceeded"]  # overrun's 2 h cap: it cannot go there either
+
+
+def test_concurrency_on_an_exclusive_partition_counts_the_gpus_a_job_holds() -> None:
+    b = PolicyBuilder().guards(gpu=None).partition("dgx", nodes={"count": 2, "cpus": 64, "memory_gb": 512,
+                                                                 "gpus": 8, "gpu_type": "a100"})  # fmt: skip
+    snap = b.set("clusters.hpc.partitions.dgx.exclusive", True).project_quota(max_gpus=10).snapshot()
+    assert decide(snap, partition="dgx", gpus=1).remaining["project:proj"]["gpus"] == 2  # a whole node: 8
+    busy = UsageSnapshot(active={"project:proj": Active(jobs=1, gpus=8)})
+    assert decide(snap, busy, partition="dgx", gpus=1).codes == ["concurrency.max_gpus"]

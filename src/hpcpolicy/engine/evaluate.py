@@ -20,6 +20,7 @@ from types import MappingProxyType
 
 from hpcpolicy.engine.codes import Code
 from hpcpolicy.engine.decision import Decision, Estimate, RejectedRoute, Route, Violation
+from hpcpolicy.engine.estimate import allocation
 from hpcpolicy.engine.opening import Opening, open_plan, open_plan_alike, opening
 from hpcpolicy.engine.partitionref import PartitionRef
 from hpcpolicy.engine.records import fast_init
@@ -51,6 +52,8 @@ class Plan:
     estimate: Estimate
     rejected: tuple[RejectedRoute, ...]
     quotas: tuple[QuotaRef, ...]
+    gpus: int
+    """GPUs the job holds (its request's, or whole nodes' on an exclusive partition): what concurrency caps count."""
     usage_quotas: tuple[QuotaRef, ...]
     """What the usage snapshot must cover: ``quotas``, children's uses of parents' shared quotas, and the
     quotas of the ``fallbacks`` (a ledger reads these; the replay's fast path only when ``simple``)."""
@@ -86,6 +89,7 @@ def prepare(request: Request, snap: PolicySnapshot, *, reroute: bool = True) -> 
         estimate=est,
         rejected=routing.rejected,
         quotas=quotas,
+        gpus=allocation(request, part)[1],
         usage_quotas=quotas + extra,
         fallbacks=MappingProxyType(fallbacks),
         simple=not extra and not fallbacks and held is None and not any(ref.soft and ref.soft.carry for ref in quotas),
@@ -98,7 +102,8 @@ def _edges(
 ) -> tuple[tuple[QuotaRef, ...], dict[str, Plan]]:
     """What soft quotas need beyond the quotas themselves: each child's use of a parent's shared quota
     (a ref per share, counting the child in the parent's window and slice), and the plans on the
-    partitions ``on_exhausted`` names (planned once here, decided only if a budget refuses the job)."""
+    partition or with the QOS ``on_exhausted`` names (planned once here, decided only if a budget refuses
+    the job; the exhausted budget itself no longer binds a job it sent there)."""
     extra: list[QuotaRef] = []
     fallbacks: dict[str, Plan] = {}
     for ref in quotas:
@@ -106,11 +111,20 @@ def _edges(
         if soft is None:
             continue
         extra += [QuotaRef(share.key, share.scope, ref.quota, ref.slice) for share in soft.shares]
-        if reroute and soft.reroute is not None and part is not None and soft.reroute != part.name:
+        if not reroute or part is None or (soft.reroute is None and soft.reroute_qos is None):
+            continue
+        if soft.reroute is not None:
+            if soft.reroute == part.name:
+                continue
             target = request.model_copy(update={"partition": soft.reroute, "cluster": part.cluster})
-            fallback = prepare(target, snap, reroute=False)
-            fallbacks[ref.id] = fallback
-            extra += fallback.usage_quotas
+        else:
+            if soft.reroute_qos == request.qos:
+                continue
+            target = request.model_copy(update={"qos": soft.reroute_qos, "cluster": part.cluster})
+        fallback = prepare(target, snap, reroute=False)
+        # the budget that sends the job there binds it no longer: it runs as overrun (and is counted)
+        fallbacks[ref.id] = replace(fallback, quotas=tuple(q for q in fallback.quotas if q.id != ref.id))
+        extra += fallback.usage_quotas
     return tuple(extra), fallbacks
 
 
@@ -122,7 +136,7 @@ def decide(plan: Plan, usage: UsageSnapshot = EMPTY_USAGE, *, now: datetime) -> 
         plan = open_plan(plan, now)
     remaining: dict[str, dict[str, float]] = {}
     warnings: list[Violation] = []
-    found = quota_violations(plan.quotas, plan.estimate, plan.request.gpus, usage, now, remaining, plan.path, warnings)
+    found = quota_violations(plan.quotas, plan.estimate, plan.gpus, usage, now, remaining, plan.path, warnings)
     if found and plan.fallbacks:
         rerouted = _reroute(plan, found, usage, now)
         if rerouted is not None:
@@ -145,7 +159,7 @@ def decide_balances(plan: Plan, used: Sequence[Used], active: Sequence[Active], 
     remaining: dict[str, dict[str, float]] = {}
     warnings: list[Violation] = []
     found = check_quotas(
-        plan.quotas, plan.estimate, plan.request.gpus, used, active, now, remaining, plan.path, EMPTY_USAGE, warnings
+        plan.quotas, plan.estimate, plan.gpus, used, active, now, remaining, plan.path, EMPTY_USAGE, warnings
     )
     return _decision(plan, found, remaining, warnings)
 
@@ -162,13 +176,14 @@ def _reroute(plan: Plan, found: list[Violation], usage: UsageSnapshot, now: date
     fallback = decide(plan.fallbacks[quota_id], usage, now=now)
     if not fallback.allow or fallback.route is None:
         return None
+    target = plan.fallbacks[quota_id].request.qos or fallback.route.partition
+    where = f"qos {target}" if plan.fallbacks[quota_id].request.qos != plan.request.qos else target
     note = Violation(
-        Code.QUOTA_REROUTED,
-        f"{quota_id} is exhausted ({found[0].message}); sent to {fallback.route.partition} instead",
-        quota_id,
-        requested=fallback.route.partition,
-    )
-    return replace(fallback, warnings=(note, *fallback.warnings))
+        Code.QUOTA_REROUTED, f"{quota_id} is exhausted ({found[0].message}); sent to {where} instead", quota_id,
+        requested=target,
+    )  # fmt: skip
+    route = replace(fallback.route, reason=f"on_exhausted of {quota_id}")
+    return replace(fallback, route=route, warnings=(note, *fallback.warnings))
 
 
 def _decision(

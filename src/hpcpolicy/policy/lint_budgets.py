@@ -60,7 +60,12 @@ def _slices_and_partitions(policy: Policy) -> Iterator[PolicyIssue]:
 def _edges(policy: Policy) -> Iterator[PolicyIssue]:
     """carry_over needs a previous window; on_exhausted must name a partition that exists."""
     partitions = {name for c in policy.clusters.values() for name in c.partitions}
+    qos = {name for c in policy.clusters.values() for name in c.qos}
     for path, quota in _quotas(policy):
+        wanted_qos = quota.on_exhausted.qos if quota.on_exhausted is not None else None
+        if wanted_qos is not None and wanted_qos not in qos:
+            yield PolicyIssue((*path, "on_exhausted", "qos"), f"unknown qos {wanted_qos!r} (the policy has: "
+                              f"{', '.join(sorted(qos)) or 'none'})")  # fmt: skip
         if quota.carry_over is not None and not isinstance(quota.window, str):
             yield PolicyIssue(
                 (*path, "carry_over"),
