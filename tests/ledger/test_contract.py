@@ -220,6 +220,7 @@ def apply_random_operation(draw: st.DrawFn, ledgers: list[MemoryLedger], now: da
         expires = now + timedelta(hours=draw(st.sampled_from([1, 30, 24 * 20])))
         made = lien(f"l{step}", user=user, project=project, gpus=draw(st.integers(0, 2)), state=state,
                     created_at=now, expires_at=expires, job_id=f"job{step}",
+                    partition=draw(st.sampled_from(["cpu", "gpu"])),
                     amounts=Amounts(draw(st.floats(0, 50)), draw(st.floats(0, 5)), draw(st.floats(0, 9))))  # fmt: skip
         for ledger in ledgers:
             ledger.add_lien(made)

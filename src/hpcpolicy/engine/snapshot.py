@@ -7,7 +7,7 @@ builds a new one and swaps the reference, so an in-flight decision always sees o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -17,6 +17,9 @@ from hpcpolicy.engine.partitionref import PartitionRef, gpu_rate, partition_ref
 from hpcpolicy.engine.quotaref import METERED, QuotaRef, member_tables, quota_refs, with_shares
 from hpcpolicy.engine.windows import in_default_zone
 from hpcpolicy.policy.schema import Policy, Quota
+
+#: How many per-user refs a snapshot keeps before starting over (a few MB).
+BUILT_LIMIT = 50_000
 
 __all__ = ["METERED", "PartitionRef", "PolicySnapshot", "QuotaRef", "compile_policy", "gpu_rate"]
 
@@ -38,6 +41,18 @@ class PolicySnapshot:
     """(project, user) → that member's quotas; (project, None) → every other member's (v2)."""
     sliced: bool = False
     """Whether any quota has a slice or any partition a per-user quota: routing then decides which bind."""
+    built: dict[tuple[str, ...], tuple[QuotaRef, ...]] = field(default_factory=dict, compare=False, repr=False)
+    """Refs made per user (default user quota, member share, partition per-user quota), kept by
+    :meth:`refs_for`: the policy fixes them, and building one costs more than the rest of a decision."""
+
+    def refs_for(self, key: tuple[str, ...], build: Callable[[], tuple[QuotaRef, ...]]) -> tuple[QuotaRef, ...]:
+        """``build()``, kept under ``key`` (at most :data:`BUILT_LIMIT` kept: callers name arbitrary users)."""
+        found = self.built.get(key)
+        if found is None:
+            if len(self.built) >= BUILT_LIMIT:
+                self.built.clear()
+            found = self.built[key] = build()
+        return found
 
     def partition(self, cluster: str, name: str) -> PartitionRef | None:
         for part in self.partitions_by_name.get(name, ()):
@@ -53,7 +68,7 @@ class PolicySnapshot:
         scope = f"user:{user_id}"
         if user_id in self.policy.users:
             return self.scope_quotas.get(scope, ())
-        return (QuotaRef(scope, scope, self.policy.defaults.user_quota),)
+        return self.refs_for(("user", user_id), lambda: (QuotaRef(scope, scope, self.policy.defaults.user_quota),))
 
     def quota_ids(self) -> list[str]:
         """The ids of the quotas the policy writes out, in file order (the default user quota aside)."""

@@ -29,7 +29,7 @@ def quotas_on_path(
     if part is None:
         return tuple(ref for ref in quotas if ref.slice is None)
     if part.spec.per_user is not None:
-        quotas += (per_user_ref(part, user),)
+        quotas += snap.refs_for(("per_user", part.cluster, part.name, user), lambda: (per_user_ref(part, user),))
     gpu_type = job_gpu_type(request.gpus, request.gpu_type, part.spec.nodes.gpu_type)
     return tuple(
         ref for ref in quotas if ref.slice is None or ref.slice.admits(part.cluster, part.name, gpu_type)
@@ -41,7 +41,9 @@ def member_refs(snap: PolicySnapshot, project: str, user: str) -> tuple[QuotaRef
     specs = snap.member_quotas.get((project, user))
     if specs is None:
         specs = snap.member_quotas.get((project, None), ())
-    return quota_refs(member_scope(project, user), specs) if specs else ()
+    if not specs:
+        return ()
+    return snap.refs_for(("member", project, user), lambda: quota_refs(member_scope(project, user), specs))
 
 
 def per_user_ref(part: PartitionRef, user: str) -> QuotaRef:

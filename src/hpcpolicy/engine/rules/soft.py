@@ -31,37 +31,47 @@ def check_soft(
     warnings: list[Violation],
 ) -> None:
     """The metered checks of one soft quota: fills ``balances``, appends violations and warnings."""
-    carried = _carried(ref, soft, usage)
-    mine = next((share for share in soft.shares if share.scope in path), None)
+    carried = _carried(ref, soft, usage) if soft.carry is not None else _NONE
+    shares = soft.shares
+    mine = next((share for share in shares if share.scope in path), None) if shares else None
     for i, limit in ref.metered:
         grown = limit + carried[i]
         plain = available = grown - used[i]
-        reason = ""
-        if soft.shares:
-            protected = 0.0
-            for share in soft.shares:
+        protected = 0.0
+        ceiling = None
+        if shares:
+            for share in shares:
                 if share is not mine:
                     protected += max(share.guaranteed[i] - _amounts(usage, share.key)[i], 0.0)
             available -= protected
-            reason = f"; {num(protected)} of the rest is guaranteed to other members of {ref.scope}"
             if mine is not None and mine.borrow is not None:
-                ceiling = mine.guaranteed[i] + mine.borrow[i] - _amounts(usage, mine.key)[i]
-                if ceiling < available:
-                    available = ceiling
-                    reason = f"; {mine.scope} may use {num(mine.guaranteed[i] + mine.borrow[i])} of it at most"
-        balances[METERED[i]] = available - wanted[i]
-        over = wanted[i] - available
+                cap = mine.guaranteed[i] + mine.borrow[i] - _amounts(usage, mine.key)[i]
+                if cap < available:
+                    available, ceiling = cap, mine.guaranteed[i] + mine.borrow[i]
+        want = wanted[i]
+        balances[METERED[i]] = available - want
+        over = want - available
         if over > EPSILON:
-            if over <= soft.overdraft[i] + EPSILON:
-                warnings.append(_overdraft(ref, i, grown, over, soft.overdraft[i]))
+            allowance = soft.overdraft[i]
+            if over <= allowance + EPSILON:
+                warnings.append(_overdraft(ref, i, grown, over, allowance))
                 continue
-            shared = wanted[i] <= plain + soft.overdraft[i] + EPSILON  # it fit but for the shares
-            found.append(_refused(ref, i, grown, wanted[i], available, reason if shared else ""))
+            reason = ""
+            if shares and want <= plain + allowance + EPSILON:  # it fit but for the shares: say so
+                reason = (
+                    f"; {mine.scope} may use {num(ceiling)} of it at most"  # type: ignore[union-attr]
+                    if ceiling is not None
+                    else f"; {num(protected)} of the rest is guaranteed to other members of {ref.scope}"
+                )
+            found.append(_refused(ref, i, grown, want, available, reason))
         elif soft.warn_at and grown > 0:
-            fraction = (used[i] + wanted[i]) / grown
-            passed = [t for t in soft.warn_at if fraction >= t]
-            if passed:
-                warnings.append(_warning(ref, i, grown, fraction, passed[-1], wanted[i], available))
+            fraction = (used[i] + want) / grown
+            if fraction >= soft.warn_at[0]:
+                passed = [t for t in soft.warn_at if fraction >= t]
+                warnings.append(_warning(ref, i, grown, fraction, passed[-1], want, available))
+
+
+_NONE = (0.0, 0.0, 0.0)
 
 
 def _carried(ref: QuotaRef, soft: SoftLimits, usage: UsageSnapshot) -> tuple[float, float, float]:

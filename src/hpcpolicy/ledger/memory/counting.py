@@ -22,8 +22,8 @@ from hpcpolicy.engine.rules.quotas import Used
 from hpcpolicy.engine.slices import Slice
 from hpcpolicy.engine.usage import IDLE
 from hpcpolicy.ledger.counters import Counter, InSlice, counter, counts_toward
-from hpcpolicy.ledger.memory.records import Cursor, Held, Scopes, Timeline
-from hpcpolicy.ledger.model import Charge, Lien
+from hpcpolicy.ledger.memory.records import Cursor, Held, Scopes, Timeline, Who
+from hpcpolicy.ledger.model import Lien
 from hpcpolicy.ledger.rules import lien_scopes
 
 Resolved = tuple[tuple[QuotaRef, Held, Timeline, Cursor, tuple[Timeline, ...]], ...]
@@ -38,12 +38,24 @@ class _Derived(NamedTuple):
     def admits(self, entry: InSlice) -> bool:
         return (self.user is None or entry.user_id == self.user) and counts_toward(entry, self.slice)
 
+    def admits_who(self, who: Who) -> bool:
+        user, cluster, partition, gpu_type = who
+        sliced = self.slice
+        return (self.user is None or user == self.user) and (
+            sliced is None or sliced.admits(cluster, partition, gpu_type)
+        )
+
+
+#: A path scope's kind → its place in a cached path's key (see :meth:`Counting.scopes`).
+_PATH_POSITION = {"user": 0, "project": 1, "team": 2, "org": 3}
+
 
 class Counting:
     def __init__(self) -> None:
         self.held: dict[str, Held] = {}
         self.entries: dict[str, Timeline] = {}
         self.adjusted: dict[str, Timeline] = {}
+        self.adjusting = False  # whether any adjustment was ever recorded
         self.holding: dict[str, Scopes] = {}  # open lien id → the records it is counted on
         self._derived: dict[str, list[_Derived]] = {}  # base scope → derived counters on it
         self._paths: dict[tuple[str | None, ...], Scopes] = {}
@@ -89,8 +101,9 @@ class Counting:
                 held.gpus -= gpus
         return scopes
 
-    def register(self, found: Counter, liens: dict[str, Lien], charges: Iterable[Charge]) -> None:
-        """Make ``found`` counted from now on, filled with the open ``liens`` and the ``charges`` it admits."""
+    def register(self, found: Counter, liens: dict[str, Lien]) -> None:
+        """Make ``found`` counted from now on, filled with the open ``liens`` and the charges already counted
+        on the path scope it narrows (read off that scope's timeline)."""
         columns = found.columns
         user = columns[1][1] if len(columns) == 2 else None
         if (user is None and found.slice is None) or found.key in self.held:
@@ -107,12 +120,25 @@ class Counting:
                 held.jobs += 1
                 held.gpus += lien.gpus
                 self.holding[lien_id] = Scopes((*scopes.held, held), (*scopes.timelines, timeline))
-        for charge in sorted(charges, key=lambda c: c.at):
-            if base in lien_scopes(charge) and derived.admits(charge):
-                a = charge.amounts
-                timeline.add(charge.at, (a.cpu_hours, a.gpu_hours, a.cost))
+        narrowed = self.entries.get(base)
+        if narrowed is not None:
+            for at, entry, who in zip(narrowed.times, narrowed.amounts, narrowed.who, strict=True):
+                if derived.admits_who(who):
+                    timeline.add(at, entry, who)
+        first = not self._derived
         self._derived.setdefault(base, []).append(derived)
-        self._paths.clear()  # cached paths do not know the new counter
+        self._forget_paths(base, everything=first)
+
+    def _forget_paths(self, base: str, *, everything: bool) -> None:
+        """Drop the cached paths through ``base``: they do not know its new counter. (Paths elsewhere stay:
+        a replay registers a member's counter per member, and rebuilding every path each time was a tenth
+        of its time. Before the first derived counter, paths were keyed without a route: drop them all.)"""
+        kind, _, name = base.partition(":")
+        position = _PATH_POSITION.get(kind)
+        if everything or position is None:
+            self._paths.clear()
+        else:
+            self._paths = {key: found for key, found in self._paths.items() if key[position] != name}
 
     def resolve(self, quotas: Iterable[QuotaRef]) -> Resolved:
         """``quotas`` with their records, for :meth:`balances` (registered derived counters first)."""
@@ -135,6 +161,7 @@ class Counting:
         """
         used: list[Used] = []
         active: list[Active] = []
+        adjusting = self.adjusting  # never in a replay: its adjustment timelines are all empty
         for ref, held, timeline, cursor, adjustments in quotas:
             active.append(Active(held.jobs, held.gpus) if ref.concurrent else IDLE)
             times = timeline.times
@@ -160,7 +187,7 @@ class Counting:
                 cost = sums[j] - sums[i]
             else:  # 0.0 + held, as rules.snapshot adds settled ZERO to the held sums
                 cpu = gpu = cost = 0.0
-            for adjusted in adjustments:  # one or two timelines, nearly always empty
+            for adjusted in adjustments if adjusting else ():  # one or two timelines, nearly always empty
                 if adjusted.times:
                     a_cpu, a_gpu, a_cost = adjusted.between(*ref.bounds(now))
                     cpu, gpu, cost = cpu + a_cpu, gpu + a_gpu, cost + a_cost

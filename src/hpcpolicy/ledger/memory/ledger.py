@@ -124,9 +124,8 @@ class MemoryLedger:
     def _counter(self, target: Target) -> Counter:
         """The target resolved, its counter registered (and filled) if it is a derived one."""
         found = counter(target)
-        if found.key not in self._counting.held:
-            self._write_closed()
-            self._counting.register(found, self._liens, self._charges.values())
+        if found.key not in self._counting.held:  # filled from open liens and timelines: no records needed
+            self._counting.register(found, self._liens)
         return found
 
     def add_lien(self, lien: Lien) -> None:
@@ -186,8 +185,9 @@ class MemoryLedger:
         if charge is not None:
             amounts = charge[1]
             entry = (amounts.cpu_hours, amounts.gpu_hours, amounts.cost)
+            who = (lien.user_id, lien.cluster, lien.partition, lien.gpu_type)
             for timeline in scopes.timelines:
-                timeline.add(at, entry)
+                timeline.add(at, entry, who)
         self._closing[lien_id] = (lien, state, at, charge)
         return lien
 
@@ -207,8 +207,9 @@ class MemoryLedger:
         self._record_charge(charge)
         amounts = charge.amounts
         entry = (amounts.cpu_hours, amounts.gpu_hours, amounts.cost)
+        who = (charge.user_id, charge.cluster, charge.partition, charge.gpu_type)
         for timeline in self._counting.scopes(charge).timelines:
-            timeline.add(charge.at, entry)
+            timeline.add(charge.at, entry, who)
 
     def find_charge(self, key: str) -> Charge | None:
         self._write_closed()
@@ -224,6 +225,7 @@ class MemoryLedger:
         if adjustment.key:
             self._adjustments_by_key[adjustment.key] = adjustment.id
         sign, a = ADJUSTMENT_SIGN[adjustment.kind], adjustment.amounts
+        self._counting.adjusting = True
         timeline = self._counting.adjusted.setdefault(adjustment.scope, Timeline())
         timeline.add(adjustment.at, (sign * a.cpu_hours, sign * a.gpu_hours, sign * a.cost))
 

@@ -8,25 +8,35 @@ from typing import NamedTuple
 
 from hpcpolicy.engine.rules.quotas import Used
 
+#: Who a charge was: (user, cluster, partition, GPU type), what a derived counter's filter reads.
+Who = tuple[str, str | None, str | None, str | None]
+NOBODY: Who = ("", None, None, None)  # an adjustment's entry: it belongs to no job
+
 
 class Timeline:
-    """Dated amounts in time order with prefix sums: ``cpu[i]`` is the CPU-hours of the first i entries."""
+    """Dated amounts in time order with prefix sums: ``cpu[i]`` is the CPU-hours of the first i entries.
 
-    __slots__ = ("amounts", "cost", "cpu", "gpu", "times")
+    ``who[i]`` says whose the i-th entry is, so a counter registered later (a member's, a slice's) can be
+    filled from the timeline of the scope it narrows, without a pass over every charge.
+    """
+
+    __slots__ = ("amounts", "cost", "cpu", "gpu", "times", "who")
 
     def __init__(self) -> None:
         self.times: list[datetime] = []
         self.amounts: list[Used] = []  # kept to rebuild the sums after an insertion
+        self.who: list[Who] = []
         self.cpu: list[float] = [0.0]
         self.gpu: list[float] = [0.0]
         self.cost: list[float] = [0.0]
 
-    def add(self, at: datetime, entry: Used) -> None:
+    def add(self, at: datetime, entry: Used, who: Who = NOBODY) -> None:
         times = self.times
         if times and at < times[-1]:  # out of order: insert and rebuild the sums after it (rare)
             i = bisect_left(times, at)
             times.insert(i, at)
             self.amounts.insert(i, entry)
+            self.who.insert(i, who)
             for sums in (self.cpu, self.gpu, self.cost):
                 del sums[i + 1 :]
             for cpu, gpu, cost in self.amounts[i:]:
@@ -36,6 +46,7 @@ class Timeline:
             return
         times.append(at)
         self.amounts.append(entry)
+        self.who.append(who)
         sums = self.cpu
         sums.append(sums[-1] + entry[0])
         sums = self.gpu
