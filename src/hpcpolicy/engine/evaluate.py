@@ -75,41 +75,51 @@ def prepare(request: Request, snap: PolicySnapshot, *, reroute: bool = True) -> 
     violations += guard_violations(request, snap.policy.guards, roles, est.cost)
     part = routing.partition
     quotas = quotas_on_path(request, snap, project, part)
-    extra, fallbacks = _edges(request, snap, quotas, part, reroute)
+    extra, fallbacks, carry = _edges(request, snap, quotas, part, reroute)
     held = None if routing.hours is None else opening(routing, prepare, request, snap, quotas + extra)
     if held is not None:
         extra += held.quotas
+    # positional, in field order (keywords cost a third more, and a plan is made per request)
     return Plan(
-        request=request,
-        snap=snap,
-        project=project,
-        path=path,
-        violations=tuple(violations),
-        route=Route(part.cluster, part.name, routing.reason) if part is not None else None,
-        estimate=est,
-        rejected=routing.rejected,
-        quotas=quotas,
-        gpus=allocation(request, part)[1],
-        usage_quotas=quotas + extra,
-        fallbacks=MappingProxyType(fallbacks),
-        simple=not extra and not fallbacks and held is None and not any(ref.soft and ref.soft.carry for ref in quotas),
-        opening=held,
+        request,
+        snap,
+        project,
+        path,
+        tuple(violations),
+        Route(part.cluster, part.name, routing.reason) if part is not None else None,
+        est,
+        routing.rejected,
+        quotas,
+        allocation(request, part)[1],
+        quotas + extra if extra else quotas,
+        MappingProxyType(fallbacks) if fallbacks else _NO_FALLBACKS,
+        not extra and not fallbacks and held is None and not carry,
+        held,
     )
+
+
+_NO_FALLBACKS: Mapping[str, Plan] = MappingProxyType({})
+_NO_EDGES: tuple[tuple[QuotaRef, ...], dict[str, Plan], bool] = ((), {}, False)
 
 
 def _edges(
     request: Request, snap: PolicySnapshot, quotas: tuple[QuotaRef, ...], part: PartitionRef | None, reroute: bool
-) -> tuple[tuple[QuotaRef, ...], dict[str, Plan]]:
+) -> tuple[tuple[QuotaRef, ...], dict[str, Plan], bool]:
     """What soft quotas need beyond the quotas themselves: each child's use of a parent's shared quota
     (a ref per share, counting the child in the parent's window and slice), and the plans on the
     partition or with the QOS ``on_exhausted`` names (planned once here, decided only if a budget refuses
-    the job; the exhausted budget itself no longer binds a job it sent there)."""
+    the job; the exhausted budget itself no longer binds a job it sent there); and whether any of them
+    carries unused budget over (the decision then reads previous windows)."""
+    if all(ref.soft is None for ref in quotas):
+        return _NO_EDGES
     extra: list[QuotaRef] = []
     fallbacks: dict[str, Plan] = {}
+    carry = False
     for ref in quotas:
         soft = ref.soft
         if soft is None:
             continue
+        carry = carry or soft.carry is not None
         extra += [QuotaRef(share.key, share.scope, ref.quota, ref.slice) for share in soft.shares]
         if not reroute or part is None or (soft.reroute is None and soft.reroute_qos is None):
             continue
@@ -125,7 +135,7 @@ def _edges(
         # the budget that sends the job there binds it no longer: it runs as overrun (and is counted)
         fallbacks[ref.id] = replace(fallback, quotas=tuple(q for q in fallback.quotas if q.id != ref.id))
         extra += fallback.usage_quotas
-    return tuple(extra), fallbacks
+    return tuple(extra), fallbacks, carry
 
 
 def decide(plan: Plan, usage: UsageSnapshot = EMPTY_USAGE, *, now: datetime) -> Decision:
