@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -27,6 +28,8 @@ from hpcpolicy.policy.schema import Policy
 
 #: The instant every test decides at unless it says otherwise (mid-March: monthly and quarterly differ).
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
+#: The example policy as written for v1, before it moved to v2 (v1 files must still load and migrate).
+EXAMPLE_V1 = Path(__file__).parent / "data" / "policies" / "example_v1.yaml"
 
 CPU_NODES: dict[str, Any] = {"count": 4, "cpus": 32, "memory_gb": 128}
 

@@ -29,7 +29,7 @@ def decide(*args: str) -> dict:
 def test_check_accepts_the_example_policy() -> None:
     code, out, _ = run("policy", "check", str(EXAMPLES / "policy.yaml"))
     assert code == 0
-    assert "ok" in out and "5 partition(s)" in out
+    assert "ok" in out and "7 partition(s)" in out and "0 warning(s)" in out
 
 
 def test_check_json_reports_version() -> None:
@@ -65,7 +65,7 @@ def test_check_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_example_policy_tests_pass() -> None:
     code, out, _ = run("policy", "test", str(EXAMPLES / "policy_test.yaml"))
     assert code == 0, out
-    assert "PASS: 22/22" in out
+    assert "PASS: 52/52" in out
 
 
 def test_policy_test_reports_failures_and_exits_1(tmp_path: Path) -> None:
@@ -109,7 +109,7 @@ def test_policy_test_refuses_a_usage_key_no_quota_has(tmp_path: Path) -> None:
     message = " ".join(err.split())
     assert code == 1 and "PASS" not in out
     assert f"{cases}: cases[0].usage.consumed.project:protein-lm: no quota has this id" in message
-    assert "use project:protein-lm#monthly or project:protein-lm#grant" in message
+    assert "use project:protein-lm#monthly or project:protein-lm#dgx or project:protein-lm#grant" in message
 
 
 def test_gpu_job_without_gpu_role_is_denied() -> None:
@@ -173,7 +173,7 @@ def test_evaluate_refuses_usage_keys_that_match_no_quota_or_scope(tmp_path: Path
     message = " ".join(err.split())
     assert code == 1 and out == ""
     assert f"{usage}: consumed.project:wgs-cohrt: no quota has this id (did you mean project:wgs-cohort?)" in message
-    assert "quota ids: org:biocenter#yearly, team:genomics, project:wgs-cohort," in message
+    assert "closest quota ids of 13: project:wgs-cohort," in message
     assert f"{usage}: active.team:genomic: no such scope (did you mean team:genomics?)" in message
     assert "user:newbie" not in message and "2 problem(s)" in message
 

@@ -10,6 +10,7 @@ from hpcpolicy.cli import render
 from hpcpolicy.engine import Decision, Estimate, Violation
 from hpcpolicy.policy.cases import CaseResult
 from hpcpolicy.policy.expect import Expectation
+from tests.builders import EXAMPLE_V1
 from tests.cli.test_cli import EXAMPLES, run
 
 SPENT = "quota.cpu_hours_exceeded project:wgs-cohort (limit 200000, requested 3072, available 1000)"
@@ -90,7 +91,7 @@ def test_an_unknown_expectation_key_is_refused(tmp_path: Path) -> None:
 
 def v1_file(tmp_path: Path) -> Path:
     path = tmp_path / "policy.yaml"
-    path.write_text((EXAMPLES / "policy.yaml").read_text())
+    path.write_text(EXAMPLE_V1.read_text())
     path.chmod(0o640)
     return path
 

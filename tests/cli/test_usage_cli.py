@@ -19,6 +19,7 @@ from hpcpolicy.engine import Request
 from hpcpolicy.ledger.memory import MemoryLedger
 from hpcpolicy.service import Governance, PolicyStore
 from hpcpolicy.service.context import Context
+from tests.builders import EXAMPLE_V1
 
 NOW = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
 
@@ -72,10 +73,11 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 def test_usage_of_a_listed_user_without_quotas_exits_0_with_totals(data_dir: Path) -> None:
-    done = CliRunner().invoke(app, ["usage", "user:alice", "--data-dir", str(data_dir)])
+    v1 = ["--policy", str(EXAMPLE_V1)]  # in the v2 example, every user has the DGX's per-user cap
+    done = CliRunner().invoke(app, ["usage", "user:alice", "--data-dir", str(data_dir), *v1])
     assert done.exit_code == 0, done.stderr
     assert "user:alice has no quotas in the policy" in done.stdout and "cpu_hours" in done.stdout
-    as_json = CliRunner().invoke(app, ["usage", "user:alice", "--data-dir", str(data_dir), "--json"])
+    as_json = CliRunner().invoke(app, ["usage", "user:alice", "--data-dir", str(data_dir), "--json", *v1])
     body = json.loads(as_json.stdout)
     assert body["balances"] == [] and body["totals"]["reserved"] == {
         "cpu_hours": 0.0, "gpu_hours": 0.0, "cost": 0.0, "jobs": 0, "gpus": 0

@@ -128,5 +128,5 @@ def test_group_roles_grant_partition_access(example_snap: PolicySnapshot) -> Non
     # carol gets dgx_access (and gpu_user) only through the dgx-users group
     decision = decide(example_snap, user_id="carol", partition="dgx-a100", gpus=1)
     assert decision.allow, decision.codes
-    erin = decide(example_snap, user_id="erin", project="imaging-ai", partition="dgx-a100", gpus=1)
-    assert codes(erin) == {Code.PARTITION_ROLE_REQUIRED}
+    bob = decide(example_snap, user_id="bob", partition="dgx-a100", gpus=1)  # hpc-gpu grants gpu_user only
+    assert codes(bob) == {Code.PARTITION_ROLE_REQUIRED}

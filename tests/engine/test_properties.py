@@ -1,7 +1,9 @@
 """Property-based tests: invariants of every decision, over random requests, usage and policies.
 
-Requests and usage snapshots are drawn against the packaged example policy and against random
-builder policies (several clusters, shared partition names, access lists, caps, rates and quotas).
+Requests and usage snapshots are drawn against the example policy as written for v1 and against random
+builder policies (several clusters, shared partition names, access lists, caps, rates and quotas): the
+invariants of plain quotas. The packaged (v2) example, whose soft limits, slices, weights and opening
+hours change what a balance means, joins them for the invariants that hold whatever the quota.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ from hpcpolicy.engine.estimate import allocation, estimate, walltime_for
 from hpcpolicy.engine.rules.partition import partition_violations
 from hpcpolicy.engine.snapshot import PartitionRef, gpu_rate
 from hpcpolicy.policy import load_policy
-from tests.builders import PolicyBuilder
+from tests.builders import EXAMPLE_V1, PolicyBuilder
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-_loaded = load_policy(env={})
+_loaded = load_policy(EXAMPLE_V1, env={})
 EXAMPLE = compile_policy(_loaded.policy, _loaded.version)
+_loaded_v2 = load_policy(env={})
+EXAMPLE_V2 = compile_policy(_loaded_v2.policy, _loaded_v2.version)
 NOWS = st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2028, 12, 31), timezones=st.just(UTC))
 ROLES = ["gpu_user", "dgx_access", "pi", "r1", "r2"]
 GPU_TYPES = ["a100", "l40s", "l4", "h100"]
@@ -138,8 +142,9 @@ def policies(draw: st.DrawFn) -> PolicySnapshot:
 
 
 @st.composite
-def cases(draw: st.DrawFn) -> tuple[PolicySnapshot, Request, UsageSnapshot, datetime]:
-    snap = draw(st.just(EXAMPLE) | policies())
+def cases(draw: st.DrawFn, v2: bool = False) -> tuple[PolicySnapshot, Request, UsageSnapshot, datetime]:
+    """A policy (``v2``: the packaged example too), a request, a usage snapshot and a time."""
+    snap = draw(st.just(EXAMPLE) | policies() | (st.just(EXAMPLE_V2) if v2 else st.nothing()))
     return snap, draw(requests(snap)), draw(usages(snap)), draw(NOWS)
 
 
@@ -147,7 +152,7 @@ def cases(draw: st.DrawFn) -> tuple[PolicySnapshot, Request, UsageSnapshot, date
 
 
 @FAST
-@given(cases())
+@given(cases(v2=True))
 def test_allow_iff_no_violations(case: tuple[PolicySnapshot, Request, UsageSnapshot, datetime]) -> None:
     snap, request, usage, now = case
     decision = evaluate(request, snap, usage, now=now)
@@ -201,7 +206,7 @@ def test_remaining_is_limit_minus_consumed_minus_estimate(
 
 
 @FAST
-@given(cases())
+@given(cases(v2=True))
 def test_an_allowed_route_satisfies_the_partitions_caps(
     case: tuple[PolicySnapshot, Request, UsageSnapshot, datetime],
 ) -> None:

@@ -206,4 +206,5 @@ def test_example_policy_concurrency(example_snap: PolicySnapshot) -> None:
     assert decide(example_snap, usage, user_id="newbie").codes == [Code.CONCURRENCY_MAX_JOBS]
     gpus = UsageSnapshot(active={"team:ml-research": Active(gpus=90)})
     decision = decide(example_snap, gpus, user_id="carol", partition="dgx-a100", gpus=8)
-    assert [(v.code, v.scope) for v in decision.violations] == [(Code.CONCURRENCY_MAX_GPUS, "team:ml-research")]
+    expected = [(Code.CONCURRENCY_MAX_GPUS, "team:ml-research#monthly")]  # the team's A100 slice is idle
+    assert [(v.code, v.scope) for v in decision.violations] == expected

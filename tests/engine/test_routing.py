@@ -103,7 +103,8 @@ def test_no_fit_still_checks_quotas_and_guards(example_snap: PolicySnapshot) -> 
     usage = UsageSnapshot(active={"user:newbie": Active(jobs=5)})
     decision = decide(example_snap, usage, user_id="newbie", gpus=64, walltime_hours=0.1)
     assert set(decision.codes) == {Code.ROUTE_NO_FIT, Code.GPU_ROLE_REQUIRED, Code.CONCURRENCY_MAX_JOBS}
-    assert {r.partition for r in decision.rejected_routes} == {"cpu", "highmem", "gpu", "dgx-a100", "inference-l4"}
+    every = {"cpu", "highmem", "gpu", "dgx-a100", "interactive", "scavenger", "inference-l4"}
+    assert {r.partition for r in decision.rejected_routes} == every
     assert decision.estimate.cost == 0  # no partition, no rates
 
 

@@ -28,7 +28,10 @@ def test_every_quota_id_a_decision_reads_is_accepted() -> None:
     for user, project in [("alice", "wgs-cohort"), ("alice", "rnaseq-atlas"), ("bob", "variant-calling"),
                           ("carol", "protein-lm"), ("erin", "imaging-ai"), ("newbie", None)]:  # fmt: skip
         read |= set(evaluate(Request(user_id=user, project=project), SNAP, now=NOW).remaining)
-    assert read == {*SNAP.quota_ids(), "user:newbie"}
+    on_dgx = Request(user_id="carol", partition="dgx-a100", gpus=8)  # the quotas on slices of the DGX bind there
+    read |= set(evaluate(on_dgx, SNAP, now=NOW).remaining)
+    member, per_user = "project:wgs-cohort/user:alice", "user:carol#per_user:dgx-a100"  # not in quota_ids()
+    assert read == {*SNAP.quota_ids(), "user:newbie", member, per_user}
     assert usage_problems(usage(consumed=sorted(read)), SNAP) == []
 
 
@@ -40,13 +43,13 @@ def test_every_scope_and_any_unlisted_user_is_an_active_key() -> None:
 @pytest.mark.parametrize(
     ("key", "says"),
     [
-        ("project:wgs-cohrt", "(did you mean project:wgs-cohort?); quota ids: org:biocenter#yearly,"),
-        ("project:protein-lm", "are named: use project:protein-lm#monthly or project:protein-lm#grant"),
+        ("project:wgs-cohrt", "(did you mean project:wgs-cohort?); closest quota ids of 13: project:wgs-cohort,"),
+        ("project:protein-lm", "are named: use project:protein-lm#monthly or project:protein-lm#dgx or project:pro"),
         ("org:biocenter", "are named: use org:biocenter#yearly"),
         ("user:erin#monthly", "(did you mean user:erin?)"),
         ("user:newbie#monthly", "user:<name> of a user the policy does not list"),
         ("user:alice", "user:alice is in the policy without quotas"),
-        ("user:", "quota ids:"),
+        ("user:", "closest quota ids of 13: user:bob,"),
         ("wgs-cohort", "(did you mean project:wgs-cohort?)"),
     ],
 )

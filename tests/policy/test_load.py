@@ -141,9 +141,9 @@ def test_a_window_typo_gives_one_clear_error(old: str, new: str) -> None:
 @pytest.mark.parametrize(
     ("window", "path_end", "words"),
     [
-        ("{start: 2027-01-01, end: 2026-07-01}", "quotas[1].window", "end must be after start"),
-        ("{start: 2026-01-01}", "quotas[1].window.end", "is required"),
-        ("{rolling_days: 0}", "quotas[1].window.rolling_days", "must be > 0"),
+        ("{start: 2027-01-01, end: 2026-07-01}", "quotas[2].window", "end must be after start"),
+        ("{start: 2026-01-01}", "quotas[2].window.end", "is required"),
+        ("{rolling_days: 0}", "quotas[2].window.rolling_days", "must be > 0"),
     ],
 )
 def test_window_value_errors(window: str, path_end: str, words: str) -> None:
@@ -154,7 +154,7 @@ def test_window_value_errors(window: str, path_end: str, words: str) -> None:
 
 def test_fixed_window_may_mix_dates_and_aware_times() -> None:
     loaded = parse_policy(edit("end: 2027-07-01}", "end: 2027-07-01T00:00:00+02:00}"))
-    window = loaded.policy.orgs["biocenter"].teams["ml-research"].projects["protein-lm"].quotas[1].window
+    window = loaded.policy.orgs["biocenter"].teams["ml-research"].projects["protein-lm"].quotas[2].window
     assert isinstance(window, FixedWindow)
     assert window.start.tzinfo is None and window.end.utcoffset() is not None
 
@@ -190,7 +190,7 @@ def test_several_errors_are_all_reported() -> None:
     text = edit("cpu_hour: 0.015", "cpu_hour: cheap", text)
     found = issues(text)
     assert {(dotted(i.path), i.line) for i in found} == {
-        ("clusters.helix.partitions.cpu.limits.max_walltime_hour", line_of(text, "max_walltime_hour")),
+        ("clusters.helix.partitions.cpu.limits.max_walltime_hour", line_of(text, "max_walltime_hour: 168")),
         ("clusters.helix.partitions.highmem.nodes.count", line_of(text, "count: -8")),
         ("clusters.kube-ai.partitions.inference-l4.rates.cpu_hour", line_of(text, "cpu_hour: cheap")),
     }

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from hpcpolicy.policy import PolicyError, example_policy_path, parse_policy
+from hpcpolicy.policy import PolicyError, parse_policy
 from hpcpolicy.policy.errors import dotted
 from hpcpolicy.policy.migrate import migrate
+from tests.builders import EXAMPLE_V1
 
-V1 = example_policy_path().read_text(encoding="utf-8")
+V1 = EXAMPLE_V1.read_text(encoding="utf-8")  # the example as written for v1
 assert V1.count("apiVersion: hpcpolicy/v1") == 1
 
 SMALL = """\

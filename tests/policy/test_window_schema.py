@@ -6,11 +6,12 @@ import pytest
 
 from hpcpolicy.engine import compile_policy
 from hpcpolicy.engine.windows import in_default_zone
-from hpcpolicy.policy import PolicyError, PolicyIssue, example_policy_path, parse_policy
+from hpcpolicy.policy import PolicyError, PolicyIssue, parse_policy
 from hpcpolicy.policy.errors import dotted
 from hpcpolicy.policy.schema import CalendarWindow, Every, FixedWindow, Period, RollingWindow
+from tests.builders import EXAMPLE_V1
 
-V1 = example_policy_path().read_text(encoding="utf-8")
+V1 = EXAMPLE_V1.read_text(encoding="utf-8")  # the example as written for v1
 V2 = V1.replace("apiVersion: hpcpolicy/v1", "apiVersion: hpcpolicy/v2")
 QUARTERLY = "{window: quarterly, cpu_hours: 150000, gpu_hours: 1500, cost: 20000}"
 

@@ -124,7 +124,7 @@ def test_cli_documents_are_refused_with_file_and_line(tmp_path: Path, args: list
     path.write_text(text)
     started = time.perf_counter()
     result = CliRunner().invoke(app, [*args, str(path)])
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 5.0  # refused, not expanded (a bomb takes minutes)
     assert result.exit_code == 1
     message = " ".join(result.stderr.split())
     assert str(path) in message and ("YAML refused" in message or "nested too deeply" in message)

@@ -21,12 +21,16 @@ def test_balances_report_limit_charged_reserved_available(gov: Governance, clock
     assert cpu.window == "monthly"
 
 
-def test_a_scope_without_quotas_has_totals_charged_this_month_and_reserved_now(gov: Governance, clock) -> None:
+def test_a_scope_without_budgets_has_totals_charged_this_month_and_reserved_now(gov: Governance, clock) -> None:
     out = gov.decide(Request(user_id="alice", partition="cpu", cpus=10, walltime_hours=10), "t", reserve=True)
     clock.advance(hours=3)
     gov.decide(Request(user_id="alice", partition="cpu", cpus=5, walltime_hours=2), "t", reserve=True)
     gov.jobs.finish(out.decision_id, JobUsage(elapsed_hours=3))
-    assert gov.accounts.balances("user:alice") == []  # listed without quotas: no default applies
+    # listed without quotas, so no default applies: only the DGX's per-user cap, which counts DGX jobs
+    per_user = {(b.quota_id, b.metric): b for b in gov.accounts.balances("user:alice")}
+    assert {quota_id for quota_id, _ in per_user} == {"user:alice#per_user:dgx-a100"}
+    jobs = per_user["user:alice#per_user:dgx-a100", "jobs"]
+    assert (jobs.limit, jobs.reserved, jobs.available) == (2, 0, 2)  # her cpu jobs are not on its slice
     totals = gov.accounts.totals("user:alice")
     assert (totals.charged.cpu_hours, totals.reserved.cpu_hours, totals.active.jobs) == (30, 10, 1)
     assert totals.window == "monthly" and totals.window_start.day == 1 and totals.window_start.month == 11

@@ -8,6 +8,10 @@ A case file lets an admin pin down what a policy must do before it is deployed::
       - name: students cannot use the DGX
         request: {user_id: erin, partition: dgx-a100, gpus: 1}
         expect: {allow: false, codes: [partition.role_required]}
+      - name: the interactive partition is open on a Monday morning
+        now: 2026-11-16T14:00:00Z  # a case about time (opening hours, an ended grant) sets its own
+        request: {user_id: erin, partition: interactive}
+        expect: {allow: true}
 
 ``expect`` may state every part of the decision (:mod:`hpcpolicy.policy.expect`: codes, violations with
 their numbers, route, estimate, remaining balances, warnings). A usage key that names no quota
@@ -27,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hpcpolicy.engine import Active, Amounts, PolicySnapshot, Request, UsageSnapshot, evaluate
 from hpcpolicy.engine.decision import Decision
+from hpcpolicy.engine.windows import as_utc
 from hpcpolicy.policy.expect import Expectation, problems
 
 
@@ -117,6 +122,8 @@ def _known(key: str, names: list[str], what: str, also: str) -> str:
 
 class Case(_Doc):
     name: Annotated[str, Field(min_length=1)]
+    now: datetime | None = None
+    """This case's time, over the file's and the caller's: the time is what the case is about."""
     request: Request
     usage: UsageDoc = UsageDoc()
     expect: Expectation
@@ -138,12 +145,15 @@ class CaseResult:
 
 
 def run_case(case: Case, snap: PolicySnapshot, now: datetime) -> CaseResult:
-    decision = evaluate(case.request, snap, case.usage.to_snapshot(), now=now)
+    """``case`` evaluated at its own ``now`` if it states one, else at ``now``."""
+    at = as_utc(case.now) if case.now is not None else now
+    decision = evaluate(case.request, snap, case.usage.to_snapshot(), now=at)
     found = problems(case.expect, decision)
     return CaseResult(case.name, not found, tuple(found), decision, case.expect)
 
 
 def run_cases(cases: CaseFile, snap: PolicySnapshot, now: datetime | None = None) -> list[CaseResult]:
-    """Evaluate every case at ``now`` (the caller's, else the file's, else 1 Jan 2000 UTC: deterministic)."""
-    at = now or cases.now or datetime(2000, 1, 1, tzinfo=UTC)
+    """Evaluate every case at ``now`` (a case's own, else the caller's, else the file's, else 1 Jan 2000
+    UTC: deterministic)."""
+    at = now or (as_utc(cases.now) if cases.now else None) or datetime(2000, 1, 1, tzinfo=UTC)
     return [run_case(case, snap, at) for case in cases.cases]

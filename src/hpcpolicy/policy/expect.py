@@ -7,7 +7,7 @@ Every part of a decision can be stated; what is not stated is not checked::
       codes: [quota.cpu_hours_exceeded]                  # the set of violation codes
       violations:                                        # the violations, one to one, any keys of each
         - {code: quota.cpu_hours_exceeded, scope: project:wgs-cohort, limit: 200000, available: 1000}
-      route: {cluster: helix, partition: cpu}            # (``partition:``/``cluster:`` at the top: the same)
+      route: {cluster: helix, partition: cpu, reason: named}  # (``partition:``/``cluster:`` at the top: the same)
       estimate: {cpu_hours: 3072, cost: 30.72}
       remaining: {"project:wgs-cohort": {cpu_hours: -2072}}
       warnings: [quota.warn_threshold]                   # codes (a set), or the form of ``violations``
@@ -75,6 +75,8 @@ class ViolationExpect(Doc):
 class RouteExpect(Doc):
     cluster: str | None = None
     partition: str | None = None
+    reason: str | None = None
+    """The route's reason exactly (``named``, ``cheapest of 4 candidates; cheaper rejected: ...``)."""
 
 
 class EstimateExpect(Doc):
@@ -120,7 +122,7 @@ def problems(expect: Expectation, d: Decision) -> list[str]:
 def _route(expect: Expectation, d: Decision) -> list[str]:
     wanted = [("partition", expect.partition), ("cluster", expect.cluster)]
     if expect.route is not None:
-        wanted += [(f"route.{key}", getattr(expect.route, key)) for key in ("cluster", "partition")]
+        wanted += [(f"route.{key}", getattr(expect.route, key)) for key in ("cluster", "partition", "reason")]
     found = []
     for label, want in wanted:
         got = getattr(d.route, label.removeprefix("route.")) if d.route else None
