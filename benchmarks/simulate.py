@@ -69,8 +69,9 @@ def generated_policy(trace: Trace, capacity: int, v2: str = "") -> LoadedPolicy:
 
     ``v2="constructs"`` adds what the replay reads on its fast path: a dearer ``wide`` partition for the
     widest jobs that counts CPU-hours at 0.8, a quota on its slice per project, a per-user cap there,
-    every member's share of their project, and warning thresholds and an overdraft on project budgets.
-    ``v2="edges"`` adds, on top, what takes the generic path: carry-over of the team's monthly budget.
+    every member's share of their project, warning thresholds and an overdraft on project budgets, and
+    carry-over of the team's monthly budget. ``v2="edges"`` adds, on top, what takes the generic path
+    (a usage snapshot per decision): each project's guaranteed share of the team's month.
     """
     month = capacity * 730.0  # processor-hours in a month
     members: dict[str, set[str]] = {}
@@ -123,8 +124,10 @@ def generated_policy(trace: Trace, capacity: int, v2: str = "") -> LoadedPolicy:
                 {"name": "wide", "window": "monthly", "cpu_hours": month * 0.1, "slice": {"partitions": ["wide"]}},
             ]  # fmt: skip
             project["member_quotas"] = [{"window": "monthly", "cpu_hours": month * 0.2}]
+        team["quotas"][0]["carry_over"] = {"fraction": 0.25}
         if v2 == "edges":
-            team["quotas"][0]["carry_over"] = {"fraction": 0.25}
+            for project in team["projects"].values():
+                project["share"] = {"guaranteed": {"cpu_hours": month * 0.7 / (4 * len(names))}}
     return parse_policy(yaml.safe_dump(data), env={})
 
 

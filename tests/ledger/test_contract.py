@@ -196,8 +196,10 @@ HISTORY = settings(max_examples=60, deadline=None, suppress_health_check=[Health
 def quota_refs(draw: st.DrawFn) -> tuple[QuotaRef, ...]:
     refs = []
     for i, scope in enumerate(draw(st.lists(st.sampled_from(SCOPES), min_size=1, max_size=5))):
+        window = draw(st.sampled_from(WINDOWS))
+        carry = {"carry_over": {"fraction": 0.5}} if isinstance(window, str) and draw(st.booleans()) else {}
         quota = Quota.model_validate(
-            {"window": draw(st.sampled_from(WINDOWS)), "cpu_hours": 100.0, "max_jobs": draw(st.sampled_from([None, 3]))}
+            {"window": window, "cpu_hours": 100.0, "max_jobs": draw(st.sampled_from([None, 3])), **carry}
         )
         refs.append(QuotaRef(f"{scope}#q{i}", scope, quota))
     return tuple(refs)
@@ -302,6 +304,7 @@ def test_memory_fast_paths_give_the_shared_rule_exactly(data: st.DataObject) -> 
         assert fast.usage(refs, at) == want
         used, active = fast.balances(resolved, at)
         assert [Amounts(*u) for u in used] == [want.consumed[ref.id] for ref in refs]
+        assert fast.previous(resolved, at) == want.previous  # carry-over's previous windows, hints kept
         for ref, jobs in zip(refs, active, strict=True):
             assert jobs == (want.active[ref.scope] if ref.concurrent else Active())  # read where it limits
         for ref in refs:
@@ -342,3 +345,24 @@ def test_lien_state_helpers_are_replace() -> None:
     again = made.reissued("l9", later, later + timedelta(hours=1), "j9")
     assert again == replace(made, id="l9", decision_id="l9", created_at=later, expires_at=later + timedelta(hours=1),
                             job_id="j9", started_at=None, ended_at=None)  # fmt: skip
+
+
+def test_carry_over_sees_a_late_charge_for_the_previous_window() -> None:
+    """The previous window's sum is kept between decisions, but not past a charge that falls inside it."""
+    quota = Quota.model_validate({"window": "monthly", "cpu_hours": 100.0, "carry_over": {"fraction": 0.5}})
+    ref = QuotaRef("project:p", "project:p", quota)
+    memory = MemoryLedger()
+    resolved = memory.resolve((ref,))
+    october, november = datetime(2026, 10, 20, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC)
+    memory.add_charge(charge("c1", october, Amounts(10, 0, 0)))
+    memory.balances(resolved, november)
+    assert memory.previous(resolved, november) == {"project:p": Amounts(10, 0, 0)}
+    memory.add_charge(charge("c2", datetime(2026, 10, 31, 23, tzinfo=UTC), Amounts(5, 0, 0)))  # sacct, late
+    memory.balances(resolved, november)
+    assert memory.previous(resolved, november) == {"project:p": Amounts(15, 0, 0)}
+    memory.add_charge(charge("c3", november, Amounts(7, 0, 0)))  # this month's: the previous sum stands
+    memory.balances(resolved, november)
+    assert memory.previous(resolved, november) == {"project:p": Amounts(15, 0, 0)}
+    memory.add_charge(charge("c0", datetime(2026, 10, 1, 3, tzinfo=UTC), Amounts(1, 0, 0)))  # inserted before
+    memory.balances(resolved, november)
+    assert memory.previous(resolved, november) == {"project:p": Amounts(16, 0, 0)}

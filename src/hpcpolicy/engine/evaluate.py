@@ -31,7 +31,7 @@ from hpcpolicy.engine.rules.guards import guard_violations
 from hpcpolicy.engine.rules.path import quotas_on_path
 from hpcpolicy.engine.rules.quotas import Used, check_quotas, quota_violations
 from hpcpolicy.engine.snapshot import PolicySnapshot, QuotaRef
-from hpcpolicy.engine.usage import EMPTY_USAGE, Active, UsageSnapshot
+from hpcpolicy.engine.usage import EMPTY_USAGE, Active, Amounts, UsageSnapshot
 
 
 @fast_init
@@ -60,7 +60,8 @@ class Plan:
     fallbacks: Mapping[str, Plan]
     """quota id → the plan on the partition its ``on_exhausted`` sends the job to."""
     simple: bool
-    """No carry-over, shares or fallbacks: ``decide_balances`` (usage per quota, nothing else) suffices."""
+    """No shares, fallbacks or opening hours: ``decide_balances`` (usage per quota, and the previous window
+    of quotas with carry-over) suffices."""
     opening: Opening | None = None  # the route's opening hours and fallbacks (None: always open to the caller)
 
 
@@ -75,7 +76,7 @@ def prepare(request: Request, snap: PolicySnapshot, *, reroute: bool = True) -> 
     violations += guard_violations(request, snap.policy.guards, roles, est.cost)
     part = routing.partition
     quotas = quotas_on_path(request, snap, project, part)
-    extra, fallbacks, carry = _edges(request, snap, quotas, part, reroute)
+    extra, fallbacks = _edges(request, snap, quotas, part, reroute)
     held = None if routing.hours is None else opening(routing, prepare, request, snap, quotas + extra)
     if held is not None:
         extra += held.quotas
@@ -93,33 +94,30 @@ def prepare(request: Request, snap: PolicySnapshot, *, reroute: bool = True) -> 
         allocation(request, part)[1],
         quotas + extra if extra else quotas,
         MappingProxyType(fallbacks) if fallbacks else _NO_FALLBACKS,
-        not extra and not fallbacks and held is None and not carry,
+        not extra and not fallbacks and held is None,
         held,
     )
 
 
 _NO_FALLBACKS: Mapping[str, Plan] = MappingProxyType({})
-_NO_EDGES: tuple[tuple[QuotaRef, ...], dict[str, Plan], bool] = ((), {}, False)
+_NO_EDGES: tuple[tuple[QuotaRef, ...], dict[str, Plan]] = ((), {})
 
 
 def _edges(
     request: Request, snap: PolicySnapshot, quotas: tuple[QuotaRef, ...], part: PartitionRef | None, reroute: bool
-) -> tuple[tuple[QuotaRef, ...], dict[str, Plan], bool]:
+) -> tuple[tuple[QuotaRef, ...], dict[str, Plan]]:
     """What soft quotas need beyond the quotas themselves: each child's use of a parent's shared quota
     (a ref per share, counting the child in the parent's window and slice), and the plans on the
     partition or with the QOS ``on_exhausted`` names (planned once here, decided only if a budget refuses
-    the job; the exhausted budget itself no longer binds a job it sent there); and whether any of them
-    carries unused budget over (the decision then reads previous windows)."""
+    the job; the exhausted budget itself no longer binds a job it sent there)."""
     if all(ref.soft is None for ref in quotas):
         return _NO_EDGES
     extra: list[QuotaRef] = []
     fallbacks: dict[str, Plan] = {}
-    carry = False
     for ref in quotas:
         soft = ref.soft
         if soft is None:
             continue
-        carry = carry or soft.carry is not None
         extra += [QuotaRef(share.key, share.scope, ref.quota, ref.slice) for share in soft.shares]
         if not reroute or part is None or (soft.reroute is None and soft.reroute_qos is None):
             continue
@@ -135,7 +133,7 @@ def _edges(
         # the budget that sends the job there binds it no longer: it runs as overrun (and is counted)
         fallbacks[ref.id] = replace(fallback, quotas=tuple(q for q in fallback.quotas if q.id != ref.id))
         extra += fallback.usage_quotas
-    return tuple(extra), fallbacks, carry
+    return tuple(extra), fallbacks
 
 
 def decide(plan: Plan, usage: UsageSnapshot = EMPTY_USAGE, *, now: datetime) -> Decision:
@@ -154,13 +152,21 @@ def decide(plan: Plan, usage: UsageSnapshot = EMPTY_USAGE, *, now: datetime) -> 
     return _decision(plan, found, remaining, warnings)
 
 
-def decide_balances(plan: Plan, used: Sequence[Used], active: Sequence[Active], *, now: datetime) -> Decision:
+def decide_balances(
+    plan: Plan,
+    used: Sequence[Used],
+    active: Sequence[Active],
+    *,
+    now: datetime,
+    previous: Mapping[str, Amounts] | None = None,
+) -> Decision:
     """:func:`decide` with the usage given per quota of ``plan.quotas``, in order (see :func:`check_quotas`),
     for a ``simple`` plan (a ledger that keeps its sums as floats, the trace replay's, spares building a
     :class:`UsageSnapshot`).
 
     The same decision as ``decide(plan, usage)`` when ``used[k]`` holds the fields of
-    ``usage.consumed[plan.quotas[k].id]`` and ``active[k]`` is ``usage.active[plan.quotas[k].counter]``.
+    ``usage.consumed[plan.quotas[k].id]``, ``active[k]`` is ``usage.active[plan.quotas[k].counter]`` and
+    ``previous`` is ``usage.previous`` (what quotas with carry-over settled in their previous window).
     """
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
@@ -168,8 +174,9 @@ def decide_balances(plan: Plan, used: Sequence[Used], active: Sequence[Active], 
         plan = open_plan_alike(plan, now)
     remaining: dict[str, dict[str, float]] = {}
     warnings: list[Violation] = []
+    usage = UsageSnapshot(previous=previous) if previous else EMPTY_USAGE
     found = check_quotas(
-        plan.quotas, plan.estimate, plan.gpus, used, active, now, remaining, plan.path, EMPTY_USAGE, warnings
+        plan.quotas, plan.estimate, plan.gpus, used, active, now, remaining, plan.path, usage, warnings
     )
     return _decision(plan, found, remaining, warnings)
 

@@ -67,13 +67,15 @@ class _Prepared:
     """A request's :class:`Plan`, its quotas resolved in the ledger and, once one was admitted, its first
     lien (the template of the next)."""
 
-    __slots__ = ("lien", "plan", "quotas", "request")
+    __slots__ = ("carried", "lien", "plan", "quotas", "request")
 
     def __init__(self, request: Request, plan: Plan, quotas: Resolved) -> None:
         self.request = request
         self.plan = plan
         self.quotas = quotas
         self.lien: Lien | None = None
+        # the quotas with carry-over: the decision reads their previous window too
+        self.carried = tuple(q for q in quotas if q[0].soft is not None and q[0].soft.carry is not None)
 
 
 class LedgerGovernor:
@@ -107,8 +109,9 @@ class LedgerGovernor:
         plan = prepared.plan
         if plan.simple:
             used, active = ledger.balances(prepared.quotas, now)
-            decision = decide_balances(plan, used, active, now=now)
-        else:  # carry-over, shares, fallbacks or opening hours: the generic path, with every fact they read
+            previous = ledger.previous(prepared.carried, now) if prepared.carried else None
+            decision = decide_balances(plan, used, active, now=now, previous=previous)
+        else:  # shares, fallbacks or opening hours: the generic path, with every fact they read
             decision = decide(plan, ledger.usage(plan.usage_quotas, now), now=now)
         if not decision.allow:
             return decision, None

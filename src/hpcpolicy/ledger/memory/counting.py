@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple
 
-from hpcpolicy.engine import Active, QuotaRef
+from hpcpolicy.engine import Active, Amounts, QuotaRef
 from hpcpolicy.engine.rules.quotas import Used
 from hpcpolicy.engine.slices import Slice
 from hpcpolicy.engine.usage import IDLE
@@ -151,6 +151,36 @@ class Counting:
                         entries.get(key) or entries.setdefault(key, Timeline()), Cursor(),
                         tuple(adjusted.setdefault(t, Timeline()) for t in targets)))  # fmt: skip
         return tuple(out)
+
+    def previous(self, quotas: Resolved, now: datetime) -> dict[str, Amounts]:
+        """What each quota with carry-over settled in its previous calendar window: its counter's charges
+        and adjustments dated in it (``UsageSnapshot.previous``; open liens count now, not then)."""
+        out: dict[str, Amounts] = {}
+        for ref, _, timeline, cursor, adjustments in quotas:
+            if ref.soft is None or ref.soft.carry is None:
+                continue
+            # The previous window follows from the current one (kept by ``balances``), and its sum stays
+            # while nothing is inserted into the timeline and entries are appended after the window's
+            # end: a replay computes it once a month, not once a decision.
+            start, times = cursor.start, timeline.times
+            if start is None or cursor.before_key is None or cursor.before_key[0] != start:
+                cursor.before = ref.previous_bounds(now)
+            before = cursor.before
+            if before is None:
+                continue
+            closed = not times or times[-1] >= before[1]  # later appends cannot fall inside
+            key = (start, timeline.inserted, len(times) if not closed else -1)
+            if key == cursor.before_key and not self.adjusting and cursor.before_used is not None:
+                out[ref.id] = cursor.before_used
+                continue
+            cpu, gpu, cost = timeline.between(*before) if times else (0.0, 0.0, 0.0)
+            for adjusted in adjustments if self.adjusting else ():
+                if adjusted.times:
+                    a_cpu, a_gpu, a_cost = adjusted.between(*before)
+                    cpu, gpu, cost = cpu + a_cpu, gpu + a_gpu, cost + a_cost
+            out[ref.id] = cursor.before_used = Amounts(cpu, gpu, cost)
+            cursor.before_key = key
+        return out
 
     def balances(self, quotas: Resolved, now: datetime) -> tuple[list[Used], list[Active]]:
         """The usage snapshot's content per quota, in order, as the engine's ``decide_balances`` takes it.

@@ -95,16 +95,16 @@ class MemoryLedger:
         """``rules.snapshot(quotas, now, self.settled, lambda ref: self.reserved(ref, now))``, faster."""
         resolved = self.resolve(quotas)
         used, _ = self.balances(resolved, now)
-        previous = {
-            ref.id: self.settled(ref, *before)
-            for ref, *_ in resolved
-            if ref.soft is not None and ref.soft.carry is not None and (before := ref.previous_bounds(now))
-        }
+        previous = self.previous(resolved, now)
         return UsageSnapshot(
             {ref.id: Amounts(*consumed) for (ref, *_), consumed in zip(resolved, used, strict=True)},
             {ref.counter: Active(held.jobs, held.gpus) for ref, held, *_ in resolved},
             previous,
         )
+
+    def previous(self, quotas: Resolved, now: datetime) -> dict[str, Amounts]:
+        """What each quota with carry-over settled in its previous window (``UsageSnapshot.previous``)."""
+        return self._counting.previous(quotas, now)
 
     def resolve(self, quotas: Iterable[QuotaRef]) -> Resolved:
         """``quotas`` with their counters' balance records (new ones empty: zero, as missing ones), for

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from hpcpolicy.engine.rules.quotas import Used
+from hpcpolicy.engine.usage import Amounts
 
 #: Who a charge was: (user, cluster, partition, GPU type), what a derived counter's filter reads.
 Who = tuple[str, str | None, str | None, str | None]
@@ -20,7 +21,7 @@ class Timeline:
     filled from the timeline of the scope it narrows, without a pass over every charge.
     """
 
-    __slots__ = ("amounts", "cost", "cpu", "gpu", "times", "who")
+    __slots__ = ("amounts", "cost", "cpu", "gpu", "inserted", "times", "who")
 
     def __init__(self) -> None:
         self.times: list[datetime] = []
@@ -29,11 +30,13 @@ class Timeline:
         self.cpu: list[float] = [0.0]
         self.gpu: list[float] = [0.0]
         self.cost: list[float] = [0.0]
+        self.inserted = 0  # entries placed before the last one: sums of past windows may have changed
 
     def add(self, at: datetime, entry: Used, who: Who = NOBODY) -> None:
         times = self.times
         if times and at < times[-1]:  # out of order: insert and rebuild the sums after it (rare)
             i = bisect_left(times, at)
+            self.inserted += 1
             times.insert(i, at)
             self.amounts.insert(i, entry)
             self.who.insert(i, who)
@@ -81,9 +84,13 @@ class Cursor:
     """Hints, checked before use: one resolved quota's last calendar or fixed window (it holds while ``now``
     is inside) and where its start fell in the scope's timeline (it stays while charges are appended)."""
 
-    __slots__ = ("end", "index", "start")
+    __slots__ = ("before", "before_key", "before_used", "end", "index", "start")
 
     def __init__(self) -> None:
         self.start: datetime | None = None
         self.end: datetime | None = None
         self.index = 0
+        # carry-over: the previous window, and what was settled in it, valid while ``before_key`` holds
+        self.before: tuple[datetime, datetime] | None = None
+        self.before_key: tuple[datetime | None, int, int] | None = None
+        self.before_used: Amounts | None = None
