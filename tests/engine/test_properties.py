@@ -201,8 +201,10 @@ def test_remaining_is_limit_minus_consumed_minus_estimate(
         if quota.max_jobs is not None:
             assert balances["jobs"] == quota.max_jobs - active.jobs - 1
             assert ((quota_id, Code.CONCURRENCY_MAX_JOBS) in failed) is (balances["jobs"] < 0)
-        if quota.max_gpus is not None:
-            assert balances["gpus"] == quota.max_gpus - active.gpus - request.gpus
+        if quota.max_gpus is not None:  # the GPUs the job holds: whole nodes' on an exclusive partition
+            route = decision.route
+            part = snap.partition(route.cluster, route.partition) if route else None
+            assert balances["gpus"] == quota.max_gpus - active.gpus - allocation(request, part)[1]
 
 
 @FAST

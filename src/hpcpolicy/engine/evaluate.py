@@ -118,7 +118,7 @@ def _edges(
         soft = ref.soft
         if soft is None:
             continue
-        extra += [QuotaRef(share.key, share.scope, ref.quota, ref.slice) for share in soft.shares]
+        extra += ref.share_refs
         if not reroute or part is None or (soft.reroute is None and soft.reroute_qos is None):
             continue
         if soft.reroute is not None:

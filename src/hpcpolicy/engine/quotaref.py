@@ -48,6 +48,8 @@ class QuotaRef:
     zone: str | None = field(init=False)
     utc_calendar: bool = field(init=False)
     window_label: str = field(init=False)
+    share_refs: tuple[QuotaRef, ...] = field(init=False, compare=False, repr=False)
+    """One ref per child ``share``: the child's use in this quota's window and slice (id ``<id>@<child>``)."""
 
     def __post_init__(self) -> None:
         q, window = self.quota, self.quota.window
@@ -66,6 +68,11 @@ class QuotaRef:
         object.__setattr__(self, "zone", zone)
         object.__setattr__(self, "utc_calendar", bool(months) and zone is None)
         object.__setattr__(self, "window_label", describe(window))
+        children: tuple[QuotaRef, ...] = ()
+        if self.shares:  # a child's use is a plain sum: none of the parent's edges (no carry-over to read)
+            plain = q.model_copy(update={"warn_at": [], "overdraft": None, "carry_over": None, "on_exhausted": None})
+            children = tuple(QuotaRef(share.key, share.scope, plain, self.slice) for share in self.shares)
+        object.__setattr__(self, "share_refs", children)  # built once: a decision on a child reads them all
 
     def bounds(self, now: datetime) -> tuple[datetime, datetime]:
         """``window_bounds(self.quota.window, now)``: the ``[start, end)`` of this quota's current window."""

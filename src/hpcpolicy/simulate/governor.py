@@ -67,12 +67,13 @@ class _Prepared:
     """A request's :class:`Plan`, its quotas resolved in the ledger and, once one was admitted, its first
     lien (the template of the next)."""
 
-    __slots__ = ("carried", "lien", "plan", "quotas", "request")
+    __slots__ = ("carried", "lien", "plan", "quotas", "request", "usage")
 
-    def __init__(self, request: Request, plan: Plan, quotas: Resolved) -> None:
+    def __init__(self, request: Request, plan: Plan, quotas: Resolved, usage: Resolved = ()) -> None:
         self.request = request
         self.plan = plan
         self.quotas = quotas
+        self.usage = usage  # plan.usage_quotas resolved, for a plan that is not simple
         self.lien: Lien | None = None
         # the quotas with carry-over: the decision reads their previous window too
         self.carried = tuple(q for q in quotas if q[0].soft is not None and q[0].soft.carry is not None)
@@ -112,7 +113,7 @@ class LedgerGovernor:
             previous = ledger.previous(prepared.carried, now) if prepared.carried else None
             decision = decide_balances(plan, used, active, now=now, previous=previous)
         else:  # shares, fallbacks or opening hours: the generic path, with every fact they read
-            decision = decide(plan, ledger.usage(plan.usage_quotas, now), now=now)
+            decision = decide(plan, ledger.usage_of(prepared.usage, now), now=now)
         if not decision.allow:
             return decision, None
         lien_id = str(next(self._ids))
@@ -165,7 +166,11 @@ class LedgerGovernor:
         quotas = self._resolved.get(key)
         if quotas is None:
             quotas = self._resolved[key] = self.ledger.resolve(plan.quotas)
-        prepared = self._prepared[id(request)] = _Prepared(request, plan, quotas)
+        usage: Resolved = ()
+        if not plan.simple:  # what the generic path reads (shares, fallbacks' quotas): named by its quota ids
+            ids = tuple(ref.id for ref in plan.usage_quotas)
+            usage = self._resolved.get(ids) or self._resolved.setdefault(ids, self.ledger.resolve(plan.usage_quotas))
+        prepared = self._prepared[id(request)] = _Prepared(request, plan, quotas, usage)
         return prepared
 
 

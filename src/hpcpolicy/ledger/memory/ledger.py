@@ -93,7 +93,10 @@ class MemoryLedger:
 
     def usage(self, quotas: Iterable[QuotaRef], now: datetime) -> UsageSnapshot:
         """``rules.snapshot(quotas, now, self.settled, lambda ref: self.reserved(ref, now))``, faster."""
-        resolved = self.resolve(quotas)
+        return self.usage_of(self.resolve(quotas), now)
+
+    def usage_of(self, resolved: Resolved, now: datetime) -> UsageSnapshot:
+        """:meth:`usage` of quotas already resolved (a caller deciding again and again resolves once)."""
         used, _ = self.balances(resolved, now)
         previous = self.previous(resolved, now)
         return UsageSnapshot(
