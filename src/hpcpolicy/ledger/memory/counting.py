@@ -56,6 +56,7 @@ class Counting:
         self.entries: dict[str, Timeline] = {}
         self.adjusted: dict[str, Timeline] = {}
         self.adjusting = False  # whether any adjustment was ever recorded
+        self.charged: set[tuple[str, str]] = set()  # (project, user) pairs with a charge: members to fill
         self.holding: dict[str, Scopes] = {}  # open lien id → the records it is counted on
         self._derived: dict[str, list[_Derived]] = {}  # base scope → derived counters on it
         self._paths: dict[tuple[str | None, ...], Scopes] = {}
@@ -121,6 +122,8 @@ class Counting:
                 held.gpus += lien.gpus
                 self.holding[lien_id] = Scopes((*scopes.held, held), (*scopes.timelines, timeline))
         narrowed = self.entries.get(base)
+        if user is not None and (columns[0][1], user) not in self.charged:
+            narrowed = None  # a member who never charged the project: nothing to read (the usual case)
         if narrowed is not None:
             for at, entry, who in zip(narrowed.times, narrowed.amounts, narrowed.who, strict=True):
                 if derived.admits_who(who):

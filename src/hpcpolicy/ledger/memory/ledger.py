@@ -191,6 +191,8 @@ class MemoryLedger:
             who = (lien.user_id, lien.cluster, lien.partition, lien.gpu_type)
             for timeline in scopes.timelines:
                 timeline.add(at, entry, who)
+            if lien.project is not None:
+                self._counting.charged.add((lien.project, lien.user_id))
         self._closing[lien_id] = (lien, state, at, charge)
         return lien
 
@@ -213,6 +215,8 @@ class MemoryLedger:
         who = (charge.user_id, charge.cluster, charge.partition, charge.gpu_type)
         for timeline in self._counting.scopes(charge).timelines:
             timeline.add(charge.at, entry, who)
+        if charge.project is not None:
+            self._counting.charged.add((charge.project, charge.user_id))
 
     def find_charge(self, key: str) -> Charge | None:
         self._write_closed()
