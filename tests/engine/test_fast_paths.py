@@ -33,7 +33,7 @@ from hpcpolicy.engine import (
     window_bounds,
 )
 from hpcpolicy.engine.decision import Estimate, RejectedRoute, Route, Violation, num
-from hpcpolicy.engine.estimate import estimate, ranking_cost, walltime_for
+from hpcpolicy.engine.estimate import allocation, estimate, ranking_cost, walltime_for
 from hpcpolicy.engine.records import fast_init
 from hpcpolicy.engine.route import Routing, _named
 from hpcpolicy.engine.rules.account import effective_roles, resolve_account
@@ -99,8 +99,9 @@ def reference_route(request: Request, snap: PolicySnapshot, roles: frozenset[str
 
 
 def reference_quotas(
-    quotas: tuple[QuotaRef, ...], request: Request, est: Estimate, usage: UsageSnapshot, now: datetime
+    quotas: tuple[QuotaRef, ...], gpus: int, est: Estimate, usage: UsageSnapshot, now: datetime
 ) -> tuple[list[Violation], dict[str, dict[str, float]]]:
+    """``gpus``: what the job holds (its request's, or whole nodes' on an exclusive partition)."""
     found: list[Violation] = []
     remaining: dict[str, dict[str, float]] = {}
     for ref in quotas:
@@ -133,7 +134,6 @@ def reference_quotas(
                     )
                 )
         if quota.max_gpus is not None:
-            gpus = request.gpus
             balances["gpus"] = quota.max_gpus - active.gpus - gpus
             if gpus and active.gpus + gpus > quota.max_gpus:
                 message = f"{gpus} GPUs requested with {active.gpus} in use; the limit is {quota.max_gpus}"
@@ -153,9 +153,10 @@ def reference_evaluate(request: Request, snap: PolicySnapshot, usage: UsageSnaps
     violations += routing.violations
     est = routing.estimate
     violations += guard_violations(request, snap.policy.guards, roles, est.cost)
-    found, remaining = reference_quotas(quotas_on_path(request, snap, project), request, est, usage, now)
-    violations += found
     part = routing.partition
+    held = allocation(request, part)[1]
+    found, remaining = reference_quotas(quotas_on_path(request, snap, project), held, est, usage, now)
+    violations += found
     return Decision(
         allow=not violations,
         violations=tuple(violations),
