@@ -36,7 +36,7 @@ def build_governance(
         connect_timeout=settings.db_timeout_seconds,
         statement_timeout=settings.request_timeout_seconds,
     )
-    ledger = SqlLedger(engine)
+    ledger = SqlLedger(engine, audit=settings.audit_log)
     ledger.ping()
     if migrate:
         upgrade(engine)

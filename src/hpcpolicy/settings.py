@@ -31,6 +31,9 @@ class ServiceSettings(BaseSettings):
     mysql_user: str = Field(default="root", validation_alias="MYSQL_USER")
     mysql_password: str = Field(default="", validation_alias="MYSQL_PASSWORD")
     lien_ttl_seconds: int = Field(default=86400, gt=0)
+    #: Record an audit event with every ledger change and seal them into a hash chain (docs/design/audit.md).
+    #: Off by default while its cost exceeds its budget (about 20 % of reserved-decision throughput on SQLite).
+    audit_log: bool = False
     walltime_grace_seconds: int = Field(default=900, ge=0, le=7 * 86400)  # a usage report may overrun this much
     db_timeout_seconds: float = Field(default=5.0, gt=0)
     request_timeout_seconds: float = Field(default=5.0, gt=0)  # a request waits this long for the ledger, then 503

@@ -9,6 +9,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -21,6 +22,8 @@ from hpcpolicy.api.limits import BodyLimits, LimitBodies
 from hpcpolicy.api.middleware import RequestContext
 from hpcpolicy.api.routes import accounts, compat, decisions, jobs, policy, ready, slurm
 from hpcpolicy.auth import Authenticator
+from hpcpolicy.ledger.sql.audit import seal
+from hpcpolicy.ledger.sql.ledger import SqlLedger
 from hpcpolicy.observability.metrics import Metrics
 from hpcpolicy.observability.sampling import LedgerSampler, MetricsObserver
 from hpcpolicy.service import Governance
@@ -79,17 +82,19 @@ def create_app(
 
 
 async def _checkpoint_every_second(governance: Governance) -> None:
-    """Background WAL checkpoints for an SQLite ledger (off the request path, on the default executor)."""
-    checkpoint = getattr(governance.ctx.ledger, "checkpoint", None)
-    if checkpoint is None:
+    """Background work of a SQL ledger, off the request path on the default executor: WAL checkpoints
+    (SQLite) and sealing the audit events committed since the last second into their hash chain."""
+    ledger = governance.ctx.ledger
+    if not isinstance(ledger, SqlLedger):
         return
     loop = asyncio.get_running_loop()
     while True:
         await asyncio.sleep(1.0)
-        try:
-            await loop.run_in_executor(None, checkpoint)
-        except Exception as exc:  # a busy or lost database: the next second tries again
-            log.debug("checkpoint skipped: %s", exc)
+        for task in (ledger.checkpoint, partial(seal, ledger)) if ledger.audit else (ledger.checkpoint,):
+            try:
+                await loop.run_in_executor(None, task)
+            except Exception as exc:  # a busy or lost database: the next second tries again
+                log.debug("%s skipped: %s", getattr(task, "__name__", "seal"), exc)
 
 
 async def _follow_keys_file(authenticator: Authenticator, interval: float = 0.5) -> None:

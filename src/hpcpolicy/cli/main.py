@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from hpcpolicy import __version__
-from hpcpolicy.cli import evaluate_cmd, keys_cmd, policy_cmd, service_cmds, simulate_cmd, slurm_cmd
+from hpcpolicy.cli import audit_cmd, evaluate_cmd, keys_cmd, policy_cmd, service_cmds, simulate_cmd, slurm_cmd
 
 app = typer.Typer(
     name="hpcpolicy",
@@ -21,6 +21,7 @@ app.command("usage")(service_cmds.usage)
 app.add_typer(service_cmds.db_app, name="db")
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(slurm_cmd.app, name="slurm")
+app.add_typer(audit_cmd.app, name="audit")
 app.command("simulate")(simulate_cmd.simulate)
 
 

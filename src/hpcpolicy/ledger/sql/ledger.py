@@ -23,6 +23,7 @@ from hpcpolicy.engine import Active, Amounts
 from hpcpolicy.ledger import deadline
 from hpcpolicy.ledger.base import Contention, DuplicateKey, LedgerUnavailable
 from hpcpolicy.ledger.counters import Target, counter, scope_columns
+from hpcpolicy.ledger.events import Event, adjustment_event, charge_event, decision_event, lien_event
 from hpcpolicy.ledger.model import Adjustment, AdjustmentKind, Charge, DecisionRecord, Lien, LienState
 from hpcpolicy.ledger.rules import ADJUSTMENT_SIGN, OPEN_STATES
 from hpcpolicy.ledger.sql.rows import (
@@ -35,7 +36,9 @@ from hpcpolicy.ledger.sql.rows import (
     charge_from_row,
     counter_params,
     decision_from_row,
+    event_row,
     from_db,
+    insert_event_sql,
     lien_from_row,
     lien_row,
     reserved_statement,
@@ -43,13 +46,16 @@ from hpcpolicy.ledger.sql.rows import (
     to_db,
 )
 from hpcpolicy.ledger.sql.tables import adjustments, charges, decisions, liens, scope_locks
+from hpcpolicy.observability.logs import request_id
 
 __all__ = ["DuplicateKey", "SqlLedger", "SqlSession", "from_db", "to_db"]
 
 
 class SqlLedger:
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, *, audit: bool = False):
+        """``audit``: record an event with every change, in its transaction (:mod:`hpcpolicy.ledger.events`)."""
         self.engine = engine
+        self.audit = audit
         # SQLite admits one writer; threads of this process queue on a lock instead of spinning in
         # SQLite's busy handler, whose sleeps (up to 100 ms each) would turn contention into long tails.
         self._local_writer = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
@@ -59,7 +65,9 @@ class SqlLedger:
         try:
             with self._local_writer, self.engine.begin() as conn:
                 deadline.check()
-                yield SqlSession(conn)
+                session = SqlSession(conn, audit=self.audit)
+                yield session
+                session.flush_events()
                 deadline.check()  # raising here rolls the transaction back instead of committing it
         except IntegrityError as exc:
             raise DuplicateKey(str(exc.orig)) from exc
@@ -109,9 +117,11 @@ def _is_operational(exc: DBAPIError) -> bool:
 
 
 class SqlSession:
-    def __init__(self, conn: Connection):
+    def __init__(self, conn: Connection, *, audit: bool = False):
         self.conn = conn
         self.dialect = conn.dialect.name
+        self.audit = audit
+        self._events: list[dict[str, Any]] = []
 
     def lock(self, scopes: Sequence[str]) -> None:
         if self.dialect == "sqlite" or not scopes:
@@ -157,11 +167,26 @@ class SqlSession:
 
     def add_lien(self, lien: Lien) -> None:
         self.conn.execute(INSERT_LIEN, lien_row(lien))
+        if self.audit:
+            self.record(lien_event(lien, new=True, at=lien.created_at, request_id=request_id.get()))
 
     def update_lien(self, lien: Lien) -> None:
         row = lien_row(lien)
         row["lien_id"] = row.pop("id")
         self.conn.execute(UPDATE_LIEN, row)
+        if self.audit:
+            at = lien.ended_at or lien.started_at or lien.created_at
+            self.record(lien_event(lien, new=False, at=at, request_id=request_id.get()))
+
+    def record(self, event: Event) -> None:
+        """Record ``event`` in this transaction: it commits with the change it records, or not at all
+        (the events of a transaction are inserted together when it ends, one statement for all)."""
+        self._events.append(event_row(event))
+
+    def flush_events(self) -> None:
+        if self._events:  # through the driver: SQLAlchemy's executemany cost more than the rows (audit.md)
+            self.conn.exec_driver_sql(insert_event_sql(self.dialect), [tuple(row.values()) for row in self._events])
+            self._events = []
 
     def get_lien(self, lien_id: str, *, lock: bool = False) -> Lien | None:
         query = select(liens).where(liens.c.id == lien_id)
@@ -199,6 +224,8 @@ class SqlSession:
             "raw_gpu_hours": charge.raw_hours[1] if charge.raw_hours else None,
         }
         self.conn.execute(INSERT_CHARGE, values)
+        if self.audit:
+            self.record(charge_event(charge, request_id.get()))
 
     def find_charge(self, key: str) -> Charge | None:
         row = self.conn.execute(select(charges).where(charges.c.key == key)).mappings().first()
@@ -224,6 +251,8 @@ class SqlSession:
                 key=adjustment.key,
             )
         )
+        if self.audit:
+            self.record(adjustment_event(adjustment, request_id.get()))
 
     def find_adjustment(self, key: str) -> Adjustment | None:
         row = self.conn.execute(select(adjustments).where(adjustments.c.key == key)).mappings().first()
@@ -256,6 +285,8 @@ class SqlSession:
                 "key": record.key,
             },
         )
+        if self.audit:
+            self.record(decision_event(record, request_id.get()))
 
     def get_decision(self, decision_id: str) -> DecisionRecord | None:
         row = self.conn.execute(select(decisions).where(decisions.c.id == decision_id)).mappings().first()
@@ -266,12 +297,24 @@ class SqlSession:
         return decision_from_row(row) if row else None
 
     def expire_liens(self, now: datetime) -> int:
-        result = self.conn.execute(
-            update(liens)
-            .where(liens.c.state == LienState.RESERVED.value, liens.c.expires_at <= to_db(now))
-            .values(state=LienState.EXPIRED.value)
+        if not self.audit:  # nothing to say per lien: one statement
+            result = self.conn.execute(
+                update(liens)
+                .where(liens.c.state == LienState.RESERVED.value, liens.c.expires_at <= to_db(now))
+                .values(state=LienState.EXPIRED.value)
+            )
+            return int(result.rowcount or 0)
+        due = select(liens).where(liens.c.state == LienState.RESERVED.value, liens.c.expires_at <= to_db(now))
+        expired = [lien_from_row(row) for row in self.conn.execute(due.with_for_update()).mappings()]
+        if not expired:
+            return 0
+        self.conn.execute(
+            update(liens).where(liens.c.id.in_([lien.id for lien in expired])).values(state=LienState.EXPIRED.value)
         )
-        return int(result.rowcount or 0)
+        for lien in expired:  # one event per lien: an audit must say which reservations lapsed, and when
+            gone = lien.with_state(LienState.EXPIRED)
+            self.record(lien_event(gone, new=False, at=lien.expires_at, request_id=request_id.get()))
+        return len(expired)
 
     def open_liens(self, scope: str | None = None) -> Iterator[Lien]:
         query = select(liens).where(liens.c.state.in_([s.value for s in OPEN_STATES]))

@@ -6,6 +6,7 @@ compiled cache then skips recompilation); timestamps are stored as naive UTC on 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -14,6 +15,7 @@ from sqlalchemy import and_, bindparam, func, insert, literal, or_, select, unio
 
 from hpcpolicy.engine import Amounts
 from hpcpolicy.ledger.counters import Counter
+from hpcpolicy.ledger.events import Event, digest
 from hpcpolicy.ledger.model import Charge, DecisionRecord, Lien, LienState
 from hpcpolicy.ledger.sql.tables import adjustments, charges, decisions, liens
 
@@ -205,4 +207,50 @@ def decision_from_row(row: Any) -> DecisionRecord:
         decision=row["decision"],
         lien_id=row["lien_id"],
         key=row["key"],
+    )
+
+
+@lru_cache(maxsize=8)
+def insert_event_sql(dialect: str) -> str:
+    """The INSERT of :func:`event_row`'s values, in the driver's own placeholder style (``?`` for sqlite3,
+    ``%s`` for psycopg and PyMySQL), with the columns in the order ``event_row`` lists them."""
+    columns = ("event_id", "type", "subject", "time", "actor", "request_id", "scopes", "body", "digest", "seq",
+               "prev_hash", "hash")  # fmt: skip
+    mark = "?" if dialect == "sqlite" else "%s"
+    return f"INSERT INTO events ({', '.join(columns)}) VALUES ({', '.join(mark for _ in columns)})"
+
+
+def event_row(event: Event) -> dict[str, Any]:
+    body = event.body()
+    return {
+        "event_id": event.event_id,
+        "type": event.type,
+        "subject": event.subject,
+        "time": to_db(event.time),
+        "actor": event.actor,
+        "request_id": event.request_id,
+        "scopes": " ".join(event.scopes),
+        "body": body,
+        "digest": digest(body),
+        "seq": event.seq,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
+
+
+def event_from_row(row: Any) -> Event:
+    """The event as its columns say, with the data of its stored body: an edit of either shows when the
+    body is recomputed for verification."""
+    return Event(
+        row["event_id"],
+        row["type"],
+        row["subject"],
+        from_db(row["time"]) or row["time"],
+        row["actor"],
+        row["request_id"],
+        tuple(row["scopes"].split()),
+        json.loads(row["body"]).get("data"),
+        row["seq"],
+        row["prev_hash"],
+        row["hash"],
     )

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -163,5 +164,27 @@ policy_revisions = Table(
     Column("source", Text, nullable=False),
     Column("author", Principal, nullable=False),
     Column("created_at", Time, nullable=False),
+    **BINARY,
+)
+
+#: The audit log (docs/design/audit.md): one row per state change, inserted by the change's own transaction.
+#: ``body`` is the event as canonical JSON and ``digest`` its SHA-256, computed once by the writer; the other
+#: columns repeat what filters need. ``seq``, ``prev_hash`` and ``hash`` are set afterwards by the sealer.
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False),  # a UUID4: unique without an index to keep up
+    Column("type", String(64), nullable=False),
+    Column("subject", Ident, nullable=False),
+    Column("time", Time, nullable=False),
+    Column("actor", Principal),
+    Column("request_id", Text),
+    Column("scopes", Text, nullable=False),
+    Column("body", LongText, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("seq", BigInteger, unique=True),
+    Column("prev_hash", String(64)),
+    Column("hash", String(64)),
     **BINARY,
 )

@@ -1,0 +1,223 @@
+"""Audit events: what each ledger write records, and the hash chain that makes edits visible.
+
+Every ledger session method that changes state also records one :class:`Event` in the same transaction
+(docs/design/audit.md): an event exists exactly when its change committed. Events are CloudEvents 1.0
+in shape (``id``, ``type``, ``subject``, ``time``, ``data``). Order and tamper evidence come afterwards,
+when a sealer gives each event the next ``seq`` and ``hash = SHA-256(prev_hash + canonical JSON)``;
+:func:`verify_chain` walks sealed events and names the first that was edited, deleted, inserted or moved.
+
+This module is pure: building events from records, the canonical form, hashing, verifying.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from hpcpolicy.ledger.model import Adjustment, Charge, DecisionRecord, Lien, LienState
+
+#: The CloudEvents ``source`` of every event this service records.
+SOURCE = "hpcpolicy"
+#: The hash a chain starts from.
+GENESIS = "0" * 64
+
+DECISION_MADE = "hpcpolicy.decision.made"
+LIEN_RESERVED = "hpcpolicy.lien.reserved"
+CHARGE_RECORDED = "hpcpolicy.charge.recorded"
+ADJUSTMENT_RECORDED = "hpcpolicy.adjustment.recorded"
+#: A lien's later states: started, finished, cancelled, failed, expired; ``updated`` while still reserved
+#: (a job id bound at admission).
+LIEN_STATE = {
+    LienState.RESERVED: "hpcpolicy.lien.updated",
+    LienState.RUNNING: "hpcpolicy.lien.started",
+    LienState.FINISHED: "hpcpolicy.lien.finished",
+    LienState.CANCELLED: "hpcpolicy.lien.cancelled",
+    LienState.FAILED: "hpcpolicy.lien.failed",
+    LienState.EXPIRED: "hpcpolicy.lien.expired",
+}
+TYPES = frozenset({DECISION_MADE, LIEN_RESERVED, CHARGE_RECORDED, ADJUSTMENT_RECORDED, *LIEN_STATE.values()})
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One state change. ``seq``, ``prev_hash`` and ``hash`` are None until the event is sealed."""
+
+    event_id: str
+    type: str
+    subject: str
+    time: datetime
+    actor: str | None
+    request_id: str | None
+    scopes: tuple[str, ...]
+    data: dict[str, Any] = field(compare=True)
+    seq: int | None = None
+    prev_hash: str | None = None
+    hash: str | None = None
+
+    def body(self) -> str:
+        """The event's content as canonical JSON (orjson: sorted keys, no spaces, shortest float form):
+        what the writer stores and digests once, so that sealing reads only digests and verifying
+        re-reads the stored text."""
+        content = {
+            "id": self.event_id,
+            "type": self.type,
+            "source": SOURCE,
+            "subject": self.subject,
+            "time": _instant(self.time),
+            "actor": self.actor,
+            "request_id": self.request_id,
+            "scopes": list(self.scopes),
+            "data": self.data,
+        }
+        return orjson.dumps(content, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str).decode()
+
+    def cloudevent(self) -> dict[str, Any]:
+        """The CloudEvents 1.0 JSON form (structured mode), with the chain in extension attributes."""
+        return {
+            "specversion": "1.0",
+            "id": self.event_id,
+            "source": SOURCE,
+            "type": self.type,
+            "subject": self.subject,
+            "time": _instant(self.time),
+            "datacontenttype": "application/json",
+            "hpcpolicyseq": self.seq,
+            "hpcpolicyhash": self.hash,
+            "hpcpolicyactor": self.actor,
+            "hpcpolicyrequestid": self.request_id,
+            "data": self.data,
+        }
+
+
+def digest(body: str) -> str:
+    """SHA-256 of an event's stored body."""
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def link(prev_hash: str, seq: int, body_digest: str) -> str:
+    """The chain's hash of the ``seq``-th event: it covers its body (by digest), its place and the chain
+    before it."""
+    return hashlib.sha256(f"{prev_hash}:{seq}:{body_digest}".encode()).hexdigest()
+
+
+def sealed(event: Event, seq: int, prev_hash: str) -> Event:
+    """``event`` as the ``seq``-th of the chain, after the event whose hash is ``prev_hash``."""
+    return Event(event.event_id, event.type, event.subject, event.time, event.actor, event.request_id,
+                 event.scopes, event.data, seq, prev_hash, link(prev_hash, seq, digest(event.body())))  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Tamper:
+    """The first place a chain does not hold: ``kind`` is edited, deleted, inserted or reordered."""
+
+    kind: str
+    seq: int
+    detail: str
+
+    def __str__(self) -> str:
+        return f"event {self.seq}: {self.kind}: {self.detail}"
+
+
+def verify_chain(events: Iterable[Event], start_seq: int = 1, start_hash: str = GENESIS) -> Tamper | None:
+    """Walk sealed ``events`` in ``seq`` order from ``start_seq`` (whose predecessor hashed ``start_hash``)
+    and return the first break, or None when every event chains to the one before it.
+
+    The kinds: a missing ``seq`` is *deleted*; the same ``seq`` twice is *inserted*; an event whose content
+    no longer gives its hash is *edited*; an event that hashes right but names another predecessor than
+    the event before it is *reordered* (moved, or its predecessor was replaced)."""
+    expected_seq, previous = start_seq, start_hash
+    seen_hashes: dict[str, int] = {}
+    for event in events:
+        seq = event.seq
+        if seq is None or event.hash is None or event.prev_hash is None:
+            continue  # not sealed yet: not covered
+        if seq < expected_seq:
+            return Tamper("inserted", seq, f"a second event with seq {seq} ({event.event_id})")
+        if seq > expected_seq:
+            return Tamper("deleted", expected_seq, f"seq {expected_seq}..{seq - 1} missing before {event.event_id}")
+        if link(event.prev_hash, seq, digest(event.body())) != event.hash:
+            return Tamper("edited", seq, f"{event.event_id} ({event.type}) does not match its hash")
+        if event.prev_hash != previous:
+            moved = seen_hashes.get(event.prev_hash)
+            where = f"it follows event {moved}" if moved is not None else "its predecessor is not in the chain"
+            return Tamper("reordered", seq, f"{event.event_id}: {where}")
+        seen_hashes[event.hash] = seq
+        previous, expected_seq = event.hash, seq + 1
+    return None
+
+
+# -- events of ledger records -------------------------------------------------------------------------
+
+
+def decision_event(record: DecisionRecord, request_id: str | None) -> Event:
+    decision = record.decision
+    scopes = tuple(decision.get("account_path") or (f"user:{record.user_id}",))
+    # What an auditor asks of a decision: who asked what, the answer with its codes, route and estimate, and
+    # the policy version that gave it (the full decision, balances included, stays in the decisions table).
+    codes = [v.get("code") for v in decision.get("violations", ())]
+    data = {"id": record.id, "allow": record.allow, "user_id": record.user_id, "caller": record.caller,
+            "policy_version": record.policy_version, "lien_id": record.lien_id, "key": record.key,
+            "request": record.request, "codes": codes, "route": decision.get("route"),
+            "estimate": decision.get("estimate"),
+            "warnings": [w.get("code") for w in decision.get("warnings", ())]}  # fmt: skip
+    return _event(DECISION_MADE, record.id, record.at, record.caller, request_id, scopes, data)
+
+
+def lien_event(lien: Lien, *, new: bool, at: datetime, request_id: str | None) -> Event:
+    kind = LIEN_RESERVED if new else LIEN_STATE[lien.state]
+    return _event(kind, lien.id, at, None, request_id, _path(lien), _lien_data(lien))
+
+
+def charge_event(charge: Charge, request_id: str | None) -> Event:
+    a = charge.amounts
+    data = {"id": charge.id, "lien_id": charge.lien_id, "job_id": charge.job_id, "user_id": charge.user_id,
+            "project": charge.project, "cluster": charge.cluster, "partition": charge.partition,
+            "cpu_hours": a.cpu_hours, "gpu_hours": a.gpu_hours, "cost": a.cost, "at": _instant(charge.at),
+            "source": charge.source, "key": charge.key, "gpu_type": charge.gpu_type,
+            "raw_hours": list(charge.raw_hours) if charge.raw_hours else None}  # fmt: skip
+    return _event(CHARGE_RECORDED, charge.id, charge.at, None, request_id, _path(charge), data)
+
+
+def adjustment_event(adjustment: Adjustment, request_id: str | None) -> Event:
+    a = adjustment.amounts
+    data = {"id": adjustment.id, "scope": adjustment.scope, "kind": adjustment.kind.value,
+            "cpu_hours": a.cpu_hours, "gpu_hours": a.gpu_hours, "cost": a.cost, "reason": adjustment.reason,
+            "author": adjustment.author, "key": adjustment.key}  # fmt: skip
+    scope = adjustment.scope.partition("#")[0].partition("[")[0]
+    return _event(ADJUSTMENT_RECORDED, adjustment.id, adjustment.at, adjustment.author, request_id, (scope,), data)
+
+
+def _event(kind: str, subject: str, at: datetime, actor: str | None, request_id: str | None,
+           scopes: tuple[str, ...], data: dict[str, Any]) -> Event:  # fmt: skip
+    return Event(str(uuid.uuid4()), kind, subject, at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC),
+                 actor, request_id, scopes, data)  # fmt: skip
+
+
+def _path(entry: Lien | Charge) -> tuple[str, ...]:
+    named = (("user", entry.user_id), ("project", entry.project), ("team", entry.team), ("org", entry.org))
+    return tuple(f"{kind}:{name}" for kind, name in named if name)
+
+
+def _lien_data(lien: Lien) -> dict[str, Any]:
+    a = lien.amounts
+    return {"id": lien.id, "decision_id": lien.decision_id, "state": lien.state.value, "job_id": lien.job_id,
+            "user_id": lien.user_id, "project": lien.project, "cluster": lien.cluster,
+            "partition": lien.partition, "cpus": lien.cpus, "gpus": lien.gpus, "gpu_type": lien.gpu_type,
+            "memory_gb": lien.memory_gb, "nodes": lien.nodes, "walltime_hours": lien.walltime_hours,
+            "cpu_hours": a.cpu_hours, "gpu_hours": a.gpu_hours, "cost": a.cost,
+            "created_at": _instant(lien.created_at), "expires_at": _instant(lien.expires_at),
+            "started_at": _instant(lien.started_at), "ended_at": _instant(lien.ended_at),
+            "policy_version": lien.policy_version}  # fmt: skip
+
+
+def _instant(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.isoformat().replace("+00:00", "Z")

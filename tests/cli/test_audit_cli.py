@@ -1,0 +1,48 @@
+"""``hpcpolicy audit seal|verify`` on the embedded SQLite ledger: decisions made through the service leave
+events that seal into a chain; an edited event makes ``verify`` exit 1 naming it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from hpcpolicy.cli.main import app
+from hpcpolicy.cli.service_cmds import governance_from, settings_from
+from hpcpolicy.engine import Request
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    for name in list(os.environ):
+        if name.startswith(("HPCPOLICY_", "MYSQL_")) or name in ("DATABASE_URL", "REDIS_URL"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HPCPOLICY_AUDIT_LOG", "true")
+    yield tmp_path / "state"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    done = CliRunner().invoke(app, list(args))
+    return done.exit_code, done.stdout, done.stderr
+
+
+def test_decisions_seal_into_a_chain_that_verify_checks(data_dir: Path) -> None:
+    gov = governance_from(settings_from(data_dir=data_dir), distribute=False)
+    for cpus in (1, 2, 3):
+        outcome = gov.decide(Request(user_id="alice", partition="cpu", cpus=cpus), "key:gw", reserve=True)
+        assert outcome.decision["allow"]
+    assert run("audit", "verify", "--data-dir", str(data_dir))[1].strip() == (
+        "ok: 0 event(s) from seq 1 chain; 6 not sealed yet"
+    )  # a decision and its lien each
+    assert run("audit", "seal", "--data-dir", str(data_dir)) == (0, "sealed 6 event(s)\n", "")
+    code, out, _ = run("audit", "verify", "--data-dir", str(data_dir))
+    assert code == 0 and "ok: 6 event(s) from seq 1 chain; 0 not sealed yet" in out
+    with gov.ctx.ledger.engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(text("UPDATE events SET actor = 'user:mallory' WHERE seq = 3"))
+    code, _, err = run("audit", "verify", "--data-dir", str(data_dir))
+    assert code == 1 and "audit chain broken after 2 good event(s): event 3: edited" in " ".join(err.split())
