@@ -155,6 +155,13 @@ class UsageOut(BaseModel):
     balances: list[BalanceOut]
 
 
+class EventsOut(BaseModel):
+    """Audit events as CloudEvents 1.0 (structured JSON), oldest first; ``after`` reads the next page."""
+
+    events: list[dict[str, Any]]
+    after: int
+
+
 class AdjustmentIn(Body):
     scope: Scope
     kind: AdjustmentKind

@@ -28,6 +28,7 @@ from hpcpolicy.ledger import DecisionRecord, Lien
 from hpcpolicy.ledger.base import DuplicateKey, LedgerSession, LedgerUnavailable
 from hpcpolicy.ledger.rules import lien_for, snapshot
 from hpcpolicy.service.accounts import Accounts
+from hpcpolicy.service.audit import AuditLog
 from hpcpolicy.service.context import Context
 from hpcpolicy.service.errors import Conflict, NotFound
 from hpcpolicy.service.jobs import Jobs
@@ -56,6 +57,7 @@ class Governance:
         self.ctx = ctx
         self.jobs = Jobs(ctx)
         self.accounts = Accounts(ctx)
+        self.audit = AuditLog(ctx)
 
     def decide(
         self,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, literal, select, update
 
 from hpcpolicy.ledger.events import GENESIS, Event, Tamper, link, verify_chain
 from hpcpolicy.ledger.sql.ledger import SqlLedger
@@ -89,3 +89,20 @@ def unsealed(ledger: SqlLedger) -> int:
     """How many committed events are not sealed yet (not covered by the chain)."""
     with ledger.engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(events).where(events.c.seq.is_(None))).scalar_one())
+
+
+def read_events(
+    ledger: SqlLedger, after: int, limit: int, types: tuple[str, ...] = (), scope: str | None = None
+) -> list[Event]:
+    """Sealed events with ``seq`` > ``after`` in order, at most ``limit``: of the given ``types`` (all when
+    empty) and concerning ``scope`` (one of the space-separated scopes of the event) when given."""
+    query = select(events).where(events.c.seq > after)
+    if types:
+        query = query.where(events.c.type.in_(types))
+    if scope is not None:
+        padded = literal(" ") + events.c.scopes + literal(" ")
+        escaped = scope.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(padded.like(f"% {escaped} %", escape="\\"))
+    with ledger.engine.connect() as conn:
+        rows = conn.execute(query.order_by(events.c.seq).limit(limit)).mappings()
+        return [event_from_row(row) for row in rows]
