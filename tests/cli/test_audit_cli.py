@@ -3,7 +3,6 @@ events that seal into a chain; an edited event makes ``verify`` exit 1 naming it
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,13 +13,12 @@ from typer.testing import CliRunner
 from hpcpolicy.cli.main import app
 from hpcpolicy.cli.service_cmds import governance_from, settings_from
 from hpcpolicy.engine import Request
+from tests.cli.conftest import clean_service_env
 
 
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    for name in list(os.environ):
-        if name.startswith(("HPCPOLICY_", "MYSQL_")) or name in ("DATABASE_URL", "REDIS_URL"):
-            monkeypatch.delenv(name)
+    clean_service_env(monkeypatch)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HPCPOLICY_AUDIT_LOG", "true")
     yield tmp_path / "state"

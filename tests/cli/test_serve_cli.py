@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +11,13 @@ from typer.testing import CliRunner
 
 from hpcpolicy.cli.main import app
 from hpcpolicy.policy import example_policy_path
+from tests.cli.conftest import clean_service_env
 
 
 @pytest.fixture(autouse=True)
 def _no_listening(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Run serve in a clean environment and, instead of listening, stop what it started."""
-    for name in list(os.environ):
-        if name.startswith(("HPCPOLICY_", "MYSQL_")) or name in ("DATABASE_URL", "REDIS_URL"):
-            monkeypatch.delenv(name)
+    clean_service_env(monkeypatch)
     monkeypatch.chdir(tmp_path)
 
     def run(application: Any, **_: Any) -> None:

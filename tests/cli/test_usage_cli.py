@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +19,7 @@ from hpcpolicy.ledger.memory import MemoryLedger
 from hpcpolicy.service import Governance, PolicyStore
 from hpcpolicy.service.context import Context
 from tests.builders import EXAMPLE_V1
+from tests.cli.conftest import clean_service_env
 
 NOW = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
 
@@ -64,9 +64,7 @@ def test_totals_of_a_scope_without_quotas(gov: Governance) -> None:
 
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    for name in list(os.environ):
-        if name.startswith(("HPCPOLICY_", "MYSQL_")) or name in ("DATABASE_URL", "REDIS_URL"):
-            monkeypatch.delenv(name)
+    clean_service_env(monkeypatch)
     monkeypatch.chdir(tmp_path)
     assert CliRunner().invoke(app, ["db", "upgrade", "--data-dir", "state"]).exit_code == 0
     yield tmp_path / "state"
