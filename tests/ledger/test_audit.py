@@ -176,3 +176,13 @@ def test_without_the_audit_log_nothing_is_recorded(tmp_path: Path) -> None:
     plain = sqlite_ledger(tmp_path)  # HPCPOLICY_AUDIT_LOG unset: the default
     history(plain)
     assert unsealed(plain) == 0 and seal(plain) == 0 and verify(plain) == (0, None)
+
+
+def test_reading_filters_by_whole_scope_names_and_types_on_every_backend(sql: SqlLedger) -> None:
+    history(sql)
+    seal(sql)
+    assert [e.seq for e in sql.events(0, 3)] == [1, 2, 3] and [e.seq for e in sql.events(3, 100)] == [4, 5, 6, 7, 8]
+    assert {e.subject for e in sql.events(0, 100, scope="user:alice")} >= {"d1", "l1", "c1"}
+    assert sql.events(0, 100, scope="user:ali") == [] and sql.events(0, 100, scope="user:alic_") == []
+    assert sql.events(0, 100, scope="project:%") == []  # LIKE wildcards in a name are literal
+    assert [e.subject for e in sql.events(0, 100, types=("hpcpolicy.lien.expired",))] == ["l2"]

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from hpcpolicy.engine import Active, Amounts
 from hpcpolicy.ledger.counters import Target
+from hpcpolicy.ledger.events import Event
 from hpcpolicy.ledger.model import Adjustment, Charge, DecisionRecord, Lien
 
 
@@ -89,4 +90,9 @@ class Ledger(Protocol):
 
     def ping(self) -> None:
         """Raise :class:`LedgerUnavailable` unless the storage answers."""
+        ...
+
+    def events(self, after: int, limit: int, types: tuple[str, ...] = (), scope: str | None = None) -> list[Event]:
+        """Sealed audit events with ``seq`` > ``after``, oldest first, at most ``limit``, of ``types`` (all when
+        empty) and concerning ``scope`` when given (:mod:`hpcpolicy.ledger.events`)."""
         ...

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,7 +55,7 @@ class Event:
     actor: str | None
     request_id: str | None
     scopes: tuple[str, ...]
-    data: dict[str, Any] = field(compare=True)
+    data: dict[str, Any]
     seq: int | None = None
     prev_hash: str | None = None
     hash: str | None = None

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from hpcpolicy.ledger.base import LedgerUnavailable
 from hpcpolicy.ledger.events import TYPES, Event
-from hpcpolicy.ledger.sql.audit import read_events
-from hpcpolicy.ledger.sql.ledger import SqlLedger
 from hpcpolicy.service.context import Context
 from hpcpolicy.service.errors import InvalidInput
 
@@ -19,17 +14,10 @@ class AuditLog:
         self.ctx = ctx
 
     def events(self, after: int, limit: int, types: tuple[str, ...] = (), scope: str | None = None) -> list[Event]:
-        """Sealed events after ``after`` (a cursor: the last ``seq`` read), oldest first. A ledger that keeps
-        no events (the in-memory one) has none to give."""
+        """Sealed events after ``after`` (a cursor: the last ``seq`` read), oldest first."""
         unknown = sorted(set(types) - TYPES)
         if unknown:
             raise InvalidInput(f"unknown event type {unknown[0]}: one of {', '.join(sorted(TYPES))}")
         if scope is not None and scope.partition(":")[0] not in _SCOPE_KINDS:
             raise InvalidInput(f"scope {scope}: events concern user:, project:, team: or org: scopes")
-        ledger = self.ctx.ledger
-        if not isinstance(ledger, SqlLedger):
-            return []
-        try:
-            return read_events(ledger, after, limit, types, scope)
-        except SQLAlchemyError as exc:
-            raise LedgerUnavailable(f"database error: {exc}") from exc
+        return self.ctx.ledger.events(after, limit, types, scope)

@@ -40,4 +40,5 @@ async def events(
         if not (who.kind == "user" and gov.accounts.belongs_to(who.subject, scope, who.groups)):
             raise Forbidden(f"{who.describe()} may not read the events of {scope}")
     found = await run(gov.audit.events, after, limit, tuple(type or ()), scope)
-    return EventsOut(events=[e.cloudevent() for e in found], after=found[-1].seq or after if found else after)
+    last = found[-1].seq if found else None
+    return EventsOut(events=[e.cloudevent() for e in found], after=last if last is not None else after)

@@ -22,7 +22,7 @@ from hpcpolicy.engine.rules.quotas import Used
 from hpcpolicy.engine.slices import Slice
 from hpcpolicy.engine.usage import IDLE
 from hpcpolicy.ledger.counters import Counter, InSlice, counter, counts_toward
-from hpcpolicy.ledger.memory.records import Cursor, Held, Scopes, Timeline, Who
+from hpcpolicy.ledger.memory.records import Cursor, Held, Scopes, Timeline, Who, settled_between
 from hpcpolicy.ledger.model import Lien
 from hpcpolicy.ledger.rules import lien_scopes
 
@@ -176,12 +176,8 @@ class Counting:
             if key == cursor.before_key and not self.adjusting and cursor.before_used is not None:
                 out[ref.id] = cursor.before_used
                 continue
-            cpu, gpu, cost = timeline.between(*before) if times else (0.0, 0.0, 0.0)
-            for adjusted in adjustments if self.adjusting else ():
-                if adjusted.times:
-                    a_cpu, a_gpu, a_cost = adjusted.between(*before)
-                    cpu, gpu, cost = cpu + a_cpu, gpu + a_gpu, cost + a_cost
-            out[ref.id] = cursor.before_used = Amounts(cpu, gpu, cost)
+            used = settled_between(timeline, adjustments if self.adjusting else (), *before)
+            out[ref.id] = cursor.before_used = Amounts(*used)
             cursor.before_key = key
         return out
 

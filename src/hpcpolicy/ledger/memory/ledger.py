@@ -22,8 +22,9 @@ from hpcpolicy.engine.rules.quotas import Used
 from hpcpolicy.engine.usage import IDLE, ZERO
 from hpcpolicy.ledger.base import DuplicateKey
 from hpcpolicy.ledger.counters import Counter, Target, counter, scope_columns
+from hpcpolicy.ledger.events import Event
 from hpcpolicy.ledger.memory.counting import Counting, Resolved
-from hpcpolicy.ledger.memory.records import Timeline
+from hpcpolicy.ledger.memory.records import Timeline, settled_between
 from hpcpolicy.ledger.model import Adjustment, Charge, DecisionRecord, Lien, LienState
 from hpcpolicy.ledger.rules import ADJUSTMENT_SIGN, OPEN_STATES, lien_counts
 
@@ -67,6 +68,9 @@ class MemoryLedger:
     def ping(self) -> None:
         return None
 
+    def events(self, after: int, limit: int, types: tuple[str, ...] = (), scope: str | None = None) -> list[Event]:
+        return []  # the in-memory ledger keeps no audit log (a replay is not an audit subject)
+
     # LedgerSession
     def lock(self, scopes: Sequence[str]) -> None:
         return None  # one thread: nothing can interleave
@@ -74,14 +78,8 @@ class MemoryLedger:
     def settled(self, target: Target, start: datetime, end: datetime) -> Amounts:
         found = self._counter(target)
         counting = self._counting
-        timeline = counting.entries.get(found.key)
-        cpu, gpu, cost = timeline.between(start, end) if timeline is not None else (0.0, 0.0, 0.0)
-        for scope in found.adjusted:
-            adjusted = counting.adjusted.get(scope)
-            if adjusted is not None and adjusted.times:
-                a_cpu, a_gpu, a_cost = adjusted.between(start, end)
-                cpu, gpu, cost = cpu + a_cpu, gpu + a_gpu, cost + a_cost
-        return Amounts(cpu, gpu, cost)
+        adjustments = (counting.adjusted.get(scope) for scope in found.adjusted)
+        return Amounts(*settled_between(counting.entries.get(found.key), adjustments, start, end))
 
     def reserved(self, target: Target, now: datetime) -> tuple[Amounts, Active]:
         found = self._counter(target)

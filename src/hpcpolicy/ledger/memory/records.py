@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple
 
@@ -61,6 +62,18 @@ class Timeline:
         times = self.times
         j, i = bisect_left(times, end), bisect_left(times, start)
         return self.cpu[j] - self.cpu[i], self.gpu[j] - self.gpu[i], self.cost[j] - self.cost[i]
+
+
+def settled_between(
+    timeline: Timeline | None, adjustments: Iterable[Timeline | None], start: datetime, end: datetime
+) -> Used:
+    """Charges on ``timeline`` plus the signed adjustments on ``adjustments`` dated in ``[start, end)``."""
+    cpu, gpu, cost = timeline.between(start, end) if timeline is not None and timeline.times else (0.0, 0.0, 0.0)
+    for adjusted in adjustments:
+        if adjusted is not None and adjusted.times:
+            a_cpu, a_gpu, a_cost = adjusted.between(start, end)
+            cpu, gpu, cost = cpu + a_cpu, gpu + a_gpu, cost + a_cost
+    return cpu, gpu, cost
 
 
 class Held:

@@ -98,6 +98,14 @@ class SqlLedger:
         except SQLAlchemyError as exc:
             raise LedgerUnavailable(f"database unreachable: {exc}") from exc
 
+    def events(self, after: int, limit: int, types: tuple[str, ...] = (), scope: str | None = None) -> list[Event]:
+        from hpcpolicy.ledger.sql.audit import read_events  # the audit module builds on this one
+
+        try:
+            return read_events(self, after, limit, types, scope)
+        except SQLAlchemyError as exc:
+            raise LedgerUnavailable(f"database error: {exc}") from exc
+
 
 # Deadlock and serialization failures: the transaction was rolled back and may simply be run again.
 _CONTENTION_SQLSTATES = {"40001", "40P01", "55P03"}  # PostgreSQL: serialization, deadlock, lock not available
