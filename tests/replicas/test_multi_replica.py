@@ -91,7 +91,9 @@ async def client(n: int, urls: list[str], http: httpx.AsyncClient, book: Book) -
 
 async def traffic(urls: list[str]) -> Book:
     book = Book()
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    # Idle connections are dropped by the client (2 s) before a replica's keep-alive timeout (uvicorn: 5 s)
+    # closes them: otherwise a request sent on a connection the server is closing fails with ReadError.
+    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS, keepalive_expiry=2.0)
     async with httpx.AsyncClient(limits=limits, timeout=60) as http:
         await asyncio.gather(*(client(n, urls, http, book) for n in range(CLIENTS)))
     return book
