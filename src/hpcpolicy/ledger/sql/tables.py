@@ -188,3 +188,37 @@ events = Table(
     Column("hash", String(64)),
     **BINARY,
 )
+
+#: Signed (seq, hash) pairs of the chain (docs/design/audit.md): the sealer signs one every N events or
+#: minute with the Ed25519 key from settings; exported copies catch a chain rewritten from some point on.
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", String(64), nullable=False),
+    Column("time", Time, nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("signature", String(128), nullable=False),
+    **BINARY,
+)
+
+#: The last sealed event each sink acknowledged: delivery resumes after it (at least once, in order).
+audit_cursors = Table(
+    "audit_cursors",
+    metadata,
+    Column("sink", Ident, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("updated_at", Time, nullable=False),
+    **BINARY,
+)
+
+#: A lease per singleton job (the audit delivery worker): one replica holds it until ``expires_at`` and
+#: renews it while alive; when the holder dies the lease runs out and another replica takes it.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", Ident, primary_key=True),
+    Column("holder", Ident, nullable=False),
+    Column("expires_at", Time, nullable=False),
+    **BINARY,
+)
