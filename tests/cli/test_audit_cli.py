@@ -44,3 +44,13 @@ def test_decisions_seal_into_a_chain_that_verify_checks(data_dir: Path) -> None:
         conn.execute(text("UPDATE events SET actor = 'user:mallory' WHERE seq = 3"))
     code, _, err = run("audit", "verify", "--data-dir", str(data_dir))
     assert code == 1 and "audit chain broken after 2 good event(s): event 3: edited" in " ".join(err.split())
+
+
+def test_keys_created_and_revoked_on_the_command_line_are_audited(data_dir: Path) -> None:
+    code, key, _ = run("keys", "create", "gateway", "--data-dir", str(data_dir))
+    assert code == 0 and key.strip()
+    assert run("keys", "revoke", "gateway", "--data-dir", str(data_dir))[0] == 0
+    assert run("audit", "seal", "--data-dir", str(data_dir)) == (0, "sealed 2 event(s)\n", "")
+    gov = governance_from(settings_from(data_dir=data_dir), distribute=False)
+    kinds = [(e.type, e.actor.startswith("local:")) for e in gov.ctx.ledger.events(0, 10)]  # type: ignore[union-attr]
+    assert kinds == [("hpcpolicy.key.created", True), ("hpcpolicy.key.revoked", True)]

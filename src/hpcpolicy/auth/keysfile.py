@@ -101,6 +101,14 @@ def revoke_key(path: Path, key_id_or_name: str) -> list[ApiKeyRecord]:
     return removed
 
 
+def restore_keys(path: Path, records: Sequence[ApiKeyRecord]) -> None:
+    """Put back ``records`` that are not in the file (undoing a revocation whose audit event failed)."""
+    with _locked(path):
+        present = load_keys_file(path)
+        known = {r.key_id for r in present}
+        _write_records(path, [*present, *(r for r in records if r.key_id not in known)])
+
+
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     """Serialise writers (two ``keys create`` at once would otherwise lose one key)."""

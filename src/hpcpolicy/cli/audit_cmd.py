@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from hpcpolicy.cli.common import fail, out
-from hpcpolicy.cli.service_cmds import DataDirOpt, DbOpt, _redact, settings_from
-from hpcpolicy.ledger.base import LedgerUnavailable
+from hpcpolicy.cli.service_cmds import DataDirOpt, DbOpt, ledger_from, settings_from
 
 if TYPE_CHECKING:
     from hpcpolicy.ledger.sql.ledger import SqlLedger
@@ -18,17 +17,7 @@ app = typer.Typer(help="The audit log: seal and verify its hash chain.", no_args
 
 
 def _ledger(database_url: str | None, data_dir: Path | None) -> SqlLedger:
-    from hpcpolicy.ledger.sql.connect import create_ledger_engine
-    from hpcpolicy.ledger.sql.ledger import SqlLedger
-
-    settings = settings_from(database_url=database_url, data_dir=data_dir)
-    url = settings.ledger_url()
-    try:
-        ledger = SqlLedger(create_ledger_engine(url, connect_timeout=settings.db_timeout_seconds))
-        ledger.ping()
-    except LedgerUnavailable as exc:
-        fail(f"cannot reach the ledger database ({_redact(url)}): {exc}")
-    return ledger
+    return ledger_from(settings_from(database_url=database_url, data_dir=data_dir))
 
 
 @app.command("seal")

@@ -2,20 +2,28 @@
 
 The keys file is ``HPCPOLICY_KEYS_FILE`` or ``<data dir>/keys.yaml``; ``hpcpolicy serve`` reads the same
 file, so creating the first key turns authentication on. A key's plaintext is printed once and never stored.
+With the audit log on (``HPCPOLICY_AUDIT_LOG``), creating and revoking record an event in the ledger
+database, as the local user who ran the command (``local:<user>``).
 """
 
 from __future__ import annotations
 
+import getpass
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from hpcpolicy.auth import SCOPE_DECIDE, AuthSettings, KeysFileError, create_key, load_keys_file, revoke_key
+from hpcpolicy.auth import SCOPE_DECIDE, AuthSettings, KeysFileError, load_keys_file
 from hpcpolicy.cli.common import err, fail, out
+from hpcpolicy.cli.service_cmds import DbOpt, ledger_from, settings_from
+from hpcpolicy.ledger.base import LedgerUnavailable
 from hpcpolicy.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from hpcpolicy.ledger.sql.ledger import SqlLedger
 
 app = typer.Typer(help="Service API keys (stored hashed; the plaintext is shown once).", no_args_is_help=True)
 
@@ -34,6 +42,19 @@ def keys_path(file: Path | None, data_dir: Path | None) -> Path:
     except Exception as exc:  # pydantic's ValidationError names the bad variables
         fail(f"invalid settings in the environment: {exc}")
     return auth.keys_file_or(data_dir or settings.data_dir)
+
+
+def _audit_ledger(database_url: str | None, data_dir: Path | None) -> SqlLedger | None:
+    """The ledger that records key events, when the audit log is on (migrated, as a first start would)."""
+    settings = settings_from(database_url=database_url, data_dir=data_dir)
+    return ledger_from(settings, migrate=True) if settings.audit_log else None
+
+
+def _actor() -> str:
+    try:
+        return f"local:{getpass.getuser()}"
+    except (KeyError, OSError):  # no passwd entry (a container's arbitrary uid)
+        return "local:unknown"
 
 
 @app.command("create")
@@ -56,14 +77,22 @@ def create(
     ] = False,
     file: FileOpt = None,
     data_dir: DataDirOpt = None,
+    database_url: DbOpt = None,
 ) -> None:
     """Create a key, store its hash, print the key once on stdout."""
     path = keys_path(file, data_dir)
+    from hpcpolicy.service.keys import create_recorded
+
+    ledger = _audit_ledger(database_url, data_dir)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        key, record = create_key(path, name, scope or [SCOPE_DECIDE], may_assert_identity=may_assert_identity)
+        key, record = create_recorded(
+            path, ledger, _actor(), name, scope or [SCOPE_DECIDE], may_assert_identity=may_assert_identity
+        )
     except (KeysFileError, ValueError, OSError) as exc:
         fail(f"{path}: {exc}")
+    except LedgerUnavailable as exc:
+        fail(f"the key's audit event could not be recorded, so no key was created: {exc}")
     err.print(
         f"created key {record.key_id} ({record.name}; scopes {', '.join(sorted(record.scopes))}"
         f"{'; may assert identities' if record.may_assert_identity else ''}) in {path}. "
@@ -101,13 +130,19 @@ def revoke(
     key: Annotated[str, typer.Argument(help="key_id, or a name (revokes every key of that name).")],
     file: FileOpt = None,
     data_dir: DataDirOpt = None,
+    database_url: DbOpt = None,
 ) -> None:
     """Remove a key; a running server stops accepting it when it re-reads the file."""
     path = keys_path(file, data_dir)
+    from hpcpolicy.service.keys import revoke_recorded
+
+    ledger = _audit_ledger(database_url, data_dir) if path.exists() else None
     try:
-        removed = revoke_key(path, key) if path.exists() else []
+        removed = revoke_recorded(path, ledger, _actor(), key) if path.exists() else []
     except KeysFileError as exc:
         fail(str(exc))
+    except LedgerUnavailable as exc:
+        fail(f"the revocation's audit event could not be recorded, so the key was kept: {exc}")
     if not removed:
         fail(f"no key {key!r} in {path}")
     for r in removed:

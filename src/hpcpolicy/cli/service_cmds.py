@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -17,6 +17,9 @@ from hpcpolicy.policy import PolicyError
 from hpcpolicy.service import Governance, ServiceError
 from hpcpolicy.service.accounts import ScopeTotals
 from hpcpolicy.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from hpcpolicy.ledger.sql.ledger import SqlLedger
 
 PolicyOpt = Annotated[
     Path | None, typer.Option(help="Policy file (default: the packaged example; env HPCPOLICY_POLICY).")
@@ -34,6 +37,25 @@ def settings_from(**flags: Any) -> ServiceSettings:
     except Exception as exc:  # pydantic's ValidationError lists the bad variables
         fail(f"invalid settings in the environment: {exc}")
     return base.model_copy(update={k: v for k, v in flags.items() if v is not None})
+
+
+def ledger_from(settings: ServiceSettings, *, migrate: bool = False) -> SqlLedger:
+    """The ledger database of ``settings`` (with its audit setting), reachable, migrated if asked; exits
+    with a message naming the (redacted) URL when it cannot be reached."""
+    from hpcpolicy.ledger.sql.connect import create_ledger_engine
+    from hpcpolicy.ledger.sql.ledger import SqlLedger
+    from hpcpolicy.ledger.sql.migrate import upgrade
+
+    url = settings.ledger_url()
+    try:
+        ledger = SqlLedger(create_ledger_engine(url, connect_timeout=settings.db_timeout_seconds),
+                           audit=settings.audit_log)  # fmt: skip
+        ledger.ping()
+        if migrate:
+            upgrade(ledger.engine)
+    except LedgerUnavailable as exc:
+        fail(f"cannot reach the ledger database ({_redact(url)}): {exc}")
+    return ledger
 
 
 def governance_from(settings: ServiceSettings, *, migrate: bool = True, distribute: bool = True) -> Governance:

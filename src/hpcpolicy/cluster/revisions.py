@@ -24,8 +24,11 @@ from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from hpcpolicy.ledger.base import LedgerUnavailable
-from hpcpolicy.ledger.sql.ledger import DuplicateKey, SqlLedger, from_db, to_db
+from hpcpolicy.ledger.events import PolicyRevisionFacts, policy_event
+from hpcpolicy.ledger.sql.ledger import DuplicateKey, SqlLedger, SqlSession, from_db, to_db
 from hpcpolicy.ledger.sql.tables import policy_revisions as table
+from hpcpolicy.observability.logs import request_id
+from hpcpolicy.policy.diff import summarize
 
 AUTHOR_MAX = 191  # the column's width (indexed-string limit shared with the ledger tables)
 
@@ -48,27 +51,27 @@ class RevisionStore:
 
     def latest_id(self) -> int | None:
         """The highest revision id (one primary-key lookup: what every replica polls)."""
-        with self._session() as conn:
-            return _head(conn)
+        with self._session() as session:
+            return _head(session.conn)
 
     def latest(self) -> PolicyRevision | None:
-        with self._session() as conn:
-            row = conn.execute(select(table).order_by(table.c.id.desc()).limit(1)).mappings().first()
+        with self._session() as session:
+            row = session.conn.execute(select(table).order_by(table.c.id.desc()).limit(1)).mappings().first()
         return _revision(row) if row else None
 
     def newest_with(self, version: str) -> PolicyRevision | None:
         """The newest revision that stored a policy with this version (name and content hash), if any."""
         query = select(table).where(table.c.version == version).order_by(table.c.id.desc()).limit(1)
-        with self._session() as conn:
-            row = conn.execute(query).mappings().first()
+        with self._session() as session:
+            row = session.conn.execute(query).mappings().first()
         return _revision(row) if row else None
 
     def append(self, version: str, text: str, source: str, author: str) -> PolicyRevision:
         """Store a new revision after the current head (retrying if another writer appended meanwhile)."""
         for _ in range(self._attempts):
             try:
-                with self._session() as conn:
-                    return self._insert(conn, _head(conn) or 0, version, text, source, author)
+                with self._session() as session:
+                    return self._insert(session, _head(session.conn) or 0, version, text, source, author)
             except DuplicateKey:
                 continue
         raise LedgerUnavailable(f"could not store the policy revision after {self._attempts} conflicting writes")
@@ -76,9 +79,9 @@ class RevisionStore:
     def seed(self, version: str, text: str, source: str, author: str) -> PolicyRevision:
         """The first revision, if none is stored; else (another replica got there first) the latest one."""
         try:
-            with self._session() as conn:
-                if _head(conn) is None:
-                    return self._insert(conn, 0, version, text, source, author)
+            with self._session() as session:
+                if _head(session.conn) is None:
+                    return self._insert(session, 0, version, text, source, author)
         except DuplicateKey:
             pass  # a replica starting at the same moment seeded it: adopt its revision
         latest = self.latest()
@@ -87,9 +90,11 @@ class RevisionStore:
         return latest
 
     def _insert(
-        self, conn: Connection, previous: int, version: str, text: str, source: str, author: str
+        self, session: SqlSession, previous: int, version: str, text: str, source: str, author: str
     ) -> PolicyRevision:
-        at = self._clock()
+        """Insert the revision after ``previous`` and, with the audit log on, its event in the same
+        transaction (what changed since ``previous``: see :mod:`hpcpolicy.policy.diff`)."""
+        conn, at = session.conn, self._clock()
         row: dict[str, Any] = {
             "previous_id": previous,
             "version": version,
@@ -100,14 +105,19 @@ class RevisionStore:
         }
         new_id = conn.execute(insert(table), row).inserted_primary_key
         assert new_id is not None
-        return PolicyRevision(int(new_id[0]), version, text, source, row["author"], at)
+        revision = PolicyRevision(int(new_id[0]), version, text, source, row["author"], at)
+        if session.audit:
+            before = conn.execute(select(table.c.text).where(table.c.id == previous)).scalar() if previous else None
+            facts = PolicyRevisionFacts(revision.id, previous, version, source, revision.author, at)
+            session.record(policy_event(facts, summarize(before, text), request_id.get()))
+        return revision
 
     @contextmanager
-    def _session(self) -> Iterator[Connection]:
+    def _session(self) -> Iterator[SqlSession]:
         """A ledger transaction; any other database failure (a schema not migrated) is LedgerUnavailable too."""
         try:
             with self._ledger.session() as session:
-                yield session.conn
+                yield session
         except SQLAlchemyError as exc:
             raise LedgerUnavailable(f"policy revisions: {type(exc).__name__}: {exc}") from exc
 

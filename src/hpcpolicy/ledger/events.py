@@ -31,6 +31,9 @@ DECISION_MADE = "hpcpolicy.decision.made"
 LIEN_RESERVED = "hpcpolicy.lien.reserved"
 CHARGE_RECORDED = "hpcpolicy.charge.recorded"
 ADJUSTMENT_RECORDED = "hpcpolicy.adjustment.recorded"
+POLICY_REVISED = "hpcpolicy.policy.revised"
+KEY_CREATED = "hpcpolicy.key.created"
+KEY_REVOKED = "hpcpolicy.key.revoked"
 #: A lien's later states: started, finished, cancelled, failed, expired; ``updated`` while still reserved
 #: (a job id bound at admission).
 LIEN_STATE = {
@@ -41,7 +44,8 @@ LIEN_STATE = {
     LienState.FAILED: "hpcpolicy.lien.failed",
     LienState.EXPIRED: "hpcpolicy.lien.expired",
 }
-TYPES = frozenset({DECISION_MADE, LIEN_RESERVED, CHARGE_RECORDED, ADJUSTMENT_RECORDED, *LIEN_STATE.values()})
+TYPES = frozenset({DECISION_MADE, LIEN_RESERVED, CHARGE_RECORDED, ADJUSTMENT_RECORDED, POLICY_REVISED, KEY_CREATED,
+                   KEY_REVOKED, *LIEN_STATE.values()})  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +114,18 @@ def sealed(event: Event, seq: int, prev_hash: str) -> Event:
     """``event`` as the ``seq``-th of the chain, after the event whose hash is ``prev_hash``."""
     return Event(event.event_id, event.type, event.subject, event.time, event.actor, event.request_id,
                  event.scopes, event.data, seq, prev_hash, link(prev_hash, seq, digest(event.body())))  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRevisionFacts:
+    """What a policy revision's event records (the store's row without its text)."""
+
+    id: int
+    previous_id: int
+    version: str
+    source: str
+    author: str
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +207,22 @@ def adjustment_event(adjustment: Adjustment, request_id: str | None) -> Event:
             "author": adjustment.author, "key": adjustment.key}  # fmt: skip
     scope = adjustment.scope.partition("#")[0].partition("[")[0]
     return _event(ADJUSTMENT_RECORDED, adjustment.id, adjustment.at, adjustment.author, request_id, (scope,), data)
+
+
+def policy_event(revision: PolicyRevisionFacts, changes: dict[str, Any], request_id: str | None) -> Event:
+    """A policy made active: who stored it, from where, which version, and what changed (``changes``: a
+    summary from :func:`hpcpolicy.policy.diff.summarize`); the text itself stays in ``policy_revisions``."""
+    data = {"id": revision.id, "previous_id": revision.previous_id, "version": revision.version,
+            "source": revision.source, "author": revision.author, "changes": changes}  # fmt: skip
+    return _event(POLICY_REVISED, f"policy:{revision.id}", revision.created_at, revision.author, request_id,
+                  ("policy",), data)  # fmt: skip
+
+
+def key_event(created: bool, key_id: str, name: str, scopes: Iterable[str], may_assert_identity: bool,
+              at: datetime, actor: str) -> Event:  # fmt: skip
+    """An API key created or revoked (its id, holder and grants; never the secret or its hash)."""
+    data = {"key_id": key_id, "name": name, "scopes": sorted(scopes), "may_assert_identity": may_assert_identity}
+    return _event(KEY_CREATED if created else KEY_REVOKED, f"key:{key_id}", at, actor, None, ("keys",), data)
 
 
 def _event(kind: str, subject: str, at: datetime, actor: str | None, request_id: str | None,
