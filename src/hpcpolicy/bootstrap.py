@@ -6,12 +6,27 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from hpcpolicy.cluster import RevisionStore, start_policy_sync
+from hpcpolicy.ledger.checkpoints import Signer
+from hpcpolicy.ledger.sql.audit import CheckpointPolicy
 from hpcpolicy.ledger.sql.connect import create_ledger_engine
 from hpcpolicy.ledger.sql.ledger import SqlLedger
 from hpcpolicy.ledger.sql.migrate import upgrade
 from hpcpolicy.service import Governance, PolicyStore
 from hpcpolicy.service.context import Context, utc_now
 from hpcpolicy.settings import ServiceSettings
+
+
+def checkpoint_policy(settings: ServiceSettings) -> CheckpointPolicy | None:
+    """How the sealer signs checkpoints, from settings (None without a signing key).
+    Raises CheckpointKeyError for a key file that cannot be read."""
+    if settings.audit_signing_key_file is None:
+        return None
+    return CheckpointPolicy(
+        Signer.from_file(settings.audit_signing_key_file),
+        settings.audit_checkpoint_events,
+        timedelta(seconds=settings.audit_checkpoint_seconds),
+        settings.audit_checkpoint_file,
+    )
 
 
 def build_governance(
@@ -37,6 +52,7 @@ def build_governance(
         statement_timeout=settings.request_timeout_seconds,
     )
     ledger = SqlLedger(engine, audit=settings.audit_log)
+    ledger.checkpoints = checkpoint_policy(settings)
     ledger.ping()
     if migrate:
         upgrade(engine)

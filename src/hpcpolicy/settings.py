@@ -34,6 +34,12 @@ class ServiceSettings(BaseSettings):
     #: Record an audit event with every ledger change and seal them into a hash chain (docs/design/audit.md).
     #: Off by default while its cost exceeds its budget (about 20 % of reserved-decision throughput on SQLite).
     audit_log: bool = False
+    #: Ed25519 private key (PEM) the sealer signs checkpoints with (``hpcpolicy audit keygen``); None: unsigned.
+    audit_signing_key_file: Path | None = None
+    audit_checkpoint_events: int = Field(default=1000, ge=1, le=10_000_000)  # a checkpoint at least this often...
+    audit_checkpoint_seconds: float = Field(default=60.0, gt=0, le=86_400)  # ...and this often while events come
+    #: Each new checkpoint is also appended here (JSON lines): put it where the database admin cannot write.
+    audit_checkpoint_file: Path | None = None
     walltime_grace_seconds: int = Field(default=900, ge=0, le=7 * 86400)  # a usage report may overrun this much
     db_timeout_seconds: float = Field(default=5.0, gt=0)
     request_timeout_seconds: float = Field(default=5.0, gt=0)  # a request waits this long for the ledger, then 503

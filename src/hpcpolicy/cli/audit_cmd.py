@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -11,9 +12,10 @@ from hpcpolicy.cli.common import fail, out
 from hpcpolicy.cli.service_cmds import DataDirOpt, DbOpt, ledger_from, settings_from
 
 if TYPE_CHECKING:
+    from hpcpolicy.ledger.checkpoints import Checkpoint
     from hpcpolicy.ledger.sql.ledger import SqlLedger
 
-app = typer.Typer(help="The audit log: seal and verify its hash chain.", no_args_is_help=True)
+app = typer.Typer(help="The audit log: seal, verify, sign, read and archive it.", no_args_is_help=True)
 
 
 def _ledger(database_url: str | None, data_dir: Path | None) -> SqlLedger:
@@ -37,14 +39,99 @@ def verify(
     database_url: DbOpt = None,
     data_dir: DataDirOpt = None,
     start: Annotated[int, typer.Option("--from", min=1, help="Start at this sequence number.")] = 1,
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option(help="Exported checkpoints (JSON lines) to hold the chain against: catches a rewritten chain."),
+    ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(help="Ed25519 public key (PEM) of the checkpoints; default: of HPCPOLICY_AUDIT_SIGNING_KEY_FILE."),
+    ] = None,
 ) -> None:
-    """Walk the chain and name the first event edited, deleted, inserted or moved; exit 1 if there is one."""
-    from hpcpolicy.ledger.sql.audit import unsealed
+    """Walk the chain and name the first event edited, deleted, inserted or moved, then check signed
+    checkpoints (the database's and an exported file's) against it; exit 1 at the first problem."""
+    from hpcpolicy.ledger.checkpoints import CheckpointKeyError, check_checkpoints, load_public_key
+    from hpcpolicy.ledger.sql.audit import hash_at, stored_checkpoints, unsealed
     from hpcpolicy.ledger.sql.audit import verify as verify_events
 
-    ledger = _ledger(database_url, data_dir)
+    settings = settings_from(database_url=database_url, data_dir=data_dir)
+    ledger = ledger_from(settings)
+    key_file = public_key or settings.audit_signing_key_file
+    if checkpoints is not None and key_file is None:
+        fail("--checkpoints needs --public-key (or HPCPOLICY_AUDIT_SIGNING_KEY_FILE) to check the signatures")
+    exported = _read_checkpoints(checkpoints) if checkpoints is not None else None
     checked, found = verify_events(ledger, start)
     pending = unsealed(ledger)
     if found is not None:
         fail(f"audit chain broken after {checked - 1} good event(s): {found}")
     out.print(f"ok: {checked} event(s) from seq {start} chain; {pending} not sealed yet")
+    if key_file is None:
+        return
+    try:
+        public = load_public_key(key_file)
+    except CheckpointKeyError as exc:
+        fail(str(exc))
+    sources = [("stored", stored_checkpoints(ledger))]
+    if exported is not None:
+        sources.append((str(checkpoints), exported))
+    for where, found_checkpoints in sources:
+        count, problem = check_checkpoints(found_checkpoints, public, partial(hash_at, ledger))
+        if problem is not None:
+            fail(f"{where} checkpoints: {problem}")
+        out.print(f"ok: {count} {where} checkpoint(s) match the chain")
+
+
+@app.command("keygen")
+def keygen(
+    out_file: Annotated[
+        Path, typer.Option("--out", help="Private key file (PEM, mode 0600); the public key goes to FILE.pub.")
+    ],
+) -> None:
+    """Make an Ed25519 key for signing checkpoints (set HPCPOLICY_AUDIT_SIGNING_KEY_FILE to it)."""
+    from hpcpolicy.atomicfile import write_atomically
+    from hpcpolicy.ledger.checkpoints import new_private_key_pem
+
+    if out_file.exists():
+        fail(f"{out_file} exists; not overwriting a signing key")
+    private, public = new_private_key_pem()
+    try:
+        write_atomically(out_file, private.decode(), mode=0o600)
+        write_atomically(out_file.with_name(out_file.name + ".pub"), public.decode(), mode=0o644)
+    except OSError as exc:
+        fail(f"{out_file}: {exc}")
+    out.print(f"wrote {out_file} and {out_file}.pub")
+
+
+@app.command("checkpoints")
+def export_checkpoints(
+    database_url: DbOpt = None,
+    data_dir: DataDirOpt = None,
+    after: Annotated[int, typer.Option(min=0, help="Only checkpoints after this sequence number.")] = 0,
+) -> None:
+    """Print the signed checkpoints as JSON lines (keep them where the database admin cannot write)."""
+    import orjson
+
+    from hpcpolicy.ledger.sql.audit import stored_checkpoints
+
+    for cp in stored_checkpoints(_ledger(database_url, data_dir), after):
+        typer.echo(orjson.dumps(cp.to_dict()).decode())
+
+
+def _read_checkpoints(path: Path) -> list[Checkpoint]:
+    import orjson
+
+    from hpcpolicy.ledger.checkpoints import Checkpoint
+
+    found = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"{path}: {exc}")
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            found.append(Checkpoint.from_dict(orjson.loads(line), f"{path}:{number}"))
+        except (orjson.JSONDecodeError, ValueError) as exc:
+            fail(f"{path}:{number}: {exc}" if isinstance(exc, orjson.JSONDecodeError) else str(exc))
+    return found

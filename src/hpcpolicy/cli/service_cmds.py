@@ -12,6 +12,7 @@ import typer
 from hpcpolicy.cli import render
 from hpcpolicy.cli.common import err, fail, out
 from hpcpolicy.ledger.base import LedgerUnavailable
+from hpcpolicy.ledger.checkpoints import CheckpointKeyError
 from hpcpolicy.observability import logs
 from hpcpolicy.policy import PolicyError
 from hpcpolicy.service import Governance, ServiceError
@@ -40,8 +41,9 @@ def settings_from(**flags: Any) -> ServiceSettings:
 
 
 def ledger_from(settings: ServiceSettings, *, migrate: bool = False) -> SqlLedger:
-    """The ledger database of ``settings`` (with its audit setting), reachable, migrated if asked; exits
+    """The ledger database of ``settings`` (with its audit settings), reachable, migrated if asked; exits
     with a message naming the (redacted) URL when it cannot be reached."""
+    from hpcpolicy.bootstrap import checkpoint_policy
     from hpcpolicy.ledger.sql.connect import create_ledger_engine
     from hpcpolicy.ledger.sql.ledger import SqlLedger
     from hpcpolicy.ledger.sql.migrate import upgrade
@@ -53,8 +55,11 @@ def ledger_from(settings: ServiceSettings, *, migrate: bool = False) -> SqlLedge
         ledger.ping()
         if migrate:
             upgrade(ledger.engine)
+        ledger.checkpoints = checkpoint_policy(settings)
     except LedgerUnavailable as exc:
         fail(f"cannot reach the ledger database ({_redact(url)}): {exc}")
+    except CheckpointKeyError as exc:
+        fail(f"audit signing key (HPCPOLICY_AUDIT_SIGNING_KEY_FILE): {exc}")
     return ledger
 
 
@@ -69,6 +74,8 @@ def governance_from(settings: ServiceSettings, *, migrate: bool = True, distribu
         fail("the policy is invalid; not starting")
     except LedgerUnavailable as exc:
         fail(f"cannot reach the ledger database ({_redact(settings.ledger_url())}): {exc}")
+    except CheckpointKeyError as exc:
+        fail(f"audit signing key (HPCPOLICY_AUDIT_SIGNING_KEY_FILE): {exc}")
 
 
 def serve(

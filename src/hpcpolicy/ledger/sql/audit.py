@@ -9,14 +9,23 @@ several replicas take turns and never fork the chain.
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from sqlalchemy import bindparam, func, literal, select, update
+import orjson
+from sqlalchemy import bindparam, func, insert, literal, select, update
 
+from hpcpolicy.ledger.checkpoints import Checkpoint, Signer
 from hpcpolicy.ledger.events import GENESIS, Event, Tamper, link, verify_chain
-from hpcpolicy.ledger.sql.ledger import SqlLedger
+from hpcpolicy.ledger.sql.ledger import SqlLedger, SqlSession, from_db, to_db
 from hpcpolicy.ledger.sql.rows import event_from_row
-from hpcpolicy.ledger.sql.tables import events
+from hpcpolicy.ledger.sql.tables import audit_checkpoints, events
+
+log = logging.getLogger("hpcpolicy.audit")
 
 #: The scope lock sealers share.
 SEALER_LOCK = "audit:sealer"
@@ -27,8 +36,23 @@ _SEAL = (
 )
 
 
-def seal(ledger: SqlLedger, batch: int = 5000) -> int:
-    """Seal up to ``batch`` events committed so far, in the order they were inserted; return how many."""
+@dataclass(frozen=True, slots=True)
+class CheckpointPolicy:
+    """When the sealer signs a checkpoint (every ``events`` sealed events, or after ``interval`` when any
+    was sealed since the last), with which key, and the file each new one is appended to (JSON lines),
+    if any: a copy outside the database."""
+
+    signer: Signer
+    events: int = 1000
+    interval: timedelta = timedelta(minutes=1)
+    export_file: Path | None = None
+
+
+def seal(ledger: SqlLedger, batch: int = 5000, now: datetime | None = None) -> int:
+    """Seal up to ``batch`` events committed so far, in the order they were inserted; return how many.
+    With ``ledger.checkpoints`` set, sign a checkpoint in the same transaction when one is due."""
+    policy: CheckpointPolicy | None = getattr(ledger, "checkpoints", None)
+    signed: Checkpoint | None = None
     with ledger.session() as session:
         session.lock([SEALER_LOCK])
         conn = session.conn
@@ -46,7 +70,54 @@ def seal(ledger: SqlLedger, batch: int = 5000) -> int:
             previous = chained
         if updates:
             conn.execute(_SEAL, updates)
-        return len(updates)
+        if policy is not None and seq > 0:
+            signed = _checkpoint_if_due(session, policy, seq, previous, now or datetime.now(UTC))
+    if signed is not None and policy is not None and policy.export_file is not None:
+        append_checkpoints(policy.export_file, [signed])
+    return len(updates)
+
+
+def _checkpoint_if_due(
+    session: SqlSession, policy: CheckpointPolicy, seq: int, chain_hash: str, now: datetime
+) -> Checkpoint | None:
+    last = session.conn.execute(select(audit_checkpoints.c.seq, audit_checkpoints.c.time)
+                                .order_by(audit_checkpoints.c.seq.desc()).limit(1)).first()  # fmt: skip
+    if last is not None:
+        last_seq, last_time = int(last[0]), from_db(last[1])
+        assert last_time is not None
+        if seq <= last_seq or (seq - last_seq < policy.events and now - last_time < policy.interval):
+            return None
+    checkpoint = policy.signer.sign(seq, chain_hash, now)
+    session.conn.execute(insert(audit_checkpoints), [checkpoint.to_dict() | {"time": to_db(now)}])
+    return checkpoint
+
+
+def append_checkpoints(path: Path, checkpoints: list[Checkpoint]) -> None:
+    """Append checkpoints to an export file as JSON lines, synced to disk. A failure is logged, not raised:
+    the checkpoints stay in the database and ``hpcpolicy audit checkpoints`` exports them again."""
+    try:
+        with path.open("ab") as out:
+            out.write(b"".join(orjson.dumps(cp.to_dict()) + b"\n" for cp in checkpoints))
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError as exc:
+        log.warning("could not export audit checkpoint(s) to %s: %s", path, exc)
+
+
+def stored_checkpoints(ledger: SqlLedger, after: int = 0) -> list[Checkpoint]:
+    """The checkpoints the sealer stored, in ``seq`` order."""
+    query = select(audit_checkpoints).where(audit_checkpoints.c.seq > after).order_by(audit_checkpoints.c.seq)
+    with ledger.engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    return [Checkpoint(int(r["seq"]), r["hash"], from_db(r["time"]) or r["time"], r["key_id"], r["signature"])
+            for r in rows]  # fmt: skip
+
+
+def hash_at(ledger: SqlLedger, seq: int) -> str | None:
+    """The chain's hash of the ``seq``-th event, if there is one."""
+    with ledger.engine.connect() as conn:
+        found = conn.execute(select(events.c.hash).where(events.c.seq == seq)).scalar()
+    return str(found) if found is not None else None
 
 
 def sealed_events(ledger: SqlLedger, from_seq: int = 1, page: int = 2000) -> Iterator[Event]:

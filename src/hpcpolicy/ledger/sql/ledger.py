@@ -56,6 +56,8 @@ class SqlLedger:
         """``audit``: record an event with every change, in its transaction (:mod:`hpcpolicy.ledger.events`)."""
         self.engine = engine
         self.audit = audit
+        #: When the sealer signs checkpoints (``hpcpolicy.ledger.sql.audit.CheckpointPolicy``); None: never.
+        self.checkpoints: Any = None
         # SQLite admits one writer; threads of this process queue on a lock instead of spinning in
         # SQLite's busy handler, whose sleeps (up to 100 ms each) would turn contention into long tails.
         self._local_writer = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
