@@ -75,7 +75,8 @@ def test_users_read_their_own_events_only(setup, audited: Governance) -> None:
 @pytest.mark.parametrize(
     "params",
     [{"after": -1}, {"after": "1e309"}, {"limit": 0}, {"limit": 10**6}, {"type": "hpcpolicy.nope"},
-     {"type": "x" * 65}, {"scope": "user:\x00"}, {"scope": "galaxy:x"}, {"after": 10**400}],
+     {"type": "x" * 65}, {"scope": "user:\x00"}, {"scope": "galaxy:x"}, {"after": 10**400}, {"user": "a\x00"},
+     {"user": "x" * 300}, {"user": ""}],
 )  # fmt: skip
 def test_hostile_queries_are_problems(setup, params: dict[str, object]) -> None:
     client, keys = setup
@@ -91,3 +92,17 @@ def test_scope_filter_does_not_match_a_longer_name(setup, audited: Governance) -
     assert none["events"] == []
     underscore = client.get("/v1/events", params={"scope": "user:alic_"}, headers=keys["admin"]).json()
     assert underscore["events"] == []  # '_' is not a LIKE wildcard here
+
+
+def test_the_user_filter_reads_what_concerns_a_user_and_what_they_did(setup, audited: Governance) -> None:
+    client, keys = setup
+    for who in ("alice", "bob"):
+        decide(client, keys["gateway"], who)
+    seal(audited.ctx.ledger)  # type: ignore[arg-type]
+    bobs = client.get("/v1/events", params={"user": "bob"}, headers=keys["admin"]).json()["events"]
+    assert sorted(e["type"] for e in bobs) == ["hpcpolicy.decision.made", "hpcpolicy.lien.reserved"]
+    assert {e["data"]["user_id"] for e in bobs} == {"bob"}
+    mine = client.get("/v1/events", params={"user": "alice"}, headers=user("alice"))
+    assert mine.status_code == 200 and {e["data"]["user_id"] for e in mine.json()["events"]} == {"alice"}
+    assert client.get("/v1/events", params={"user": "bob"}, headers=user("alice")).status_code == 403
+    assert client.get("/v1/events", params={"user": "alice"}, headers=keys["reporter"]).status_code == 403

@@ -186,3 +186,6 @@ def test_reading_filters_by_whole_scope_names_and_types_on_every_backend(sql: Sq
     assert sql.events(0, 100, scope="user:ali") == [] and sql.events(0, 100, scope="user:alic_") == []
     assert sql.events(0, 100, scope="project:%") == []  # LIKE wildcards in a name are literal
     assert [e.subject for e in sql.events(0, 100, types=("hpcpolicy.lien.expired",))] == ["l2"]
+    assert {e.subject for e in sql.events(0, 100, user="alice")} >= {"d1", "l1", "c1"}
+    assert [e.subject for e in sql.events(0, 100, user="root")] == ["a1"]  # the adjustment's author
+    assert sql.events(0, 100, user="ali") == [] and sql.events(0, 100, user="%") == []

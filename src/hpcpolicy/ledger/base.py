@@ -92,7 +92,10 @@ class Ledger(Protocol):
         """Raise :class:`LedgerUnavailable` unless the storage answers."""
         ...
 
-    def events(self, after: int, limit: int, types: tuple[str, ...] = (), scope: str | None = None) -> list[Event]:
+    def events(
+        self, after: int, limit: int, types: tuple[str, ...] = (), scope: str | None = None, user: str | None = None
+    ) -> list[Event]:
         """Sealed audit events with ``seq`` > ``after``, oldest first, at most ``limit``, of ``types`` (all when
-        empty) and concerning ``scope`` when given (:mod:`hpcpolicy.ledger.events`)."""
+        empty), concerning ``scope`` when given, and concerning or caused by ``user`` when given
+        (:mod:`hpcpolicy.ledger.events`)."""
         ...

@@ -13,11 +13,13 @@ class AuditLog:
     def __init__(self, ctx: Context):
         self.ctx = ctx
 
-    def events(self, after: int, limit: int, types: tuple[str, ...] = (), scope: str | None = None) -> list[Event]:
+    def events(
+        self, after: int, limit: int, types: tuple[str, ...] = (), scope: str | None = None, user: str | None = None
+    ) -> list[Event]:
         """Sealed events after ``after`` (a cursor: the last ``seq`` read), oldest first."""
         unknown = sorted(set(types) - TYPES)
         if unknown:
             raise InvalidInput(f"unknown event type {unknown[0]}: one of {', '.join(sorted(TYPES))}")
         if scope is not None and scope.partition(":")[0] not in _SCOPE_KINDS:
             raise InvalidInput(f"scope {scope}: events concern user:, project:, team: or org: scopes")
-        return self.ctx.ledger.events(after, limit, types, scope)
+        return self.ctx.ledger.events(after, limit, types, scope, user)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from hpcpolicy.api.deps import CallerDep, GovernanceDep, OffloadDep
 from hpcpolicy.api.dto import EventsOut
 from hpcpolicy.auth import Forbidden
-from hpcpolicy.engine.limits import Scope
+from hpcpolicy.engine.limits import Ident, Scope
 
 router = APIRouter(prefix="/v1", tags=["audit"])
 
@@ -33,12 +33,17 @@ async def events(
         Query(description="Only these types (repeat the parameter), e.g. hpcpolicy.lien.expired"),
     ] = None,
     scope: Annotated[Scope | None, Query(description="Only events concerning this scope")] = None,
+    user: Annotated[Ident | None, Query(description="Only events concerning this user or caused by them")] = None,
 ) -> EventsOut:
     """Sealed events after ``after``, oldest first, at most ``limit``; ``after`` in the answer reads on."""
     if not who.trusted:
-        scope = scope or f"user:{who.subject}"
-        if not (who.kind == "user" and gov.accounts.belongs_to(who.subject, scope, who.groups)):
+        if user is not None and user != who.subject:
+            raise Forbidden(f"{who.describe()} may not read the events of user {user}")
+        scope = scope or (None if user is not None else f"user:{who.subject}")
+        if scope is not None and not (who.kind == "user" and gov.accounts.belongs_to(who.subject, scope, who.groups)):
             raise Forbidden(f"{who.describe()} may not read the events of {scope}")
-    found = await run(gov.audit.events, after, limit, tuple(type or ()), scope)
+        if who.kind != "user":
+            raise Forbidden(f"{who.describe()} may not read events")
+    found = await run(gov.audit.events, after, limit, tuple(type or ()), scope, user)
     last = found[-1].seq if found else None
     return EventsOut(events=[e.cloudevent() for e in found], after=last if last is not None else after)

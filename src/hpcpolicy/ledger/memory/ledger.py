@@ -68,7 +68,9 @@ class MemoryLedger:
     def ping(self) -> None:
         return None
 
-    def events(self, after: int, limit: int, types: tuple[str, ...] = (), scope: str | None = None) -> list[Event]:
+    def events(
+        self, after: int, limit: int, types: tuple[str, ...] = (), scope: str | None = None, user: str | None = None
+    ) -> list[Event]:
         return []  # the in-memory ledger keeps no audit log (a replay is not an audit subject)
 
     # LedgerSession

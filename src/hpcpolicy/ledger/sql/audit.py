@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
-from sqlalchemy import bindparam, func, insert, literal, select, update
+from sqlalchemy import ColumnElement, bindparam, func, insert, literal, or_, select, update
 
 from hpcpolicy.ledger.checkpoints import Checkpoint, Signer
 from hpcpolicy.ledger.events import GENESIS, Event, Tamper, link, verify_chain
@@ -156,6 +156,13 @@ def verify(ledger: SqlLedger, from_seq: int = 1) -> tuple[int, Tamper | None]:
     return counted, found
 
 
+def _concerns(scope: str) -> ColumnElement[bool]:
+    """The event's space-separated scopes include ``scope`` as a whole word (LIKE wildcards literal)."""
+    padded = literal(" ") + events.c.scopes + literal(" ")
+    escaped = scope.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return padded.like(f"% {escaped} %", escape="\\")
+
+
 def unsealed(ledger: SqlLedger) -> int:
     """How many committed events are not sealed yet (not covered by the chain)."""
     with ledger.engine.connect() as conn:
@@ -163,17 +170,23 @@ def unsealed(ledger: SqlLedger) -> int:
 
 
 def read_events(
-    ledger: SqlLedger, after: int, limit: int, types: tuple[str, ...] = (), scope: str | None = None
+    ledger: SqlLedger,
+    after: int,
+    limit: int,
+    types: tuple[str, ...] = (),
+    scope: str | None = None,
+    user: str | None = None,
 ) -> list[Event]:
     """Sealed events with ``seq`` > ``after`` in order, at most ``limit``: of the given ``types`` (all when
-    empty) and concerning ``scope`` (one of the space-separated scopes of the event) when given."""
+    empty), concerning ``scope`` (one of the space-separated scopes of the event) when given, and
+    concerning user ``user`` or caused by them (the actor ``user:<user>``) when given."""
     query = select(events).where(events.c.seq > after)
     if types:
         query = query.where(events.c.type.in_(types))
     if scope is not None:
-        padded = literal(" ") + events.c.scopes + literal(" ")
-        escaped = scope.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(padded.like(f"% {escaped} %", escape="\\"))
+        query = query.where(_concerns(scope))
+    if user is not None:
+        query = query.where(or_(_concerns(f"user:{user}"), events.c.actor == f"user:{user}"))
     with ledger.engine.connect() as conn:
         rows = conn.execute(query.order_by(events.c.seq).limit(limit)).mappings()
         return [event_from_row(row) for row in rows]

@@ -100,11 +100,13 @@ class SqlLedger:
         except SQLAlchemyError as exc:
             raise LedgerUnavailable(f"database unreachable: {exc}") from exc
 
-    def events(self, after: int, limit: int, types: tuple[str, ...] = (), scope: str | None = None) -> list[Event]:
+    def events(
+        self, after: int, limit: int, types: tuple[str, ...] = (), scope: str | None = None, user: str | None = None
+    ) -> list[Event]:
         from hpcpolicy.ledger.sql.audit import read_events  # the audit module builds on this one
 
         try:
-            return read_events(self, after, limit, types, scope)
+            return read_events(self, after, limit, types, scope, user)
         except SQLAlchemyError as exc:
             raise LedgerUnavailable(f"database error: {exc}") from exc
 
