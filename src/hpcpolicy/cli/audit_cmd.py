@@ -135,3 +135,5 @@ def _read_checkpoints(path: Path) -> list[Checkpoint]:
         except (orjson.JSONDecodeError, ValueError) as exc:
             fail(f"{path}:{number}: {exc}" if isinstance(exc, orjson.JSONDecodeError) else str(exc))
     return found
+
+from hpcpolicy.cli import audit_read_cmd  # noqa: E402, F401  (registers tail, export, explain, archive)

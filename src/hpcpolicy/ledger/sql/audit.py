@@ -176,6 +176,8 @@ def read_events(
     types: tuple[str, ...] = (),
     scope: str | None = None,
     user: str | None = None,
+    *,
+    newest_first: bool = False,
 ) -> list[Event]:
     """Sealed events with ``seq`` > ``after`` in order, at most ``limit``: of the given ``types`` (all when
     empty), concerning ``scope`` (one of the space-separated scopes of the event) when given, and
@@ -188,5 +190,6 @@ def read_events(
     if user is not None:
         query = query.where(or_(_concerns(f"user:{user}"), events.c.actor == f"user:{user}"))
     with ledger.engine.connect() as conn:
-        rows = conn.execute(query.order_by(events.c.seq).limit(limit)).mappings()
+        order = events.c.seq.desc() if newest_first else events.c.seq
+        rows = conn.execute(query.order_by(order).limit(limit)).mappings()
         return [event_from_row(row) for row in rows]

@@ -1,0 +1,111 @@
+"""``hpcpolicy audit tail|export``: the sealed audit log as CloudEvents JSON lines, for people and pipes.
+
+Both read sealed events only (what the chain covers), in ``seq`` order, filtered like ``GET /v1/events``.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import nullcontext
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, BinaryIO
+
+import typer
+
+from hpcpolicy.cli.audit_cmd import _ledger, app
+from hpcpolicy.cli.common import fail
+from hpcpolicy.cli.service_cmds import DataDirOpt, DbOpt
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from hpcpolicy.ledger.events import Event
+
+TypeOpt = Annotated[list[str] | None, typer.Option("--type", help="Only this event type (repeatable).")]
+ScopeOpt = Annotated[str | None, typer.Option(help="Only events concerning this scope, e.g. project:climate.")]
+UserOpt = Annotated[str | None, typer.Option(help="Only events concerning this user or caused by them.")]
+PAGE = 1000
+
+
+class Format(StrEnum):
+    jsonl = "jsonl"
+
+
+@app.command("tail")
+def tail(
+    database_url: DbOpt = None,
+    data_dir: DataDirOpt = None,
+    lines: Annotated[int, typer.Option("-n", "--lines", min=0, max=100_000, help="Events to show first.")] = 10,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing events as they are sealed.")] = False,
+    types: TypeOpt = None,
+    scope: ScopeOpt = None,
+    user: UserOpt = None,
+) -> None:
+    """The last sealed events as JSON lines (CloudEvents); with --follow, new ones as they are sealed."""
+    from hpcpolicy.ledger.sql.audit import read_events
+
+    ledger = _ledger(database_url, data_dir)
+    kinds = _types(types)
+    last = read_events(ledger, 0, lines, kinds, scope, user, newest_first=True) if lines else []
+    after = _write(reversed(last), typer.get_binary_stream("stdout"))
+    if after is None:  # nothing shown: follow from the newest event of any kind
+        newest = read_events(ledger, 0, 1, newest_first=True)
+        after = (newest[0].seq or 0) if newest else 0
+    while follow:
+        time.sleep(1.0)
+        after = _write(read_events(ledger, after, PAGE, kinds, scope, user), typer.get_binary_stream("stdout")) or after
+
+
+@app.command("export")
+def export(
+    database_url: DbOpt = None,
+    data_dir: DataDirOpt = None,
+    after: Annotated[int, typer.Option(min=0, help="Start after this sequence number.")] = 0,
+    until: Annotated[int | None, typer.Option(min=1, help="Stop at this sequence number.")] = None,
+    types: TypeOpt = None,
+    scope: ScopeOpt = None,
+    user: UserOpt = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.jsonl,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
+) -> None:
+    """Every sealed event after --after (to --until) as JSON lines (CloudEvents with the chain's fields)."""
+    from hpcpolicy.ledger.sql.audit import read_events
+
+    ledger = _ledger(database_url, data_dir)
+    kinds = _types(types)
+    try:
+        sink = out_file.open("wb") if out_file is not None else nullcontext(typer.get_binary_stream("stdout"))
+    except OSError as exc:
+        fail(f"{out_file}: {exc}")
+    with sink as stream:
+        while page := read_events(ledger, after, PAGE, kinds, scope, user):
+            wanted = [e for e in page if until is None or (e.seq or 0) <= until]
+            after = _write(wanted, stream) or after
+            if len(wanted) < len(page) or len(page) < PAGE:
+                break
+
+
+def _types(given: list[str] | None) -> tuple[str, ...]:
+    from hpcpolicy.ledger.events import TYPES
+
+    unknown = sorted(set(given or ()) - TYPES)
+    if unknown:
+        fail(f"unknown event type {unknown[0]}: one of {', '.join(sorted(TYPES))}")
+    return tuple(given or ())
+
+
+def _write(found: Iterable[Event], sink: BinaryIO) -> int | None:
+    """Write events as JSON lines; return the last one's ``seq`` (None when there was none)."""
+    import orjson
+
+    last = None
+    for event in found:
+        sink.write(orjson.dumps(_line(event)) + b"\n")
+        last = event.seq
+    sink.flush()
+    return last
+
+
+def _line(event: Event) -> dict[str, object]:
+    return event.cloudevent() | {"hpcpolicyprevhash": event.prev_hash, "hpcpolicyscopes": list(event.scopes)}

@@ -1,0 +1,47 @@
+"""``hpcpolicy audit tail|export``: sealed events as CloudEvents JSON lines, filtered and paged."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hpcpolicy.cli.service_cmds import governance_from, settings_from
+from hpcpolicy.engine import Request
+from tests.cli.test_audit_cli import data_dir, run  # noqa: F401  (data_dir: the audited data directory fixture)
+
+
+def _decisions(data_dir: Path, users: tuple[str, ...]) -> None:  # noqa: F811
+    gov = governance_from(settings_from(data_dir=data_dir), distribute=False)
+    for who in users:
+        assert gov.decide(Request(user_id=who, partition="cpu", cpus=1), "key:gw", reserve=True).decision["allow"]
+    assert run("audit", "seal", "--data-dir", str(data_dir))[0] == 0
+
+
+def lines(text: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_tail_prints_the_last_events_oldest_first_and_filters(data_dir: Path) -> None:  # noqa: F811
+    _decisions(data_dir, ("alice", "bob", "alice"))  # six events: a decision and a lien each
+    code, out, _ = run("audit", "tail", "-n", "3", "--data-dir", str(data_dir))
+    assert code == 0 and [e["hpcpolicyseq"] for e in lines(out)] == [4, 5, 6]
+    liens = ("--type", "hpcpolicy.lien.reserved")
+    code, out, _ = run("audit", "tail", "--user", "bob", *liens, "--data-dir", str(data_dir))
+    bobs = lines(out)
+    assert code == 0 and len(bobs) == 1 and bobs[0]["data"]["user_id"] == "bob"  # type: ignore[index]
+    assert bobs[0]["specversion"] == "1.0" and len(str(bobs[0]["hpcpolicyprevhash"])) == 64
+    code, _, err = run("audit", "tail", "--type", "hpcpolicy.nope", "--data-dir", str(data_dir))
+    assert code != 0 and "unknown event type hpcpolicy.nope" in err
+
+
+def test_export_writes_every_event_in_a_range_to_a_file(data_dir: Path, tmp_path: Path) -> None:  # noqa: F811
+    _decisions(data_dir, ("alice", "bob", "alice"))
+    code, out, _ = run("audit", "export", "--after", "1", "--until", "4", "--data-dir", str(data_dir))
+    assert code == 0 and [e["hpcpolicyseq"] for e in lines(out)] == [2, 3, 4]
+    target = tmp_path / "audit.jsonl"
+    code, out, _ = run("audit", "export", "--scope", "user:alice", "--out", str(target), "--data-dir", str(data_dir))
+    exported = lines(target.read_text())
+    assert code == 0 and out == "" and len(exported) == 4
+    assert {e["data"]["user_id"] for e in exported} == {"alice"}  # type: ignore[index]
+    code, _, err = run("audit", "export", "--out", str(tmp_path / "missing" / "x.jsonl"), "--data-dir", str(data_dir))
+    assert code != 0 and "missing" in err
