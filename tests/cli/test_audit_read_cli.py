@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from sqlalchemy import text
+
 from hpcpolicy.cli.service_cmds import governance_from, settings_from
 from hpcpolicy.engine import Request
 from tests.cli.test_audit_cli import data_dir, run  # noqa: F401  (data_dir: the audited data directory fixture)
@@ -45,3 +47,26 @@ def test_export_writes_every_event_in_a_range_to_a_file(data_dir: Path, tmp_path
     assert {e["data"]["user_id"] for e in exported} == {"alice"}  # type: ignore[index]
     code, _, err = run("audit", "export", "--out", str(tmp_path / "missing" / "x.jsonl"), "--data-dir", str(data_dir))
     assert code != 0 and "missing" in err
+
+
+def test_archive_then_prune_then_verify_with_the_archive(data_dir: Path, tmp_path: Path) -> None:  # noqa: F811
+    _decisions(data_dir, ("alice", "bob"))
+    archive = tmp_path / "archive"
+    code, out, _ = run("audit", "archive", "--before", "2999-01-01", "--out", str(archive), "--data-dir", str(data_dir))
+    assert code == 0 and "archived seq 1..4" in out and "DELETE FROM events WHERE seq <= 4" in out
+    code, out, _ = run("audit", "archive", "--before", "2999-01-01", "--out", str(archive), "--data-dir", str(data_dir))
+    assert code == 0 and "nothing to archive" in out
+    _decisions(data_dir, ("carol",))
+    gov = governance_from(settings_from(data_dir=data_dir), distribute=False)
+    with gov.ctx.ledger.engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(text("DELETE FROM events WHERE seq <= 4"))
+    code, out, err = run("audit", "verify", "--data-dir", str(data_dir))
+    assert code == 0 and "ok: 2 event(s) from seq 5 chain" in out and "events 1..4 are not in the database" in err
+    code, out, err = run("audit", "verify", "--archive", str(archive), "--data-dir", str(data_dir))
+    assert code == 0 and "ok: 4 archived event(s)" in out and err == ""
+    with gov.ctx.ledger.engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(text("DELETE FROM events WHERE seq = 5"))
+    code, _, err = run("audit", "verify", "--archive", str(archive), "--data-dir", str(data_dir))
+    assert code == 1 and "does not take up where the archive ends" in " ".join(err.split())
+    code, _, err = run("audit", "archive", "--before", "not-a-date", "--out", str(archive), "--data-dir", str(data_dir))
+    assert code == 2 and "--before" in err and "Invalid value" in err

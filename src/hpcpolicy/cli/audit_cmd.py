@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hpcpolicy.cli.common import fail, out
+from hpcpolicy.cli.common import err, fail, out
 from hpcpolicy.cli.service_cmds import DataDirOpt, DbOpt, ledger_from, settings_from
 
 if TYPE_CHECKING:
@@ -38,7 +37,12 @@ def seal(database_url: DbOpt = None, data_dir: DataDirOpt = None) -> None:
 def verify(
     database_url: DbOpt = None,
     data_dir: DataDirOpt = None,
-    start: Annotated[int, typer.Option("--from", min=1, help="Start at this sequence number.")] = 1,
+    start: Annotated[
+        int | None, typer.Option("--from", min=1, help="Start at this sequence number (default: the oldest held).")
+    ] = None,
+    archive: Annotated[
+        Path | None, typer.Option(help="Directory of archived segments (hpcpolicy audit archive) to check too.")
+    ] = None,
     checkpoints: Annotated[
         Path | None,
         typer.Option(help="Exported checkpoints (JSON lines) to hold the chain against: catches a rewritten chain."),
@@ -51,7 +55,7 @@ def verify(
     """Walk the chain and name the first event edited, deleted, inserted or moved, then check signed
     checkpoints (the database's and an exported file's) against it; exit 1 at the first problem."""
     from hpcpolicy.ledger.checkpoints import CheckpointKeyError, check_checkpoints, load_public_key
-    from hpcpolicy.ledger.sql.audit import hash_at, stored_checkpoints, unsealed
+    from hpcpolicy.ledger.sql.audit import first_sealed, hash_at, stored_checkpoints, unsealed
     from hpcpolicy.ledger.sql.audit import verify as verify_events
 
     settings = settings_from(database_url=database_url, data_dir=data_dir)
@@ -60,11 +64,16 @@ def verify(
     if checkpoints is not None and key_file is None:
         fail("--checkpoints needs --public-key (or HPCPOLICY_AUDIT_SIGNING_KEY_FILE) to check the signatures")
     exported = _read_checkpoints(checkpoints) if checkpoints is not None else None
-    checked, found = verify_events(ledger, start)
+    archived = _check_archive(ledger, archive) if archive is not None else {}
+    first = first_sealed(ledger)
+    checked, found = verify_events(ledger, start)  # None: from the oldest event the database holds
+    start = start or (first[0] if first else 1)
     pending = unsealed(ledger)
     if found is not None:
         fail(f"audit chain broken after {checked - 1} good event(s): {found}")
     out.print(f"ok: {checked} event(s) from seq {start} chain; {pending} not sealed yet")
+    if first is not None and first[0] > 1 and not archived:
+        err.print(f"note: events 1..{first[0] - 1} are not in the database (archived?); check them with --archive DIR")
     if key_file is None:
         return
     try:
@@ -74,11 +83,28 @@ def verify(
     sources = [("stored", stored_checkpoints(ledger))]
     if exported is not None:
         sources.append((str(checkpoints), exported))
+    def chain_hash(seq: int) -> str | None:
+        return hash_at(ledger, seq) or archived.get(seq)
+
     for where, found_checkpoints in sources:
-        count, problem = check_checkpoints(found_checkpoints, public, partial(hash_at, ledger))
+        count, problem = check_checkpoints(found_checkpoints, public, chain_hash)
         if problem is not None:
             fail(f"{where} checkpoints: {problem}")
         out.print(f"ok: {count} {where} checkpoint(s) match the chain")
+
+
+def _check_archive(ledger: SqlLedger, directory: Path) -> dict[int, str]:
+    """Check archived segments and their link to the database chain; their hashes by ``seq``."""
+    from hpcpolicy.ledger.sql.archive import ArchiveError, archived_hashes, check_archive
+
+    try:
+        count, problem = check_archive(ledger, directory)
+        if problem is not None:
+            fail(f"archive {directory}: {problem}")
+        out.print(f"ok: {count} archived event(s) in {directory} chain, and the database takes up after them")
+        return dict(archived_hashes(directory))
+    except ArchiveError as exc:
+        fail(str(exc))
 
 
 @app.command("keygen")

@@ -1,12 +1,14 @@
-"""``hpcpolicy audit tail|export``: the sealed audit log as CloudEvents JSON lines, for people and pipes.
+"""``hpcpolicy audit tail|export|archive``: the sealed audit log as CloudEvents JSON lines, for people and
+pipes, and as verified segments before an admin prunes old events.
 
-Both read sealed events only (what the chain covers), in ``seq`` order, filtered like ``GET /v1/events``.
+They read sealed events only (what the chain covers), in ``seq`` order, filtered like ``GET /v1/events``.
 """
 
 from __future__ import annotations
 
 import time
 from contextlib import nullcontext
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, BinaryIO
@@ -14,8 +16,8 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO
 import typer
 
 from hpcpolicy.cli.audit_cmd import _ledger, app
-from hpcpolicy.cli.common import fail
-from hpcpolicy.cli.service_cmds import DataDirOpt, DbOpt
+from hpcpolicy.cli.common import fail, out
+from hpcpolicy.cli.service_cmds import DataDirOpt, DbOpt, ledger_from, settings_from
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -84,6 +86,34 @@ def export(
             after = _write(wanted, stream) or after
             if len(wanted) < len(page) or len(page) < PAGE:
                 break
+
+
+@app.command("archive")
+def archive(
+    before: Annotated[datetime, typer.Option(help="Archive the events older than this (ISO date or time, UTC).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory of the segments (JSON lines + manifest).")],
+    database_url: DbOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Write the oldest events not archived yet (all before --before) as a verified segment with a signed
+    checkpoint; say which rows an admin may then delete. The service itself never deletes events."""
+    from hpcpolicy.ledger.sql.archive import ArchiveError
+    from hpcpolicy.ledger.sql.archive import archive as write_segment
+
+    settings = settings_from(database_url=database_url, data_dir=data_dir)
+    ledger = ledger_from(settings)
+    signer = ledger.checkpoints.signer if ledger.checkpoints is not None else None
+    moment = before if before.tzinfo else before.replace(tzinfo=UTC)
+    try:
+        segment = write_segment(ledger, moment, out_dir, signer, datetime.now(UTC))
+    except (ArchiveError, OSError) as exc:
+        fail(f"nothing archived: {exc}")
+    if segment is None:
+        out.print(f"nothing to archive before {moment.isoformat()}")
+        return
+    signed = "signed checkpoint" if segment.checkpoint else "no checkpoint (no HPCPOLICY_AUDIT_SIGNING_KEY_FILE)"
+    out.print(f"archived seq {segment.first}..{segment.last} to {out_dir / segment.name}.jsonl (verified; {signed})")
+    out.print(f"the database may now drop them: DELETE FROM events WHERE seq <= {segment.last}")
 
 
 def _types(given: list[str] | None) -> tuple[str, ...]:

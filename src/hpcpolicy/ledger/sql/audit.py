@@ -134,11 +134,17 @@ def sealed_events(ledger: SqlLedger, from_seq: int = 1, page: int = 2000) -> Ite
         after = int(rows[-1]["seq"])
 
 
-def verify(ledger: SqlLedger, from_seq: int = 1) -> tuple[int, Tamper | None]:
+def verify(ledger: SqlLedger, from_seq: int | None = None) -> tuple[int, Tamper | None]:
     """(events checked, the first break or None). From ``from_seq`` > 1, the chain is taken up from the
-    hash its predecessor records (which :func:`verify` from 1 vouches for)."""
+    hash its predecessor records (which :func:`verify` from 1 vouches for); without ``from_seq``, from the
+    first event the database holds (1, unless older events were archived and pruned: see
+    :mod:`hpcpolicy.ledger.sql.archive`), taken up from the ``prev_hash`` it records."""
     start_hash = GENESIS
-    if from_seq > 1:
+    if from_seq is None:
+        first = first_sealed(ledger)
+        from_seq = first[0] if first else 1
+        start_hash = first[1] if first else GENESIS
+    elif from_seq > 1:
         with ledger.engine.connect() as conn:
             row = conn.execute(select(events.c.hash).where(events.c.seq == from_seq - 1)).first()
         if row is None:
@@ -154,6 +160,14 @@ def verify(ledger: SqlLedger, from_seq: int = 1) -> tuple[int, Tamper | None]:
 
     found = verify_chain(counting(), from_seq, start_hash)
     return counted, found
+
+
+def first_sealed(ledger: SqlLedger) -> tuple[int, str] | None:
+    """(seq, prev_hash) of the oldest sealed event the database holds, if any."""
+    query = select(events.c.seq, events.c.prev_hash).where(events.c.seq.is_not(None)).order_by(events.c.seq)
+    with ledger.engine.connect() as conn:
+        row = conn.execute(query.limit(1)).first()
+    return (int(row[0]), str(row[1])) if row else None
 
 
 def _concerns(scope: str) -> ColumnElement[bool]:
