@@ -1,4 +1,4 @@
-"""``hpcpolicy audit tail|export|archive``: the sealed audit log as CloudEvents JSON lines, for people and
+"""``hpcpolicy audit tail|export|archive|explain``: the sealed audit log as CloudEvents JSON lines, for people and
 pipes, and as verified segments before an admin prunes old events.
 
 They read sealed events only (what the chain covers), in ``seq`` order, filtered like ``GET /v1/events``.
@@ -22,6 +22,7 @@ from hpcpolicy.cli.service_cmds import DataDirOpt, DbOpt, ledger_from, settings_
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from hpcpolicy.audit.explain import Explanation
     from hpcpolicy.ledger.events import Event
 
 TypeOpt = Annotated[list[str] | None, typer.Option("--type", help="Only this event type (repeatable).")]
@@ -114,6 +115,48 @@ def archive(
     signed = "signed checkpoint" if segment.checkpoint else "no checkpoint (no HPCPOLICY_AUDIT_SIGNING_KEY_FILE)"
     out.print(f"archived seq {segment.first}..{segment.last} to {out_dir / segment.name}.jsonl (verified; {signed})")
     out.print(f"the database may now drop them: DELETE FROM events WHERE seq <= {segment.last}")
+
+
+@app.command("explain")
+def explain(
+    decision_id: Annotated[str, typer.Argument(help="The decision's id (decision_id in the answer).")],
+    database_url: DbOpt = None,
+    data_dir: DataDirOpt = None,
+    policy: Annotated[
+        Path | None, typer.Option(help="The policy text to use instead of the stored revision (an auditor's copy).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Decide a stored decision again from the request, policy revision and usage (replayed from the audit
+    log) it saw; show the policy lines behind each violation; exit 1 if the answer differs."""
+    import json
+
+    from hpcpolicy.audit.explain import ExplainError
+    from hpcpolicy.audit.explain import explain as explain_decision
+    from hpcpolicy.cli.render import explanation
+
+    ledger = _ledger(database_url, data_dir)
+    try:
+        text = policy.read_text(encoding="utf-8") if policy is not None else None
+        found = explain_decision(ledger, decision_id, text)
+    except (ExplainError, OSError, UnicodeDecodeError) as exc:
+        fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(explanation_json(found), indent=2, default=str))
+    else:
+        explanation(out, found)
+    if not found.same:
+        raise typer.Exit(1)
+
+
+def explanation_json(found: Explanation) -> dict[str, object]:
+    r = found.record
+    rules = [{"violation": v, "policy_lines": [e.first, e.last] if e else None, "policy_text": e.text if e else None}
+             for v, e in found.excerpts]  # fmt: skip
+    return {"decision_id": r.id, "at": r.at.isoformat(), "caller": r.caller, "policy_version": r.policy_version,
+            "policy_source": found.policy_source, "request": r.request, "stored": r.decision,
+            "replayed": found.replayed, "same": found.same, "differences": found.differences,
+            "usage_events": found.usage_events, "notes": found.notes, "rules": rules}  # fmt: skip
 
 
 def _types(given: list[str] | None) -> tuple[str, ...]:

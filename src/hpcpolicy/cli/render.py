@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console
@@ -19,6 +20,9 @@ from hpcpolicy.ledger import ScopeBalance
 from hpcpolicy.policy.cases import CaseResult
 from hpcpolicy.policy.expect import show
 from hpcpolicy.service.accounts import ScopeTotals
+
+if TYPE_CHECKING:
+    from hpcpolicy.audit.explain import Explanation
 
 
 def _num(value: object) -> str:
@@ -156,3 +160,33 @@ def _amount(value: float | None, count: bool = False) -> str:
     if value is None:
         return "unlimited"
     return f"{value:,.0f}" if count else f"{value:,.2f}"
+
+
+def explanation(console: Console, found: Explanation) -> None:
+    """An auditor's page for one decision: who asked what, the answer then and now, the policy lines."""
+    r = found.record
+    verdict = "[bold green]ALLOW[/]" if r.allow else "[bold red]DENY[/]"
+    console.print(f"decision {r.id} at {r.at.isoformat()} by {r.caller} for user {r.user_id}: {verdict}", markup=True)
+    console.print(f"policy {r.policy_version}: {found.policy_source}", markup=False)
+    asked = ", ".join(f"{k}={v}" for k, v in r.request.items() if v not in (None, [], {}))
+    console.print(f"request: {asked}", markup=False)
+    console.print(f"usage: {found.usage_events} usage event(s) sealed before it, replayed", markup=False)
+    if found.same:
+        console.print("[green]decided again: the same answer[/] (allow, rules, route, estimate)")
+    else:
+        console.print("[bold red]decided again: a different answer[/]")
+        for line in found.differences:
+            console.print(f"  - {line}", markup=False)
+    for violation, excerpt in found.excerpts:
+        numbers = ", ".join(f"{k} {_num(violation.get(k))}" for k in ("limit", "requested", "available")
+                            if violation.get(k) is not None)  # fmt: skip
+        console.print(f"\n[red]✗[/] [bold]{violation.get('code')}[/]  {violation.get('scope')}  ({numbers})")
+        console.print(f"  {violation.get('message')}", markup=False)
+        if excerpt is None:
+            console.print("  (no policy text names this scope)", markup=False)
+            continue
+        console.print(f"  policy lines {excerpt.first}-{excerpt.last}:", markup=False)
+        for number, line in enumerate(excerpt.text.splitlines(), excerpt.first):
+            console.print(f"  {number:5d} | {line}", markup=False, soft_wrap=True)
+    for note in found.notes:
+        console.print(f"note: {note}", style="yellow", markup=False)

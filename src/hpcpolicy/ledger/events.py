@@ -245,7 +245,8 @@ def _lien_data(lien: Lien) -> dict[str, Any]:
             "cpu_hours": a.cpu_hours, "gpu_hours": a.gpu_hours, "cost": a.cost,
             "created_at": _instant(lien.created_at), "expires_at": _instant(lien.expires_at),
             "started_at": _instant(lien.started_at), "ended_at": _instant(lien.ended_at),
-            "policy_version": lien.policy_version}  # fmt: skip
+            "policy_version": lien.policy_version, "rates": list(lien.rates),
+            "weights": list(lien.weights)}  # fmt: skip
 
 
 def _instant(moment: datetime | None) -> str | None:
