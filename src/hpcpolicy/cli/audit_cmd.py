@@ -59,3 +59,18 @@ def verify(
     if found is not None:
         fail(f"audit chain broken after {checked - 1} good event(s): {found}")
     out.print(f"ok: {checked} event(s) from seq {start} chain; {pending} not sealed yet")
+
+
+@app.command("deliver")
+def deliver(
+    database_url: DbOpt = None,
+    data_dir: DataDirOpt = None,
+    once: Annotated[bool, typer.Option("--once", help="Deliver what is sealed now, then exit (for cron).")] = False,
+    sink: Annotated[str | None, typer.Option(help="Only this sink: nats or webhook (default: every one set).")] = None,
+) -> None:
+    """Deliver sealed events to the configured sinks (HPCPOLICY_AUDIT_NATS_URL, HPCPOLICY_AUDIT_WEBHOOK_URL) in
+    the foreground, holding each sink's lease, as a server does in the background."""
+    from hpcpolicy.cli.deliver import run_deliveries
+
+    run_deliveries(_ledger(database_url, data_dir), settings_from(database_url=database_url, data_dir=data_dir),
+                   once=once, sink=sink)  # fmt: skip
