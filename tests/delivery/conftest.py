@@ -11,6 +11,7 @@ import pytest
 from hpcpolicy.ledger.sql.ledger import SqlLedger
 from tests.delivery.natsserver import BINARY, NatsServer
 from tests.ledger.conftest import sqlite_ledger
+from tests.ledger.test_audit import sql  # noqa: F401 - audit ledgers on SQLite, PostgreSQL and MariaDB
 
 
 @pytest.fixture

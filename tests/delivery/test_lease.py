@@ -4,32 +4,15 @@ handed over when it runs out or is released, and a holder that lost it can move 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from hpcpolicy.ledger.sql.cursors import advance, cursor
 from hpcpolicy.ledger.sql.lease import Lease
 from hpcpolicy.ledger.sql.ledger import SqlLedger
-from tests.dbservers import truncate
 from tests.delivery.events import T0
-from tests.ledger.conftest import sqlite_ledger
 
 TTL = timedelta(seconds=10)
-
-
-@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
-def sql(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlLedger]:
-    if request.param == "sqlite":
-        ledger = sqlite_ledger(tmp_path)
-        yield ledger
-        ledger.engine.dispose()
-    else:
-        engine = request.getfixturevalue(f"{request.param}_engine")
-        truncate(engine)
-        yield SqlLedger(engine)
 
 
 class Clock:

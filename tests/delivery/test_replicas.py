@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -18,6 +16,7 @@ from hpcpolicy.ledger.sql.connect import create_ledger_engine
 from hpcpolicy.ledger.sql.cursors import head
 from hpcpolicy.ledger.sql.ledger import SqlLedger
 from hpcpolicy.ledger.sql.tables import leases
+from tests.cli.test_serve_follows_keys import within
 from tests.delivery.natsserver import NatsServer, stream_events
 from tests.delivery.ordering import assert_delivered_in_order
 from tests.replicas.servers import replicas
@@ -45,14 +44,6 @@ def alive(url: str) -> bool:
         return False
 
 
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> float:
-    started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < timeout, f"{what} after {timeout} s"
-        time.sleep(0.05)
-    return time.monotonic() - started
-
-
 def test_killing_the_delivering_replica_loses_nothing(tmp_path: Path, nats_server: NatsServer) -> None:
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     env = {"HPCPOLICY_AUDIT_LOG": "true", "HPCPOLICY_AUDIT_NATS_URL": nats_server.url,
@@ -66,16 +57,16 @@ def test_killing_the_delivering_replica_loses_nothing(tmp_path: Path, nats_serve
     try:
         with replicas(2, url, POLICY, tmp_path, **env) as urls:
             decide(urls, 20)
-            wait_for(all_delivered, 15, "the first events were not delivered")
+            within(15, all_delivered)
             first = holder(ledger)
             assert first is not None
             os.kill(int(first.split(":")[1]), signal.SIGKILL)
             survivor = [u for u in urls if alive(u)]
             assert len(survivor) == 1
             decide(survivor, 20)
-            took_over = wait_for(lambda: holder(ledger) not in (None, first), 4 * LEASE_SECONDS, "no takeover")
+            took_over = within(4 * LEASE_SECONDS, lambda: holder(ledger) not in (None, first))
             assert took_over <= LEASE_SECONDS + 1.5  # the lease ran out, the survivor's next try took it
-            wait_for(all_delivered, 15, "events after the takeover were not delivered")
+            within(15, all_delivered)
         received = [event for _, _, event in stream_events(nats_server.url)]
         assert len(received) == head(ledger) >= 80  # a decision and its lien per request
         assert assert_delivered_in_order(received, ledger) == 0
