@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import quote
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hpcpolicy.delivery.urls import HttpUrl, NatsUrls
 from hpcpolicy.ledger.sql.connect import sqlite_url
 
 
@@ -40,6 +41,17 @@ class ServiceSettings(BaseSettings):
     audit_checkpoint_seconds: float = Field(default=60.0, gt=0, le=86_400)  # ...and this often while events come
     #: Each new checkpoint is also appended here (JSON lines): put it where the database admin cannot write.
     audit_checkpoint_file: Path | None = None
+    # Delivery of sealed audit events to sinks (hpcpolicy.delivery; docs/design/audit.md "Delivery"): one worker
+    # per configured sink, holding the lease ``audit:delivery:<sink>`` (one replica delivers at a time).
+    audit_nats_url: NatsUrls | None = None  # nats:// or tls:// (comma-separated for a cluster); None: no JetStream sink
+    audit_nats_stream: str = Field(default="HPCPOLICY_EVENTS", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    audit_nats_batch: int = Field(default=1000, ge=1, le=100_000)  # events in flight per round of acknowledgements
+    audit_webhook_url: HttpUrl | None = None  # http:// or https://; None: no webhook sink
+    audit_webhook_secret: SecretStr | None = None  # HMAC-SHA256 key for the X-Hpcpolicy-Signature header
+    audit_webhook_batch: int = Field(default=100, ge=1, le=10_000)  # CloudEvents per request
+    audit_webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    audit_lease_seconds: float = Field(default=10.0, ge=1, le=3600)  # a dead holder's sink waits this long at most
+    audit_retry_max_seconds: float = Field(default=30.0, gt=0, le=3600)  # cap of the backoff between attempts
     walltime_grace_seconds: int = Field(default=900, ge=0, le=7 * 86400)  # a usage report may overrun this much
     db_timeout_seconds: float = Field(default=5.0, gt=0)
     request_timeout_seconds: float = Field(default=5.0, gt=0)  # a request waits this long for the ledger, then 503

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 
@@ -22,6 +22,8 @@ from hpcpolicy.api.limits import BodyLimits, LimitBodies
 from hpcpolicy.api.middleware import RequestContext
 from hpcpolicy.api.routes import accounts, compat, decisions, events, jobs, policy, ready, slurm
 from hpcpolicy.auth import Authenticator
+from hpcpolicy.delivery.metrics import DeliveryCollector
+from hpcpolicy.delivery.worker import DeliveryWorker
 from hpcpolicy.ledger.sql.audit import seal
 from hpcpolicy.ledger.sql.ledger import SqlLedger
 from hpcpolicy.observability.metrics import Metrics
@@ -39,17 +41,21 @@ def create_app(
     ledger_workers: int | None = None,
     request_timeout: float | None = 10.0,
     limits: BodyLimits = BodyLimits(),
+    deliveries: Sequence[DeliveryWorker] = (),
 ) -> FastAPI:
     """``ledger_workers``: threads running ledger calls (default 1 on SQLite, 8 on a database server);
     ``request_timeout``: seconds a request may wait for the ledger before a 503 (None: no limit);
-    ``limits``: body size and time (413 and 408 before any route runs, authentication included)."""
+    ``limits``: body size and time (413 and 408 before any route runs, authentication included);
+    ``deliveries``: audit delivery workers to run in the background (hpcpolicy.delivery.setup)."""
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         housekeeping = asyncio.create_task(_checkpoint_every_second(governance))
         keys_watch = asyncio.create_task(_follow_keys_file(authenticator))
+        delivering = [asyncio.create_task(worker.run()) for worker in deliveries]
         yield
         housekeeping.cancel()
         keys_watch.cancel()
+        await _stop_deliveries(deliveries, delivering)
         if (sync := governance.ctx.policies.distribution) is not None:
             sync.stop()  # the policy watcher thread and its Redis connections
         app.state.offload.close()
@@ -65,6 +71,8 @@ def create_app(
     app.state.offload = Offload(ledger_workers or _workers_for(governance), request_timeout)
     app.state.metrics = metrics = metrics or Metrics()
     metrics.sample(LedgerSampler(governance))
+    if deliveries:
+        metrics.registry.register(DeliveryCollector(deliveries))
     governance.ctx.observers.subscribe(MetricsObserver(metrics))
     problems.install(app)
     openapi.install(app)
@@ -95,6 +103,18 @@ async def _checkpoint_every_second(governance: Governance) -> None:
                 await loop.run_in_executor(None, task)
             except Exception as exc:  # a busy or lost database: the next second tries again
                 log.debug("%s skipped: %s", getattr(task, "__name__", "seal"), exc)
+
+
+async def _stop_deliveries(workers: Sequence[DeliveryWorker], tasks: list[asyncio.Task[bool]]) -> None:
+    """Let each delivery worker finish its step and release its lease (another replica takes over at once);
+    cancel what has not stopped within 5 s."""
+    for worker in workers:
+        worker.stop()
+    if tasks:
+        _, late = await asyncio.wait(tasks, timeout=5.0)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _follow_keys_file(authenticator: Authenticator, interval: float = 0.5) -> None:

@@ -83,6 +83,7 @@ def verify(
     sources = [("stored", stored_checkpoints(ledger))]
     if exported is not None:
         sources.append((str(checkpoints), exported))
+
     def chain_hash(seq: int) -> str | None:
         return hash_at(ledger, seq) or archived.get(seq)
 
@@ -161,5 +162,21 @@ def _read_checkpoints(path: Path) -> list[Checkpoint]:
         except (orjson.JSONDecodeError, ValueError) as exc:
             fail(f"{path}:{number}: {exc}" if isinstance(exc, orjson.JSONDecodeError) else str(exc))
     return found
+
+
+@app.command("deliver")
+def deliver(
+    database_url: DbOpt = None,
+    data_dir: DataDirOpt = None,
+    once: Annotated[bool, typer.Option("--once", help="Deliver what is sealed now, then exit (for cron).")] = False,
+    sink: Annotated[str | None, typer.Option(help="Only this sink: nats or webhook (default: every one set).")] = None,
+) -> None:
+    """Deliver sealed events to the configured sinks (HPCPOLICY_AUDIT_NATS_URL, HPCPOLICY_AUDIT_WEBHOOK_URL) in
+    the foreground, holding each sink's lease, as a server does in the background."""
+    from hpcpolicy.cli.deliver import run_deliveries
+
+    run_deliveries(_ledger(database_url, data_dir), settings_from(database_url=database_url, data_dir=data_dir),
+                   once=once, sink=sink)  # fmt: skip
+
 
 from hpcpolicy.cli import audit_read_cmd  # noqa: E402, F401  (registers tail, export, explain, archive)

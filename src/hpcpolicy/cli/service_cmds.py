@@ -121,7 +121,11 @@ def serve(
     if isinstance(sync := gov.ctx.policies.distribution, PolicySync) and sync.superseded_file is not None:
         err.print(f"warning: {sync.superseded_file}", style="bold yellow", markup=False)
     limits = BodyLimits(settings.max_body_bytes, settings.max_policy_bytes, settings.body_timeout_seconds)
-    app = create_app(gov, authenticator, request_timeout=settings.request_timeout_seconds, limits=limits)
+    from hpcpolicy.delivery.setup import delivery_workers
+
+    deliveries = delivery_workers(settings, gov.ctx.ledger)  # audit sinks, if configured
+    app = create_app(gov, authenticator, request_timeout=settings.request_timeout_seconds, limits=limits,
+                     deliveries=deliveries)  # fmt: skip
     http = with_header_timeout(settings.header_timeout_seconds)  # uvicorn has no header timeout of its own
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, access_log=False, http=http)
 
