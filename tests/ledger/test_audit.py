@@ -24,9 +24,10 @@ from hpcpolicy.ledger.events import (
     sealed,
     verify_chain,
 )
-from hpcpolicy.ledger.sql.audit import seal, sealed_events, unsealed, verify
+from hpcpolicy.ledger.sql.audit import seal, sealed_events, unsealed
 from hpcpolicy.ledger.sql.ledger import SqlLedger
 from hpcpolicy.ledger.sql.tables import events
+from hpcpolicy.ledger.sql.verify import verify
 from hpcpolicy.observability.logs import request_id
 from tests.dbservers import truncate
 from tests.ledger.conftest import sqlite_ledger
@@ -189,3 +190,22 @@ def test_reading_filters_by_whole_scope_names_and_types_on_every_backend(sql: Sq
     assert {e.subject for e in sql.events(0, 100, user="alice")} >= {"d1", "l1", "c1"}
     assert [e.subject for e in sql.events(0, 100, user="root")] == ["a1"]  # the adjustment's author
     assert sql.events(0, 100, user="ali") == [] and sql.events(0, 100, user="%") == []
+
+
+@pytest.mark.parametrize(("statement", "kind", "seq"), [
+    (None, None, None),
+    ("UPDATE events SET actor = 'user:mallory' WHERE seq = 7", "edited", 7),  # in the second range
+    ("UPDATE events SET subject = 'x' WHERE seq = 2", "edited", 2),  # in the first: named first
+    ("DELETE FROM events WHERE seq = 4", "deleted", 4),  # the second range's start is gone: one walk names it
+])  # fmt: skip
+def test_verifying_in_parallel_finds_what_one_walk_finds(sql: SqlLedger, monkeypatch: pytest.MonkeyPatch,
+                                                         statement: str | None, kind: str | None,
+                                                         seq: int | None) -> None:  # fmt: skip
+    monkeypatch.setattr("hpcpolicy.ledger.sql.verify.PARALLEL_FROM", 2)  # eight events in ranges 1-4, 5-8
+    history(sql)
+    seal(sql)
+    if statement is not None:
+        _tamper(sql, statement)
+    checked, found = verify(sql, workers=2)
+    assert ((found.kind, found.seq) if found else (None, None)) == (kind, seq)
+    assert (checked, found) == verify(sql, workers=1)

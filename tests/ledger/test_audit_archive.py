@@ -13,8 +13,9 @@ from sqlalchemy import text
 
 from hpcpolicy.ledger.checkpoints import Signer, check_checkpoints, new_private_key_pem
 from hpcpolicy.ledger.sql.archive import ArchiveError, archive, check_archive, check_segment, segments
-from hpcpolicy.ledger.sql.audit import seal, verify
+from hpcpolicy.ledger.sql.audit import seal
 from hpcpolicy.ledger.sql.ledger import SqlLedger
+from hpcpolicy.ledger.sql.verify import verify
 from tests.ledger.test_audit import history, sql  # noqa: F401  (sql: the three-backend fixture)
 from tests.ledger.test_contract import T0
 

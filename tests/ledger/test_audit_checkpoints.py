@@ -14,9 +14,10 @@ from sqlalchemy import select, text, update
 
 from hpcpolicy.ledger.checkpoints import Checkpoint, Signer, check_checkpoints, load_public_key, new_private_key_pem
 from hpcpolicy.ledger.events import digest, link
-from hpcpolicy.ledger.sql.audit import CheckpointPolicy, hash_at, seal, stored_checkpoints, verify
+from hpcpolicy.ledger.sql.audit import CheckpointPolicy, hash_at, seal, stored_checkpoints
 from hpcpolicy.ledger.sql.ledger import SqlLedger
 from hpcpolicy.ledger.sql.tables import events
+from hpcpolicy.ledger.sql.verify import verify
 from tests.ledger.test_audit import history, sql  # noqa: F401  (sql: the three-backend fixture)
 from tests.ledger.test_contract import T0, lien
 

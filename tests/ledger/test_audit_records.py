@@ -13,8 +13,9 @@ from hpcpolicy.auth import load_keys_file
 from hpcpolicy.cluster.revisions import RevisionStore
 from hpcpolicy.ledger.base import LedgerUnavailable
 from hpcpolicy.ledger.events import KEY_CREATED, KEY_REVOKED, POLICY_REVISED
-from hpcpolicy.ledger.sql.audit import seal, sealed_events, verify
+from hpcpolicy.ledger.sql.audit import seal, sealed_events
 from hpcpolicy.ledger.sql.ledger import SqlLedger
+from hpcpolicy.ledger.sql.verify import verify
 from hpcpolicy.service.keys import create_recorded, revoke_recorded
 from tests.ledger.conftest import sqlite_ledger
 from tests.ledger.test_audit import sql  # noqa: F401  (the three-backend fixture)

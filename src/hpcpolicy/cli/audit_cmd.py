@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -56,7 +57,7 @@ def verify(
     checkpoints (the database's and an exported file's) against it; exit 1 at the first problem."""
     from hpcpolicy.ledger.checkpoints import CheckpointKeyError, check_checkpoints, load_public_key
     from hpcpolicy.ledger.sql.audit import first_sealed, hash_at, stored_checkpoints, unsealed
-    from hpcpolicy.ledger.sql.audit import verify as verify_events
+    from hpcpolicy.ledger.sql.verify import verify as verify_events
 
     settings = settings_from(database_url=database_url, data_dir=data_dir)
     ledger = ledger_from(settings)
@@ -66,7 +67,7 @@ def verify(
     exported = _read_checkpoints(checkpoints) if checkpoints is not None else None
     archived = _check_archive(ledger, archive) if archive is not None else {}
     first = first_sealed(ledger)
-    checked, found = verify_events(ledger, start)  # None: from the oldest event the database holds
+    checked, found = verify_events(ledger, start, workers=os.cpu_count() or 1)  # start None: the oldest held
     start = start or (first[0] if first else 1)
     pending = unsealed(ledger)
     if found is not None:

@@ -20,7 +20,7 @@ import orjson
 from sqlalchemy import ColumnElement, bindparam, func, insert, literal, or_, select, update
 
 from hpcpolicy.ledger.checkpoints import Checkpoint, Signer
-from hpcpolicy.ledger.events import GENESIS, Event, Tamper, link, verify_chain
+from hpcpolicy.ledger.events import GENESIS, Event, link
 from hpcpolicy.ledger.sql.ledger import SqlLedger, SqlSession, from_db, to_db
 from hpcpolicy.ledger.sql.rows import event_from_row
 from hpcpolicy.ledger.sql.tables import audit_checkpoints, events
@@ -132,34 +132,6 @@ def sealed_events(ledger: SqlLedger, from_seq: int = 1, page: int = 2000) -> Ite
         for row in rows:
             yield event_from_row(row)
         after = int(rows[-1]["seq"])
-
-
-def verify(ledger: SqlLedger, from_seq: int | None = None) -> tuple[int, Tamper | None]:
-    """(events checked, the first break or None). From ``from_seq`` > 1, the chain is taken up from the
-    hash its predecessor records (which :func:`verify` from 1 vouches for); without ``from_seq``, from the
-    first event the database holds (1, unless older events were archived and pruned: see
-    :mod:`hpcpolicy.ledger.sql.archive`), taken up from the ``prev_hash`` it records."""
-    start_hash = GENESIS
-    if from_seq is None:
-        first = first_sealed(ledger)
-        from_seq = first[0] if first else 1
-        start_hash = first[1] if first else GENESIS
-    elif from_seq > 1:
-        with ledger.engine.connect() as conn:
-            row = conn.execute(select(events.c.hash).where(events.c.seq == from_seq - 1)).first()
-        if row is None:
-            return 0, Tamper("deleted", from_seq - 1, "the event before the starting point is missing")
-        start_hash = str(row[0])
-    counted = 0
-
-    def counting() -> Iterator[Event]:
-        nonlocal counted
-        for event in sealed_events(ledger, from_seq):
-            counted += 1
-            yield event
-
-    found = verify_chain(counting(), from_seq, start_hash)
-    return counted, found
 
 
 def first_sealed(ledger: SqlLedger) -> tuple[int, str] | None:
