@@ -6,6 +6,7 @@ this process with asyncio + httpx at each concurrency level. Every request reser
 decision row per request). Users are spread over many ids so no budget runs dry.
 
     python benchmarks/http.py [--requests 5000] [--concurrency 1 32] [--rate 500] [--url http://127.0.0.1:8003]
+    python benchmarks/http.py --audit-cost [--rounds 3]   # audit log off vs on, alternating, same run
 
 Closed loop finds the throughput; open loop at a fixed rate over 32 connections gives the latency at that
 load (see loadgen.py). ``cpu ms`` is the server's CPU time per request, read from /proc, which stays
@@ -25,6 +26,7 @@ if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(
 import argparse
 import asyncio
 import socket
+import statistics
 import subprocess
 import tempfile
 import time
@@ -75,14 +77,21 @@ def main() -> None:
     parser.add_argument("--rate", type=float, nargs="*", default=[500.0], help="open-loop rates at 32 connections")
     parser.add_argument("--url", help="benchmark a running server instead of starting one")
     parser.add_argument("--api-key", help="X-API-Key for a server with authentication")
+    parser.add_argument("--audit", choices=["on", "off"], default="on", help="the audit log of the server started")
+    parser.add_argument("--audit-cost", action="store_true",
+                        help="measure closed loop with the audit log off and on, alternating; print the cost")  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=3, help="off/on pairs for --audit-cost")
     args = parser.parse_args()
+    if args.audit_cost:
+        audit_cost(args)
+        return
     headers = {"X-API-Key": args.api_key} if args.api_key else {}
     with tempfile.TemporaryDirectory() as tmp:
         proc = None
         url = args.url
         if url is None:
             port = free_port()
-            proc = start_server(Path(tmp), port)
+            proc = start_server(Path(tmp), port, {"HPCPOLICY_AUDIT_LOG": str(args.audit == "on").lower()})
             url = f"http://127.0.0.1:{port}"
 
         def measure(label: str, connections: int, rate: float | None) -> None:
@@ -104,7 +113,7 @@ def main() -> None:
 
         try:
             asyncio.run(drive([url], "/v1/decisions", body_for, total=300, connections=4, headers=headers))  # warm up
-            print(f"POST /v1/decisions reserve=true against {url} (SQLite, 1 worker)")
+            print(f"POST /v1/decisions reserve=true against {url} (SQLite, 1 worker, audit log {args.audit})")
             print(
                 f"{'mode':<22} {'requests':>8} {'decisions/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms':>8} "
                 f"{'failures':>8}"
@@ -117,6 +126,32 @@ def main() -> None:
             if proc is not None:
                 proc.terminate()
                 proc.wait(timeout=10)
+
+
+def audit_cost(args: argparse.Namespace) -> None:
+    """Closed-loop decisions/s with the audit log off and on: a fresh server each time, off and on in turn
+    (the machine's drift hits both alike), medians per mode and concurrency, and the cost in percent."""
+    rates: dict[tuple[str, int], list[float]] = {}
+    print(f"audit log cost: POST /v1/decisions reserve=true, SQLite, 1 worker, {args.requests} requests per run")
+    for _ in range(args.rounds):
+        for mode in ("off", "on"):
+            with tempfile.TemporaryDirectory() as tmp:
+                port = free_port()
+                proc = start_server(Path(tmp), port, {"HPCPOLICY_AUDIT_LOG": str(mode == "on").lower()})
+                url = f"http://127.0.0.1:{port}"
+                try:
+                    asyncio.run(drive([url], "/v1/decisions", body_for, total=300, connections=4))  # warm up
+                    for c in args.concurrency:
+                        result = asyncio.run(drive([url], "/v1/decisions", body_for, total=args.requests,
+                                                   connections=c, check=allowed))  # fmt: skip
+                        rates.setdefault((mode, c), []).append(result.rate)
+                        print(f"  audit {mode:<3} {c:>3} client(s): {result.rate:>6.0f} decisions/s")
+                finally:
+                    proc.terminate()
+                    proc.wait(timeout=10)
+    for c in args.concurrency:
+        off, on = statistics.median(rates[("off", c)]), statistics.median(rates[("on", c)])
+        print(f"{c:>3} client(s): median off {off:.0f}/s, on {on:.0f}/s: the audit log costs {(1 - on / off) * 100:.1f} %")
 
 
 if __name__ == "__main__":

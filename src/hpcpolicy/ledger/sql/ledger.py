@@ -133,7 +133,7 @@ class SqlSession:
         self.conn = conn
         self.dialect = conn.dialect.name
         self.audit = audit
-        self._events: list[dict[str, Any]] = []
+        self._events: list[tuple[Any, ...]] = []
 
     def lock(self, scopes: Sequence[str]) -> None:
         if self.dialect == "sqlite" or not scopes:
@@ -197,7 +197,7 @@ class SqlSession:
 
     def flush_events(self) -> None:
         if self._events:  # through the driver: SQLAlchemy's executemany cost more than the rows (audit.md)
-            self.conn.exec_driver_sql(insert_event_sql(self.dialect), [tuple(row.values()) for row in self._events])
+            self.conn.exec_driver_sql(insert_event_sql(self.dialect), self._events)
             self._events = []
 
     def get_lien(self, lien_id: str, *, lock: bool = False) -> Lien | None:
