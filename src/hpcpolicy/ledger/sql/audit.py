@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
-from sqlalchemy import ColumnElement, bindparam, func, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, func, insert, literal, or_, select
 
 from hpcpolicy.ledger.checkpoints import Checkpoint, Signer
 from hpcpolicy.ledger.events import GENESIS, Event, link
@@ -29,11 +29,12 @@ log = logging.getLogger("hpcpolicy.audit")
 
 #: The scope lock sealers share.
 SEALER_LOCK = "audit:sealer"
-_SEAL = (
-    update(events)
-    .where(events.c.id == bindparam("row_id"))
-    .values(seq=bindparam("new_seq"), prev_hash=bindparam("new_prev"), hash=bindparam("new_hash"))
-)
+
+
+def _seal_sql(dialect: str) -> str:
+    """The sealer's UPDATE in the driver's placeholders (``?`` for sqlite3, ``%s`` for psycopg and PyMySQL)."""
+    mark = "?" if dialect == "sqlite" else "%s"
+    return f"UPDATE events SET seq = {mark}, prev_hash = {mark}, hash = {mark} WHERE id = {mark}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +67,10 @@ def seal(ledger: SqlLedger, batch: int = 5000, now: datetime | None = None) -> i
         for row_id, body_digest in pending:  # the writer digested each body: sealing hashes 64-byte strings
             seq += 1
             chained = link(previous, seq, body_digest)
-            updates.append({"row_id": row_id, "new_seq": seq, "new_prev": previous, "new_hash": chained})
+            updates.append((seq, previous, chained, row_id))
             previous = chained
         if updates:
-            conn.execute(_SEAL, updates)
+            session.executemany(_seal_sql(session.dialect), updates)
         if policy is not None and seq > 0:
             signed = _checkpoint_if_due(session, policy, seq, previous, now or datetime.now(UTC))
     if signed is not None and policy is not None and policy.export_file is not None:

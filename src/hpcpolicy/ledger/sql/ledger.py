@@ -193,12 +193,25 @@ class SqlSession:
     def record(self, event: Event) -> None:
         """Record ``event`` in this transaction: it commits with the change it records, or not at all
         (the events of a transaction are inserted together when it ends, one statement for all)."""
-        self._events.append(event_row(event))
+        self._events.append(event_row(event, text_time=self.dialect == "sqlite"))
 
     def flush_events(self) -> None:
-        if self._events:  # through the driver: SQLAlchemy's executemany cost more than the rows (audit.md)
-            self.conn.exec_driver_sql(insert_event_sql(self.dialect), self._events)
+        if self._events:
+            self.executemany(insert_event_sql(self.dialect), self._events)
             self._events = []
+
+    def executemany(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Run ``sql`` (the driver's own placeholders) for each row on this transaction's DB-API cursor: the
+        audit log's inserts and the sealer's updates, where SQLAlchemy's execution machinery cost more
+        than the rows. Driver errors come out as SQLAlchemy's, so the session maps them as any other."""
+        cursor = self.conn.connection.cursor()
+        try:
+            cursor.executemany(sql, rows)
+        except self.conn.dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(sql, rows, exc, self.conn.dialect.loaded_dbapi.Error,
+                                      dialect=self.conn.dialect) from exc  # fmt: skip
+        finally:
+            cursor.close()
 
     def get_lien(self, lien_id: str, *, lock: bool = False) -> Lien | None:
         query = select(liens).where(liens.c.id == lien_id)

@@ -220,10 +220,13 @@ def insert_event_sql(dialect: str) -> str:
     return f"INSERT INTO events ({', '.join(columns)}) VALUES ({', '.join(mark for _ in columns)})"
 
 
-def event_row(event: Event) -> tuple[Any, ...]:
-    """The values :func:`insert_event_sql` inserts, in its column order (the body digested once, here)."""
+def event_row(event: Event, *, text_time: bool = False) -> tuple[Any, ...]:
+    """The values :func:`insert_event_sql` inserts, in its column order (the body digested once, here).
+    ``text_time``: the time as SQLite's DATETIME text (what SQLAlchemy would store), for the driver itself."""
     body = event.body()
-    return (event.event_id, event.type, event.subject, to_db(event.time), event.actor, event.request_id,
+    moment = to_db(event.time)
+    time = moment.isoformat(" ", "microseconds") if text_time and moment is not None else moment
+    return (event.event_id, event.type, event.subject, time, event.actor, event.request_id,
             " ".join(event.scopes), body, digest(body), event.seq, event.prev_hash, event.hash)  # fmt: skip
 
 
