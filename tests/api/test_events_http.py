@@ -106,3 +106,13 @@ def test_the_user_filter_reads_what_concerns_a_user_and_what_they_did(setup, aud
     assert mine.status_code == 200 and {e["data"]["user_id"] for e in mine.json()["events"]} == {"alice"}
     assert client.get("/v1/events", params={"user": "bob"}, headers=user("alice")).status_code == 403
     assert client.get("/v1/events", params={"user": "alice"}, headers=keys["reporter"]).status_code == 403
+
+
+def test_events_carry_the_request_id_of_the_http_request(setup, audited: Governance) -> None:
+    client, keys = setup
+    answer = client.post("/v1/decisions", headers=keys["gateway"] | {"X-Request-ID": "req-audit-7"},
+                         json={"user_id": "alice", "partition": "cpu", "cpus": 1, "reserve": True})  # fmt: skip
+    assert answer.status_code == 200 and answer.headers["X-Request-ID"] == "req-audit-7"
+    seal(audited.ctx.ledger)  # type: ignore[arg-type]
+    got = client.get("/v1/events", headers=keys["admin"]).json()["events"]
+    assert len(got) == 2 and {e["hpcpolicyrequestid"] for e in got} == {"req-audit-7"}

@@ -11,6 +11,7 @@ factory puts the service and authenticator on ``app.state``, so tests build apps
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -42,7 +43,8 @@ class Offload:
 
     async def __call__(self, fn: Callable[..., T], *args: Any) -> T:
         call = partial(deadline.run_within, self.timeout, partial(fn, *args))
-        future = asyncio.get_running_loop().run_in_executor(self.executor, call)
+        # In the request's context: the ledger's audit events carry its X-Request-ID (a contextvar).
+        future = asyncio.get_running_loop().run_in_executor(self.executor, contextvars.copy_context().run, call)
         if self.timeout is None:
             return await future
         try:
