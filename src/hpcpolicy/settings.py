@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import quote
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hpcpolicy.delivery.urls import HttpUrl, NatsUrls
@@ -63,6 +63,14 @@ class ServiceSettings(BaseSettings):
     max_policy_bytes: int = Field(default=8 * 1024 * 1024, gt=0)  # PUT /v1/policy
     header_timeout_seconds: float = Field(default=10.0, gt=0)  # request line and headers, from connect or first byte
     body_timeout_seconds: float = Field(default=30.0, gt=0)  # the whole body, from the end of the headers
+
+    @field_validator("audit_signing_key_file", "audit_checkpoint_file")
+    @classmethod
+    def _plain_path(cls, value: Path | None) -> Path | None:
+        """A file name with a NUL or control character is a mistake (or worse), not a file to open later."""
+        if value is not None and any(ord(c) < 32 or c == "\x7f" for c in str(value)):
+            raise ValueError("a file name may not contain NUL or control characters")
+        return value
 
     def ledger_url(self) -> str:
         """``DATABASE_URL`` if set, else MariaDB from ``MYSQL_*`` if ``MYSQL_HOST`` is set, else SQLite."""

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select, text, update
 from typer.testing import CliRunner
 
@@ -17,6 +18,7 @@ from hpcpolicy.engine import Request
 from hpcpolicy.ledger.events import digest, link
 from hpcpolicy.ledger.sql.rows import event_from_row
 from hpcpolicy.ledger.sql.tables import events
+from hpcpolicy.settings import ServiceSettings
 from tests.cli.conftest import clean_service_env
 
 
@@ -105,3 +107,20 @@ def test_an_unreadable_signing_key_is_a_clear_error(data_dir: Path, tmp_path: Pa
     assert code != 0 and f"audit signing key (HPCPOLICY_AUDIT_SIGNING_KEY_FILE): {bad}: cannot read" in " ".join(
         err.split()
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("audit_checkpoint_events", 0), ("audit_checkpoint_events", 10**400), ("audit_checkpoint_seconds", float("nan")),
+     ("audit_checkpoint_seconds", float("inf")), ("audit_checkpoint_seconds", -1), ("audit_checkpoint_seconds", 1e308),
+     ("audit_checkpoint_file", "a\x00b"), ("audit_signing_key_file", "\x00")],
+)  # fmt: skip
+def test_hostile_checkpoint_settings_are_refused(name: str, value: object) -> None:
+    with pytest.raises(ValidationError):
+        ServiceSettings(**{name: value})
+
+
+def test_the_audit_log_is_on_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    clean_service_env(monkeypatch)
+    settings = ServiceSettings()
+    assert settings.audit_log and settings.audit_signing_key_file is None and settings.audit_checkpoint_events == 1000

@@ -101,7 +101,7 @@ def append_checkpoints(path: Path, checkpoints: list[Checkpoint]) -> None:
             out.write(b"".join(orjson.dumps(cp.to_dict()) + b"\n" for cp in checkpoints))
             out.flush()
             os.fsync(out.fileno())
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         log.warning("could not export audit checkpoint(s) to %s: %s", path, exc)
 
 
