@@ -78,8 +78,9 @@ def main() -> None:
     parser.add_argument("--url", help="benchmark a running server instead of starting one")
     parser.add_argument("--api-key", help="X-API-Key for a server with authentication")
     parser.add_argument("--audit", choices=["on", "off"], default="on", help="the audit log of the server started")
-    parser.add_argument("--audit-cost", action="store_true",
-                        help="measure closed loop with the audit log off and on, alternating; print the cost")  # fmt: skip
+    parser.add_argument(
+        "--audit-cost", action="store_true", help="closed loop with the audit log off and on, in turn: its cost"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="off/on pairs for --audit-cost")
     args = parser.parse_args()
     if args.audit_cost:
@@ -151,7 +152,8 @@ def audit_cost(args: argparse.Namespace) -> None:
                     proc.wait(timeout=10)
     for c in args.concurrency:
         off, on = statistics.median(rates[("off", c)]), statistics.median(rates[("on", c)])
-        print(f"{c:>3} client(s): median off {off:.0f}/s, on {on:.0f}/s: the audit log costs {(1 - on / off) * 100:.1f} %")
+        cost = (1 - on / off) * 100
+        print(f"{c:>3} client(s): median off {off:.0f}/s, on {on:.0f}/s: the audit log costs {cost:.1f} %")
 
 
 if __name__ == "__main__":
