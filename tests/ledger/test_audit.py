@@ -11,7 +11,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import insert, select, text, update
 
 from hpcpolicy.engine import Amounts
 from hpcpolicy.ledger import Adjustment, AdjustmentKind, DecisionRecord, LienState
@@ -21,6 +21,8 @@ from hpcpolicy.ledger.events import (
     DECISION_MADE,
     GENESIS,
     LIEN_RESERVED,
+    digest,
+    link,
     sealed,
     verify_chain,
 )
@@ -209,3 +211,32 @@ def test_verifying_in_parallel_finds_what_one_walk_finds(sql: SqlLedger, monkeyp
     checked, found = verify(sql, workers=2)
     assert ((found.kind, found.seq) if found else (None, None)) == (kind, seq)
     assert (checked, found) == verify(sql, workers=1)
+
+
+def test_an_event_inserted_by_raw_sql_with_the_rest_renumbered_is_found(sql: SqlLedger) -> None:
+    """A database admin slips a forged event in at seq 4, chained to event 3, and renumbers the rest."""
+    history(sql)
+    seal(sql)
+    with sql.engine.begin() as conn:
+        third = conn.execute(select(events.c.hash).where(events.c.seq == 3)).scalar_one()
+        conn.execute(text("UPDATE events SET seq = seq + 1000 WHERE seq >= 4"))  # two steps: the unique index
+        conn.execute(text("UPDATE events SET seq = seq - 999 WHERE seq >= 1004"))
+        forged = _plain_events(1)[0]
+        body = forged.body()
+        conn.execute(insert(events).values(
+            event_id=forged.event_id, type=forged.type, subject=forged.subject, time=forged.time.replace(tzinfo=None),
+            actor=None, request_id=None, scopes=" ".join(forged.scopes), body=body, digest=digest(body), seq=4,
+            prev_hash=third, hash=link(third, 4, digest(body))))  # fmt: skip
+    _, found = verify(sql)
+    assert found is not None and (found.kind, found.seq) == ("inserted", 4), found
+
+
+def test_an_event_deleted_by_raw_sql_with_the_rest_renumbered_is_found(sql: SqlLedger) -> None:
+    history(sql)
+    seal(sql)
+    with sql.engine.begin() as conn:
+        conn.execute(text("DELETE FROM events WHERE seq = 4"))
+        conn.execute(text("UPDATE events SET seq = seq + 1000 WHERE seq > 4"))
+        conn.execute(text("UPDATE events SET seq = seq - 1001 WHERE seq > 1004"))
+    _, found = verify(sql)
+    assert found is not None and (found.kind, found.seq) == ("deleted", 4), found

@@ -183,7 +183,9 @@ def verify_stored(
                 return Tamper("deleted", expected_seq, f"seq {expected_seq}..{seq - 1} missing before {event_id}")
             body_digest = sha256(body.encode()).hexdigest()
             if sha256(f"{prev_hash}:{seq}:{body_digest}".encode()).hexdigest() != chain_hash:
-                return Tamper("edited", seq, f"{event_id} ({kind}) does not match its hash")
+                return _moved(seq, prev_hash, body_digest, chain_hash) or Tamper(
+                    "edited", seq, f"{event_id} ({kind}) does not match its hash"
+                )
             get = loads(body).get
             if isinstance(time, str):  # SQLite's stored text, read without conversion
                 time = parse_time(time)
@@ -205,6 +207,18 @@ def verify_stored(
     finally:
         if counted is not None:
             counted[0] = read
+
+
+def _moved(seq: int, prev_hash: str, body_digest: str, chain_hash: str, reach: int = 100) -> Tamper | None:
+    """An event that hashes right under another number was renumbered: events were inserted before it
+    (it was sealed with a smaller number) or deleted before it (a larger one). The slow path of a break."""
+    for shift in range(1, reach + 1):
+        for sealed_as, kind in ((seq - shift, "inserted"), (seq + shift, "deleted")):
+            if sealed_as > 0 and link(prev_hash, sealed_as, body_digest) == chain_hash:
+                where = min(sealed_as, seq)
+                return Tamper(kind, where, f"the event now at {seq} was sealed as {sealed_as}: {shift} event(s) "
+                                           f"{kind} before it and the rest renumbered")  # fmt: skip
+    return None
 
 
 def _sealed_time(text: object) -> datetime | None:
