@@ -172,8 +172,9 @@ def verify_stored(
     seen_hashes: dict[str, int] = {}
     sha256, loads, parse_time = hashlib.sha256, orjson.loads, datetime.fromisoformat
     read = 0
+    stream = iter(rows)
     try:
-        for seq, prev_hash, chain_hash, event_id, kind, subject, time, actor, request_id, scopes, body in rows:
+        for seq, prev_hash, chain_hash, event_id, kind, subject, time, actor, request_id, scopes, body in stream:
             read += 1
             if seq is None or chain_hash is None or prev_hash is None:
                 continue  # not sealed yet: not covered
@@ -183,7 +184,7 @@ def verify_stored(
                 return Tamper("deleted", expected_seq, f"seq {expected_seq}..{seq - 1} missing before {event_id}")
             body_digest = sha256(body.encode()).hexdigest()
             if sha256(f"{prev_hash}:{seq}:{body_digest}".encode()).hexdigest() != chain_hash:
-                return _moved(seq, prev_hash, body_digest, chain_hash) or Tamper(
+                return _moved(seq, prev_hash, body_digest, chain_hash, next(stream, None)) or Tamper(
                     "edited", seq, f"{event_id} ({kind}) does not match its hash"
                 )
             get = loads(body).get
@@ -209,15 +210,31 @@ def verify_stored(
             counted[0] = read
 
 
-def _moved(seq: int, prev_hash: str, body_digest: str, chain_hash: str, reach: int = 100) -> Tamper | None:
+def _moved(
+    seq: int, prev_hash: str, body_digest: str, chain_hash: str, following: StoredEvent | None, reach: int = 100
+) -> Tamper | None:
     """An event that hashes right under another number was renumbered: events were inserted before it
-    (it was sealed with a smaller number) or deleted before it (a larger one). The slow path of a break."""
+    (it was sealed with a smaller number), or deleted before it (a larger one) — unless the event after it
+    was sealed with a smaller number than its own: then the two were swapped (reordered). The slow path
+    of a break."""
+    sealed_as = _sealed_number(seq, prev_hash, body_digest, chain_hash, reach)
+    if sealed_as is None:
+        return None
+    if sealed_as > seq and following is not None and following[0] is not None and following[1] and following[2]:
+        later = _sealed_number(following[0], following[1], digest(following[10]), following[2], reach)
+        if later is not None and later < following[0]:
+            return Tamper("reordered", seq, f"the events sealed as {sealed_as} and {later} changed places")
+    kind, shift = ("inserted", seq - sealed_as) if sealed_as < seq else ("deleted", sealed_as - seq)
+    return Tamper(kind, min(sealed_as, seq), f"the event now at {seq} was sealed as {sealed_as}: {shift} "
+                                             f"event(s) {kind} before it and the rest renumbered")  # fmt: skip
+
+
+def _sealed_number(seq: int, prev_hash: str, body_digest: str, chain_hash: str, reach: int) -> int | None:
+    """The number near ``seq`` an event's hash was sealed under, if any."""
     for shift in range(1, reach + 1):
-        for sealed_as, kind in ((seq - shift, "inserted"), (seq + shift, "deleted")):
+        for sealed_as in (seq - shift, seq + shift):
             if sealed_as > 0 and link(prev_hash, sealed_as, body_digest) == chain_hash:
-                where = min(sealed_as, seq)
-                return Tamper(kind, where, f"the event now at {seq} was sealed as {sealed_as}: {shift} event(s) "
-                                           f"{kind} before it and the rest renumbered")  # fmt: skip
+                return sealed_as
     return None
 
 
