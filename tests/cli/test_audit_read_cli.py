@@ -70,3 +70,14 @@ def test_archive_then_prune_then_verify_with_the_archive(data_dir: Path, tmp_pat
     assert code == 1 and "does not take up where the archive ends" in " ".join(err.split())
     code, _, err = run("audit", "archive", "--before", "not-a-date", "--out", str(archive), "--data-dir", str(data_dir))
     assert code == 2 and "--before" in err and "Invalid value" in err
+
+
+def test_archive_says_not_to_prune_past_what_a_sink_has_delivered(data_dir: Path, tmp_path: Path) -> None:  # noqa: F811
+    _decisions(data_dir, ("alice", "bob"))
+    gov = governance_from(settings_from(data_dir=data_dir), distribute=False)
+    with gov.ctx.ledger.engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(text("INSERT INTO audit_cursors (sink, seq, updated_at) VALUES ('nats', 2, '2026-12-01')"))
+    archive = str(tmp_path / "archive")
+    code, out, err = run("audit", "archive", "--before", "2999-01-01", "--out", archive, "--data-dir", str(data_dir))
+    assert code == 0 and "archived seq 1..4" in out and "DELETE FROM events WHERE seq <= 2" in out
+    assert "sink nats has delivered up to seq 2 only" in " ".join(err.split())

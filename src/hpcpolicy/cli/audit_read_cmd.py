@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO
 import typer
 
 from hpcpolicy.cli.audit_cmd import _ledger, app
-from hpcpolicy.cli.common import fail, out
+from hpcpolicy.cli.common import err, fail, out
 from hpcpolicy.cli.service_cmds import DataDirOpt, DbOpt, ledger_from, settings_from
 
 if TYPE_CHECKING:
@@ -114,7 +114,13 @@ def archive(
         return
     signed = "signed checkpoint" if segment.checkpoint else "no checkpoint (no HPCPOLICY_AUDIT_SIGNING_KEY_FILE)"
     out.print(f"archived seq {segment.first}..{segment.last} to {out_dir / segment.name}.jsonl (verified; {signed})")
-    out.print(f"the database may now drop them: DELETE FROM events WHERE seq <= {segment.last}")
+    from hpcpolicy.ledger.sql.cursors import cursors
+
+    behind = {sink: seq for sink, seq in cursors(ledger).items() if seq < segment.last}
+    through = min([segment.last, *behind.values()])
+    for sink, seq in sorted(behind.items()):
+        err.print(f"note: sink {sink} has delivered up to seq {seq} only: prune no further, or it stops at the gap")
+    out.print(f"the database may now drop them: DELETE FROM events WHERE seq <= {through}")
 
 
 @app.command("explain")

@@ -22,6 +22,12 @@ def cursor(ledger: SqlLedger, sink: str) -> int:
     return int(found or 0)
 
 
+def cursors(ledger: SqlLedger) -> dict[str, int]:
+    """Every sink's cursor: what pruning must not pass (a sink would find a gap and stop)."""
+    with ledger.engine.connect() as conn:
+        return {str(sink): int(seq) for sink, seq in conn.execute(select(audit_cursors.c.sink, audit_cursors.c.seq))}
+
+
 def advance(lease: Lease, sink: str, seq: int) -> bool:
     """Record that ``sink`` acknowledged every event up to ``seq``, if ``lease`` is still held (renewing it);
     False, with nothing changed, when it is not. A ``seq`` at or below the stored one changes nothing."""
