@@ -1,0 +1,146 @@
+"""Fair share by Slurm's Fair Tree: who has used least of what they were promised goes first.
+
+The account tree is org → team → project → user (a user under each project they charge). Each node has
+raw shares (default 1) and a decayed usage (its subtree's). Among siblings, a node's *level fair share*
+is its normalised shares over its normalised usage, ``(S / ΣS) / (U / ΣU)`` (infinite for no usage). The
+tree is walked depth first, siblings in descending level fair share, and users are ranked in the order
+they are reached; a user's factor is ``rank / users``, 1.0 for the first reached, down to ``1 / users``.
+
+Why Fair Tree rather than the classic ``2^(-U/S)``: it is Slurm's default since 19.05, and it keeps the
+promise a centre makes to an account as a whole — every user of an under-served project ranks above every
+user of an over-served sibling, however the projects' own users share among themselves. The classic
+formula lets a light user of a heavy account outrank a heavy user of a light one. Users tied under one
+parent share a rank (the higher one); tied siblings are walked in name order (Slurm merges their
+children instead).
+
+Pure: the tree, shares and usage come in, factors go out (no ledger, no clock).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class Node:
+    """One association: ``scope`` is ``org:…``, ``team:…``, ``project:…`` or ``project:p/user:u``."""
+
+    scope: str
+    shares: float = 1.0
+    usage: float = 0.0  # decayed, this node's subtree
+    children: list[Node] = field(default_factory=list)
+    # computed by :func:`rank`
+    norm_shares: float = 0.0
+    norm_usage: float = 0.0
+    level_fs: float = 0.0
+    factor: float | None = None  # users only
+
+    @property
+    def is_user(self) -> bool:
+        return not self.children and "user:" in self.scope
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A line of ``sshare``: the association, its depth, shares and usage raw and normalised among its
+    siblings, its level fair share and (users) the fair-share factor."""
+
+    scope: str
+    depth: int
+    raw_shares: float
+    norm_shares: float
+    raw_usage: float
+    norm_usage: float
+    level_fs: float
+    factor: float | None
+
+
+def build(
+    paths: Iterable[tuple[str, str, str]],
+    members: Iterable[tuple[str | None, str]],
+    shares: Mapping[str, float],
+    usage: Mapping[tuple[str | None, str], float],
+) -> Node:
+    """The tree from ``paths`` (org, team, project), ``members`` (project or None, user) and the users with
+    ``usage`` keyed the same way; ``shares`` by scope (``org:o``, ``team:t``, ``project:p``, ``user:u`` for
+    every association of that user, ``project:p/user:u`` for one). Usage is summed up the tree."""
+    root = Node("root")
+    index: dict[str, Node] = {}
+
+    def child(parent: Node, scope: str) -> Node:
+        found = index.get(scope)
+        if found is None:
+            found = index[scope] = Node(scope, float(shares.get(scope, 1.0)))
+            parent.children.append(found)
+        return found
+
+    projects: dict[str, Node] = {}
+    for org, team, name in paths:
+        projects[name] = child(child(child(root, f"org:{org}"), f"team:{team}"), f"project:{name}")
+    for project, user in {*members, *usage}:
+        parent = projects.get(project) if project is not None else root
+        if parent is None:
+            continue  # a project the policy no longer has: its usage counts nowhere
+        scope = f"project:{project}/user:{user}" if project is not None else f"user:{user}"
+        leaf = child(parent, scope)
+        leaf.shares = float(shares.get(scope, shares.get(f"user:{user}", 1.0)))
+        leaf.usage = float(usage.get((project, user), 0.0))
+    _sum_usage(root)
+    return root
+
+
+def _sum_usage(node: Node) -> float:
+    if node.children:
+        node.usage = sum(_sum_usage(c) for c in node.children)
+    return node.usage
+
+
+def rank(root: Node) -> list[Row]:
+    """Fill in every node's normalised shares, usage and level fair share and every user's factor; return
+    the tree as rows in walk order (parents before children, siblings by level fair share). Users tied
+    under one parent (equal level fair share) share the higher rank."""
+    order: list[tuple[Node, int]] = []
+    total = _count_users(root)
+    left = [total]  # the rank the next user reached gets (walk order is rank order)
+
+    def walk(node: Node, depth: int) -> None:
+        children = node.children
+        total_shares = sum(c.shares for c in children)
+        total_usage = sum(c.usage for c in children)
+        for c in children:
+            c.norm_shares = c.shares / total_shares if total_shares > 0 else 0.0
+            c.norm_usage = c.usage / total_usage if total_usage > 0 else 0.0
+            if c.norm_shares == 0:
+                c.level_fs = 0.0
+            else:
+                c.level_fs = math.inf if c.norm_usage == 0 else c.norm_shares / c.norm_usage
+        children.sort(key=_walk_order)
+        tied_level, tied_rank = -1.0, 0
+        for c in children:
+            order.append((c, depth))
+            if c.children:
+                walk(c, depth + 1)
+            elif c.is_user:
+                if c.level_fs != tied_level:
+                    tied_level, tied_rank = c.level_fs, left[0]
+                c.factor = tied_rank / total
+                left[0] -= 1
+
+    walk(root, 0)
+    return [Row(n.scope, depth, n.shares, n.norm_shares, n.usage, n.norm_usage, n.level_fs, n.factor)
+            for n, depth in order]  # fmt: skip
+
+
+def _walk_order(node: Node) -> tuple[float, str]:
+    return -node.level_fs, node.scope
+
+
+def _count_users(node: Node) -> int:
+    return sum(_count_users(c) if c.children else int(c.is_user) for c in node.children)
+
+
+def decayed(amount: float, age_days: float, half_life_days: float) -> float:
+    """``amount`` used ``age_days`` ago, as it counts now: halved every ``half_life_days``."""
+    return float(amount * 0.5 ** (max(age_days, 0.0) / half_life_days))
