@@ -81,3 +81,13 @@ def test_archive_says_not_to_prune_past_what_a_sink_has_delivered(data_dir: Path
     code, out, err = run("audit", "archive", "--before", "2999-01-01", "--out", archive, "--data-dir", str(data_dir))
     assert code == 0 and "archived seq 1..4" in out and "DELETE FROM events WHERE seq <= 2" in out
     assert "sink nats has delivered up to seq 2 only" in " ".join(err.split())
+
+
+def test_fairshare_prints_the_tree_like_sshare(data_dir: Path) -> None:  # noqa: F811
+    _decisions(data_dir, ("alice",))
+    code, out, _ = run("fairshare", "--data-dir", str(data_dir))
+    assert code == 0 and "project:wgs-cohort/user:alice" in out and "org:biocenter" in out
+    code, out, _ = run("fairshare", "--json", "--data-dir", str(data_dir))
+    rows = json.loads(out)
+    alice = next(r for r in rows if r["scope"] == "project:wgs-cohort/user:alice")
+    assert code == 0 and alice["factor"] == 1.0 and alice["level_fs"] is None  # reserved only: no usage yet

@@ -60,3 +60,11 @@ def test_factors_are_ranks_over_users_and_usage_sums_up_the_tree(usage: dict[tup
 def test_decay_halves_usage_every_half_life() -> None:
     assert decayed(8, 0, 7) == 8 and decayed(8, 7, 7) == 4 and decayed(8, 21, 7) == 1
     assert decayed(8, -3, 7) == 8  # usage dated in the future counts in full, not more
+
+
+def test_tied_accounts_rank_their_users_together_and_no_usage_ties_everyone() -> None:
+    # a and b used the same: their users are ranked as one list, not a's first because of its name
+    got = factors({("a", "x"): 10, ("a", "y"): 0, ("b", "z"): 5, ("b", "w"): 5})
+    assert got["project:a/user:y"] == 1.0
+    assert got["project:b/user:z"] == got["project:b/user:w"] == 0.75 > got["project:a/user:x"] == 0.25
+    assert set(factors({("a", "x"): 0, ("b", "z"): 0}).values()) == {1.0}

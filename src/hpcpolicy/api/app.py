@@ -20,7 +20,7 @@ from hpcpolicy.api import openapi, problems
 from hpcpolicy.api.deps import Offload
 from hpcpolicy.api.limits import BodyLimits, LimitBodies
 from hpcpolicy.api.middleware import RequestContext
-from hpcpolicy.api.routes import accounts, compat, decisions, events, jobs, policy, ready, slurm
+from hpcpolicy.api.routes import accounts, compat, decisions, events, fairshare, jobs, policy, ready, slurm
 from hpcpolicy.auth import Authenticator
 from hpcpolicy.delivery.metrics import DeliveryCollector
 from hpcpolicy.delivery.worker import DeliveryWorker
@@ -76,7 +76,7 @@ def create_app(
     governance.ctx.observers.subscribe(MetricsObserver(metrics))
     problems.install(app)
     openapi.install(app)
-    for module in (compat, ready, decisions, jobs, accounts, events, policy, slurm):
+    for module in (compat, ready, decisions, jobs, accounts, fairshare, events, policy, slurm):
         app.include_router(module.router)
 
     @app.get("/metrics", include_in_schema=False)

@@ -162,6 +162,25 @@ class EventsOut(BaseModel):
     after: int
 
 
+class FairShareRowOut(BaseModel):
+    """One association as ``sshare`` shows it. ``level_fs`` is null for an association with no usage
+    (infinitely under its share: it goes first); ``factor`` is set for users only."""
+
+    scope: str
+    depth: int
+    raw_shares: float
+    norm_shares: float
+    raw_usage: float
+    norm_usage: float
+    level_fs: float | None
+    factor: float | None
+
+
+class FairShareOut(BaseModel):
+    at: datetime
+    rows: list[FairShareRowOut]
+
+
 class AdjustmentIn(Body):
     scope: Scope
     kind: AdjustmentKind

@@ -23,6 +23,7 @@ from hpcpolicy.service.accounts import ScopeTotals
 
 if TYPE_CHECKING:
     from hpcpolicy.audit.explain import Explanation
+    from hpcpolicy.engine.fairshare import Row
 
 
 def _num(value: object) -> str:
@@ -190,3 +191,17 @@ def explanation(console: Console, found: Explanation) -> None:
             console.print(f"  {number:5d} | {line}", markup=False, soft_wrap=True)
     for note in found.notes:
         console.print(f"note: {note}", style="yellow", markup=False)
+
+
+def fairshare(console: Console, rows: Sequence[Row]) -> None:
+    """``hpcpolicy fairshare``: the tree in walk order as ``sshare`` prints it. Associations run long
+    (``project:protein-lm/user:carol``), so each is a heading indented by depth, its numbers on the line
+    below: shares raw/normalised, usage raw/effective, level fair share, and a user's factor."""
+    console.print("association\n  shares (norm)  usage (effective)  level FS  factor", style="bold", markup=False)
+    for r in rows:
+        level = "inf" if r.level_fs == float("inf") else f"{r.level_fs:.4g}"
+        factor = "" if r.factor is None else f"  {r.factor:.6f}"
+        indent = "  " * r.depth
+        console.print(f"{indent}{r.scope}", markup=False, soft_wrap=True)
+        console.print(f"{indent}  {_num(r.raw_shares)} ({r.norm_shares:.4f})  {_num(r.raw_usage)} "
+                      f"({r.norm_usage:.4f})  {level}{factor}", markup=False)  # fmt: skip

@@ -194,6 +194,28 @@ def usage(
     render.balances(out, scope, balances)
 
 
+def fairshare(
+    policy: PolicyOpt = None,
+    database_url: DbOpt = None,
+    data_dir: DataDirOpt = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The fair-share tree like ``sshare``: shares and decayed usage per association, level fair share,
+    and each user's Fair Tree factor (docs/policy.md, Fair share)."""
+    settings = settings_from(policy=policy, database_url=database_url, data_dir=data_dir)
+    gov = governance_from(settings, migrate=False, distribute=False)
+    try:
+        rows = gov.fairshare.tree()
+    except LedgerUnavailable as exc:
+        fail(str(exc))
+    if as_json:  # JSON has no infinity: a level fair share with no usage is null
+        infinite = float("inf")
+        out.print_json(json.dumps([dataclasses.asdict(r) | {"level_fs": None if r.level_fs == infinite else r.level_fs}
+                                   for r in rows]))  # fmt: skip
+    else:
+        render.fairshare(out, rows)
+
+
 def _totals_json(t: ScopeTotals) -> dict[str, Any]:
     return {
         "window": t.window,

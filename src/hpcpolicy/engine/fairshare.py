@@ -9,9 +9,9 @@ they are reached; a user's factor is ``rank / users``, 1.0 for the first reached
 Why Fair Tree rather than the classic ``2^(-U/S)``: it is Slurm's default since 19.05, and it keeps the
 promise a centre makes to an account as a whole — every user of an under-served project ranks above every
 user of an over-served sibling, however the projects' own users share among themselves. The classic
-formula lets a light user of a heavy account outrank a heavy user of a light one. Users tied under one
-parent share a rank (the higher one); tied siblings are walked in name order (Slurm merges their
-children instead).
+formula lets a light user of a heavy account outrank a heavy user of a light one. Tied siblings are
+walked as one: their users share a rank (the higher one) and their accounts' children are ranked
+together, as Slurm merges them, so a tie never favours a name.
 
 Pure: the tree, shares and usage come in, factors go out (no ledger, no clock).
 """
@@ -99,38 +99,58 @@ def _sum_usage(node: Node) -> float:
 
 def rank(root: Node) -> list[Row]:
     """Fill in every node's normalised shares, usage and level fair share and every user's factor; return
-    the tree as rows in walk order (parents before children, siblings by level fair share). Users tied
-    under one parent (equal level fair share) share the higher rank."""
-    order: list[tuple[Node, int]] = []
+    the tree as rows, each parent followed by its children in descending level fair share."""
+    _levels(root)
     total = _count_users(root)
-    left = [total]  # the rank the next user reached gets (walk order is rank order)
+    left = [total]  # the rank the next users reached get: walk order is rank order
 
-    def walk(node: Node, depth: int) -> None:
-        children = node.children
-        total_shares = sum(c.shares for c in children)
-        total_usage = sum(c.usage for c in children)
-        for c in children:
-            c.norm_shares = c.shares / total_shares if total_shares > 0 else 0.0
-            c.norm_usage = c.usage / total_usage if total_usage > 0 else 0.0
-            if c.norm_shares == 0:
-                c.level_fs = 0.0
-            else:
-                c.level_fs = math.inf if c.norm_usage == 0 else c.norm_shares / c.norm_usage
-        children.sort(key=_walk_order)
-        tied_level, tied_rank = -1.0, 0
-        for c in children:
-            order.append((c, depth))
-            if c.children:
-                walk(c, depth + 1)
-            elif c.is_user:
-                if c.level_fs != tied_level:
-                    tied_level, tied_rank = c.level_fs, left[0]
-                c.factor = tied_rank / total
-                left[0] -= 1
+    def visit(siblings: list[Node]) -> None:
+        """Walk siblings by level fair share; tied siblings are one group: its users share a rank, and its
+        accounts' children are walked together (Slurm merges them), so ties never favour a name."""
+        siblings.sort(key=_walk_order)
+        start = 0
+        while start < len(siblings):
+            end = start
+            while end < len(siblings) and siblings[end].level_fs == siblings[start].level_fs:
+                end += 1
+            group = siblings[start:end]
+            users = [n for n in group if n.is_user]
+            for n in users:
+                n.factor = left[0] / total
+            left[0] -= len(users)
+            merged = [child for n in group for child in n.children]
+            if merged:
+                visit(merged)
+            start = end
 
-    walk(root, 0)
+    if total:
+        visit(list(root.children))
+    order: list[tuple[Node, int]] = []
+    _display(root, 0, order)
     return [Row(n.scope, depth, n.shares, n.norm_shares, n.usage, n.norm_usage, n.level_fs, n.factor)
             for n, depth in order]  # fmt: skip
+
+
+def _levels(node: Node) -> None:
+    """Each child's shares and usage normalised among its siblings, and its level fair share."""
+    children = node.children
+    total_shares = sum(c.shares for c in children)
+    total_usage = sum(c.usage for c in children)
+    for c in children:
+        c.norm_shares = c.shares / total_shares if total_shares > 0 else 0.0
+        c.norm_usage = c.usage / total_usage if total_usage > 0 else 0.0
+        if c.norm_shares == 0:
+            c.level_fs = 0.0
+        else:
+            c.level_fs = math.inf if c.norm_usage == 0 else c.norm_shares / c.norm_usage
+        if c.children:
+            _levels(c)
+
+
+def _display(node: Node, depth: int, order: list[tuple[Node, int]]) -> None:
+    for c in sorted(node.children, key=_walk_order):
+        order.append((c, depth))
+        _display(c, depth + 1, order)
 
 
 def _walk_order(node: Node) -> tuple[float, str]:

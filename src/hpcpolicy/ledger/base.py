@@ -84,6 +84,10 @@ class LedgerSession(Protocol):
 
     def open_liens(self, scope: str | None = None) -> Iterator[Lien]: ...
 
+    def usage_since(self, since: datetime) -> Iterator[tuple[str | None, str, datetime, Amounts]]:
+        """(project, user, time, amounts) of every charge dated at or after ``since``: fair-share usage."""
+        ...
+
 
 class Ledger(Protocol):
     def session(self) -> AbstractContextManager[LedgerSession]: ...

@@ -31,6 +31,7 @@ from hpcpolicy.service.accounts import Accounts
 from hpcpolicy.service.audit import AuditLog
 from hpcpolicy.service.context import Context
 from hpcpolicy.service.errors import Conflict, NotFound
+from hpcpolicy.service.fairshare import FairShares
 from hpcpolicy.service.jobs import Jobs
 from hpcpolicy.service.policy_store import ActivePolicy
 from hpcpolicy.service.retry import retrying
@@ -58,6 +59,7 @@ class Governance:
         self.jobs = Jobs(ctx)
         self.accounts = Accounts(ctx)
         self.audit = AuditLog(ctx)
+        self.fairshare = FairShares(ctx)
 
     def decide(
         self,

@@ -255,6 +255,11 @@ class MemoryLedger:
     def expire_liens(self, now: datetime) -> int:
         return self._expire_due(now)
 
+    def usage_since(self, since: datetime) -> Iterator[tuple[str | None, str, datetime, Amounts]]:
+        for charge in self.charges.values():
+            if charge.at >= since:
+                yield charge.project, charge.user_id, charge.at, charge.amounts
+
     def open_liens(self, scope: str | None = None) -> Iterator[Lien]:
         for lien in self.liens.values():
             if lien.state in OPEN_STATES and (

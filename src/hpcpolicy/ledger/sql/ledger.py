@@ -341,6 +341,12 @@ class SqlSession:
             self.record(lien_event(gone, new=False, at=lien.expires_at, request_id=request_id.get()))
         return len(expired)
 
+    def usage_since(self, since: datetime) -> Iterator[tuple[str | None, str, datetime, Amounts]]:
+        query = select(charges.c.project, charges.c.user_id, charges.c.at, charges.c.cpu_hours, charges.c.gpu_hours,
+                       charges.c.cost).where(charges.c.at >= to_db(since))  # fmt: skip
+        for project, user, at, cpu, gpu, cost in self.conn.execute(query):
+            yield project, user, from_db(at) or at, Amounts(float(cpu), float(gpu), float(cost))
+
     def open_liens(self, scope: str | None = None) -> Iterator[Lien]:
         query = select(liens).where(liens.c.state.in_([s.value for s in OPEN_STATES]))
         if scope is not None:

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from hpcpolicy.policy.schema.accounts import Group, Org, User
 from hpcpolicy.policy.schema.common import V2, Model, Name, NonNeg
+from hpcpolicy.policy.schema.fairshare import FairShare
 from hpcpolicy.policy.schema.partitions import Cluster
 from hpcpolicy.policy.schema.quotas import Quota
 from hpcpolicy.policy.schema.windows import TimeZone
@@ -64,3 +65,4 @@ class Policy(Model):
     orgs: dict[Name, Org] = {}
     users: dict[Name, User] = {}
     groups: dict[Name, Group] = {}
+    fairshare: FairShare = Field(default=FairShare(), json_schema_extra=V2)
