@@ -1,0 +1,42 @@
+"""Fair-share factors for a large tree: 3 orgs, 40 teams, 2,000 projects and 20,000 users with usage,
+ranked by Fair Tree (:mod:`hpcpolicy.engine.fairshare`), build and rank timed separately. Target: the
+factors of 20,000 users in ≤ 50 ms (issue 12).
+
+    python benchmarks/fairshare.py [--users 20000] [--projects 2000] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+
+from hpcpolicy.engine.fairshare import build, rank
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=20_000)
+    parser.add_argument("--projects", type=int, default=2_000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    rng = random.Random(7)
+    paths = [(f"org{i % 3}", f"team{i % 40}", f"proj{i}") for i in range(args.projects)]
+    usage = {(f"proj{rng.randrange(args.projects)}", f"user{u}"): rng.expovariate(1 / 500) for u in range(args.users)}
+    builds, ranks = [], []
+    for _ in range(args.runs):
+        started = time.perf_counter()
+        root = build(paths, [], {}, usage)
+        built = time.perf_counter()
+        rows = rank(root)
+        builds.append((built - started) * 1000)
+        ranks.append((time.perf_counter() - built) * 1000)
+    users = sum(1 for r in rows if r.factor is not None)
+    print(f"{users:,} users, {len(rows):,} associations: build {statistics.median(builds):.0f} ms, "
+          f"rank {statistics.median(ranks):.0f} ms, total {statistics.median(builds) + statistics.median(ranks):.0f} "
+          f"ms (median of {args.runs}; target ≤ 50 ms)")
+
+
+if __name__ == "__main__":
+    main()
