@@ -6,8 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from hpcpolicy.cluster import RevisionStore, start_policy_sync
-from hpcpolicy.ledger.checkpoints import Signer
-from hpcpolicy.ledger.sql.audit import CheckpointPolicy
+from hpcpolicy.ledger.checkpoints import CheckpointPolicy, Signer
 from hpcpolicy.ledger.sql.connect import create_ledger_engine
 from hpcpolicy.ledger.sql.ledger import SqlLedger
 from hpcpolicy.ledger.sql.migrate import upgrade

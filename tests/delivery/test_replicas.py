@@ -11,9 +11,8 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select
 
-from hpcpolicy.ledger.sql.audit import unsealed
+from hpcpolicy.ledger.sql.audit import head, unsealed
 from hpcpolicy.ledger.sql.connect import create_ledger_engine
-from hpcpolicy.ledger.sql.cursors import head
 from hpcpolicy.ledger.sql.ledger import SqlLedger
 from hpcpolicy.ledger.sql.tables import leases
 from tests.cli.test_serve_follows_keys import within

@@ -138,8 +138,7 @@ def _policy_text(ledger: SqlLedger, record: DecisionRecord, given: str | None) -
 def _usage_before(ledger: SqlLedger, seq: int, record: DecisionRecord) -> tuple[MemoryLedger, int]:
     """The ledger as the usage events sealed before ``seq`` left it (the decision's own lien excluded)."""
     replay, count = MemoryLedger(), 0
-    first = first_sealed(ledger)
-    for event in sealed_events(ledger, first[0] if first else 1):
+    for event in sealed_events(ledger):  # from the oldest held (archived events are gone: see _gaps)
         if event.seq is None or event.seq >= seq:
             break
         if event.type in USAGE_TYPES and not (record.lien_id and event.subject == record.lien_id):

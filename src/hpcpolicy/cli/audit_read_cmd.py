@@ -98,7 +98,7 @@ def archive(
 ) -> None:
     """Write the oldest events not archived yet (all before --before) as a verified segment with a signed
     checkpoint; say which rows an admin may then delete. The service itself never deletes events."""
-    from hpcpolicy.ledger.sql.archive import ArchiveError
+    from hpcpolicy.ledger.sql.archive import ArchiveError, prune_limit
     from hpcpolicy.ledger.sql.archive import archive as write_segment
 
     settings = settings_from(database_url=database_url, data_dir=data_dir)
@@ -114,10 +114,7 @@ def archive(
         return
     signed = "signed checkpoint" if segment.checkpoint else "no checkpoint (no HPCPOLICY_AUDIT_SIGNING_KEY_FILE)"
     out.print(f"archived seq {segment.first}..{segment.last} to {out_dir / segment.name}.jsonl (verified; {signed})")
-    from hpcpolicy.ledger.sql.cursors import cursors
-
-    behind = {sink: seq for sink, seq in cursors(ledger).items() if seq < segment.last}
-    through = min([segment.last, *behind.values()])
+    through, behind = prune_limit(ledger, segment)
     for sink, seq in sorted(behind.items()):
         err.print(f"note: sink {sink} has delivered up to seq {seq} only: prune no further, or it stops at the gap")
     out.print(f"the database may now drop them: DELETE FROM events WHERE seq <= {through}")

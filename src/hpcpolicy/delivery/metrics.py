@@ -16,7 +16,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from hpcpolicy.delivery.worker import DeliveryWorker
-from hpcpolicy.ledger.sql.cursors import cursor, head
+from hpcpolicy.ledger.sql.audit import head
+from hpcpolicy.ledger.sql.cursors import cursor
 
 
 class DeliveryCollector(Collector):

@@ -14,13 +14,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from hpcpolicy.ledger.events import instant
 
 
 class CheckpointKeyError(ValueError):
@@ -39,7 +41,7 @@ class Checkpoint:
         return signed_message(self.seq, self.hash, self.time)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"seq": self.seq, "hash": self.hash, "time": _iso(self.time), "key_id": self.key_id,
+        return {"seq": self.seq, "hash": self.hash, "time": instant(self.time), "key_id": self.key_id,
                 "signature": self.signature}  # fmt: skip
 
     @classmethod
@@ -59,7 +61,7 @@ class Checkpoint:
 
 def signed_message(seq: int, chain_hash: str, time: datetime) -> bytes:
     """What a checkpoint's signature covers (versioned, so the format may change without ambiguity)."""
-    return f"hpcpolicy-audit-checkpoint:v1:{seq}:{chain_hash}:{_iso(time)}".encode()
+    return f"hpcpolicy-audit-checkpoint:v1:{seq}:{chain_hash}:{instant(time)}".encode()
 
 
 def key_id(public: Ed25519PublicKey) -> str:
@@ -123,6 +125,18 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckpointPolicy:
+    """When the sealer signs a checkpoint (every ``events`` sealed events, or after ``interval`` when any
+    was sealed since the last), with which key, and the file each new one is appended to (JSON lines),
+    if any: a copy outside the database."""
+
+    signer: Signer
+    events: int = 1000
+    interval: timedelta = timedelta(minutes=1)
+    export_file: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CheckpointProblem:
     seq: int
     detail: str
@@ -150,12 +164,8 @@ def check_checkpoints(
         if found is None:
             return checked, CheckpointProblem(cp.seq, "deleted: the chain no longer reaches this event")
         if found != cp.hash:
-            signed = f"the {cp.hash[:12]}… signed at {_iso(cp.time)}"
+            signed = f"the {cp.hash[:12]}… signed at {instant(cp.time)}"
             return checked, CheckpointProblem(cp.seq, f"rewritten: the chain's hash {found[:12]}… is not {signed}")
         checked += 1
     return checked, None
 
-
-def _iso(moment: datetime) -> str:
-    moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return moment.isoformat().replace("+00:00", "Z")

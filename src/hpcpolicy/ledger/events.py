@@ -3,8 +3,9 @@
 Every ledger session method that changes state also records one :class:`Event` in the same transaction
 (docs/design/audit.md): an event exists exactly when its change committed. Events are CloudEvents 1.0
 in shape (``id``, ``type``, ``subject``, ``time``, ``data``). Order and tamper evidence come afterwards,
-when a sealer gives each event the next ``seq`` and ``hash = SHA-256(prev_hash + canonical JSON)``;
-:func:`verify_chain` walks sealed events and names the first that was edited, deleted, inserted or moved.
+when a sealer gives each event the next ``seq`` and ``hash = SHA-256(prev_hash:seq:SHA-256(body))``
+(:func:`link`); :func:`verify_stored` walks sealed events and names the first that was edited, deleted,
+inserted or moved.
 
 This module is pure: building events from records, the canonical form, hashing, verifying.
 """
@@ -92,7 +93,7 @@ class Event:
             "source": SOURCE,
             "type": self.type,
             "subject": self.subject,
-            "time": _instant(self.time),
+            "time": instant(self.time),
             "datacontenttype": "application/json",
             "hpcpolicyseq": self.seq,
             "hpcpolicyhash": self.hash,
@@ -182,7 +183,7 @@ def verify_stored(
                 return Tamper("inserted", seq, f"a second event with seq {seq} ({event_id})")
             if seq > expected_seq:
                 return Tamper("deleted", expected_seq, f"seq {expected_seq}..{seq - 1} missing before {event_id}")
-            body_digest = sha256(body.encode()).hexdigest()
+            body_digest = sha256(body.encode()).hexdigest()  # digest() and link(), inlined: the hot loop
             if sha256(f"{prev_hash}:{seq}:{body_digest}".encode()).hexdigest() != chain_hash:
                 return _moved(seq, prev_hash, body_digest, chain_hash, next(stream, None)) or Tamper(
                     "edited", seq, f"{event_id} ({kind}) does not match its hash"
@@ -349,8 +350,7 @@ def _lien_data(lien: Lien) -> dict[str, Any]:
             "weights": list(lien.weights)}  # fmt: skip
 
 
-def _instant(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
+def instant(moment: datetime) -> str:
+    """RFC 3339 in UTC with ``Z`` (a naive time is UTC): how events and checkpoints write times."""
     moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     return moment.isoformat().replace("+00:00", "Z")

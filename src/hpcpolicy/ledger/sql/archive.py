@@ -25,10 +25,12 @@ import orjson
 from sqlalchemy import func, select
 
 from hpcpolicy.ledger.checkpoints import Checkpoint, Signer
-from hpcpolicy.ledger.events import GENESIS, Tamper, digest, link
-from hpcpolicy.ledger.sql.audit import first_sealed, hash_at, sealed_events
+from hpcpolicy.ledger.events import GENESIS, Tamper, digest, link, verify_stored
+from hpcpolicy.ledger.sql.audit import first_sealed, hash_at, head
+from hpcpolicy.ledger.sql.cursors import cursors
 from hpcpolicy.ledger.sql.ledger import SqlLedger, to_db
 from hpcpolicy.ledger.sql.tables import events
+from hpcpolicy.ledger.sql.verify import stored_rows
 
 
 class ArchiveError(Exception):
@@ -71,8 +73,7 @@ def archive(
     with ledger.engine.connect() as conn:
         newer = conn.execute(select(func.min(events.c.seq)).where(events.c.seq >= start,
                                                                  events.c.time >= to_db(before))).scalar()  # fmt: skip
-        top = conn.execute(select(func.max(events.c.seq))).scalar()
-    last = int(newer) - 1 if newer is not None else (int(top) if top is not None else 0)
+    last = int(newer) - 1 if newer is not None else head(ledger)
     if last < start:
         return None
     directory.mkdir(parents=True, exist_ok=True)
@@ -88,20 +89,26 @@ def archive(
     return segment
 
 
+def prune_limit(ledger: SqlLedger, segment: Segment) -> tuple[int, dict[str, int]]:
+    """(the highest ``seq`` an admin may delete after archiving ``segment``, the sinks that hold it back):
+    the segment's last event, or less where a sink has not acknowledged that far (it would stop at the
+    gap)."""
+    behind = {sink: seq for sink, seq in cursors(ledger).items() if seq < segment.last}
+    return min([segment.last, *behind.values()]), behind
+
+
 def _lines(ledger: SqlLedger, start: int, last: int, prev_hash: str) -> tuple[list[bytes], str]:
-    lines, previous, expected = [], prev_hash, start
-    for event in sealed_events(ledger, start):
-        if event.seq is None or event.seq > last:
-            break
-        body = event.body()
-        chain_hash = link(previous, event.seq, digest(body))
-        if event.seq != expected or event.prev_hash != previous or chain_hash != event.hash:
-            raise ArchiveError(f"the chain in the database is broken at seq {expected}: run hpcpolicy audit verify")
-        lines.append(orjson.dumps({"seq": event.seq, "prev_hash": previous, "hash": chain_hash, "body": body}) + b"\n")
-        previous, expected = chain_hash, expected + 1
-    if expected != last + 1:
-        raise ArchiveError(f"the chain in the database is broken at seq {expected}: run hpcpolicy audit verify")
-    return lines, previous
+    """The segment's lines, each event's stored body (what the chain vouches for) with its place in the
+    chain, after the same walk ``hpcpolicy audit verify`` makes; ArchiveError if the chain is broken."""
+    rows = list(stored_rows(ledger, start, last))
+    found = verify_stored(rows, start, prev_hash)
+    if found is None and (len(rows) != last - start + 1 or not rows):
+        found = Tamper("deleted", start + len(rows), "events missing from the range")
+    if found is not None:
+        raise ArchiveError(f"the chain in the database is broken at seq {found.seq} ({found.kind}): "
+                           "run hpcpolicy audit verify")  # fmt: skip
+    lines = [orjson.dumps({"seq": r[0], "prev_hash": r[1], "hash": r[2], "body": r[10]}) + b"\n" for r in rows]
+    return lines, str(rows[-1][2])
 
 
 def segments(directory: Path) -> list[Segment]:

@@ -1,4 +1,5 @@
-"""Sealing and verifying the audit chain in a SQL ledger (docs/design/audit.md).
+"""Sealing and reading the audit chain in a SQL ledger (docs/design/audit.md; verifying it:
+:mod:`hpcpolicy.ledger.sql.verify`).
 
 Writers only insert events; :func:`seal` orders them: it takes the unsealed rows in insertion order and
 gives each the next ``seq`` and its hash, chained to the last sealed event, in one transaction. One
@@ -12,14 +13,13 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 from sqlalchemy import ColumnElement, func, insert, literal, or_, select
 
-from hpcpolicy.ledger.checkpoints import Checkpoint, Signer
+from hpcpolicy.ledger.checkpoints import Checkpoint, CheckpointPolicy
 from hpcpolicy.ledger.events import GENESIS, Event, link
 from hpcpolicy.ledger.sql.ledger import SqlLedger, SqlSession, from_db, to_db
 from hpcpolicy.ledger.sql.rows import event_from_row
@@ -37,22 +37,10 @@ def _seal_sql(dialect: str) -> str:
     return f"UPDATE events SET seq = {mark}, prev_hash = {mark}, hash = {mark} WHERE id = {mark}"
 
 
-@dataclass(frozen=True, slots=True)
-class CheckpointPolicy:
-    """When the sealer signs a checkpoint (every ``events`` sealed events, or after ``interval`` when any
-    was sealed since the last), with which key, and the file each new one is appended to (JSON lines),
-    if any: a copy outside the database."""
-
-    signer: Signer
-    events: int = 1000
-    interval: timedelta = timedelta(minutes=1)
-    export_file: Path | None = None
-
-
 def seal(ledger: SqlLedger, batch: int = 5000, now: datetime | None = None) -> int:
     """Seal up to ``batch`` events committed so far, in the order they were inserted; return how many.
     With ``ledger.checkpoints`` set, sign a checkpoint in the same transaction when one is due."""
-    policy: CheckpointPolicy | None = getattr(ledger, "checkpoints", None)
+    policy = ledger.checkpoints
     signed: Checkpoint | None = None
     with ledger.session() as session:
         session.lock([SEALER_LOCK])
@@ -124,15 +112,15 @@ def hash_at(ledger: SqlLedger, seq: int) -> str | None:
 def sealed_events(ledger: SqlLedger, from_seq: int = 1, page: int = 2000) -> Iterator[Event]:
     """Sealed events in ``seq`` order from ``from_seq``, read a page at a time."""
     after = from_seq - 1
-    while True:
-        with ledger.engine.connect() as conn:
-            rows = list(conn.execute(select(events).where(events.c.seq > after).order_by(events.c.seq).limit(page))
-                        .mappings())  # fmt: skip
-        if not rows:
-            return
-        for row in rows:
-            yield event_from_row(row)
-        after = int(rows[-1]["seq"])
+    while found := read_events(ledger, after, page):
+        yield from found
+        after = found[-1].seq or after
+
+
+def head(ledger: SqlLedger) -> int:
+    """The highest sealed ``seq`` (0: none)."""
+    with ledger.engine.connect() as conn:
+        return int(conn.execute(select(func.max(events.c.seq))).scalar() or 0)
 
 
 def first_sealed(ledger: SqlLedger) -> tuple[int, str] | None:

@@ -7,12 +7,12 @@ while paused, and wakes up after another replica took over, can move the cursor 
 
 from __future__ import annotations
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 
 from hpcpolicy.ledger.sql.lease import Lease, held
 from hpcpolicy.ledger.sql.ledger import SqlLedger
 from hpcpolicy.ledger.sql.rows import to_db
-from hpcpolicy.ledger.sql.tables import audit_cursors, events
+from hpcpolicy.ledger.sql.tables import audit_cursors
 
 
 def cursor(ledger: SqlLedger, sink: str) -> int:
@@ -43,9 +43,3 @@ def advance(lease: Lease, sink: str, seq: int) -> bool:
             # the sink's first acknowledgement; the lease row lock (or SQLite's write lock) keeps this insert alone
             conn.execute(insert(audit_cursors).values(sink=sink, seq=seq, updated_at=now))
         return True
-
-
-def head(ledger: SqlLedger) -> int:
-    """The highest sealed ``seq`` (0: none): how far a sink could be."""
-    with ledger.engine.connect() as conn:
-        return int(conn.execute(select(func.max(events.c.seq))).scalar() or 0)

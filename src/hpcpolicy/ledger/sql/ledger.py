@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from hpcpolicy.engine import Active, Amounts
 from hpcpolicy.ledger import deadline
 from hpcpolicy.ledger.base import Contention, DuplicateKey, LedgerUnavailable
+from hpcpolicy.ledger.checkpoints import CheckpointPolicy
 from hpcpolicy.ledger.counters import Target, counter, scope_columns
 from hpcpolicy.ledger.events import Event, adjustment_event, charge_event, decision_event, lien_event
 from hpcpolicy.ledger.model import Adjustment, AdjustmentKind, Charge, DecisionRecord, Lien, LienState
@@ -56,8 +57,8 @@ class SqlLedger:
         """``audit``: record an event with every change, in its transaction (:mod:`hpcpolicy.ledger.events`)."""
         self.engine = engine
         self.audit = audit
-        #: When the sealer signs checkpoints (``hpcpolicy.ledger.sql.audit.CheckpointPolicy``); None: never.
-        self.checkpoints: Any = None
+        #: When the sealer signs checkpoints; None: never.
+        self.checkpoints: CheckpointPolicy | None = None
         # SQLite admits one writer; threads of this process queue on a lock instead of spinning in
         # SQLite's busy handler, whose sleeps (up to 100 ms each) would turn contention into long tails.
         self._local_writer = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()

@@ -13,10 +13,10 @@ import multiprocessing
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 
-from sqlalchemy import Text, func, select, type_coerce
+from sqlalchemy import Text, select, type_coerce
 
 from hpcpolicy.ledger.events import GENESIS, StoredEvent, Tamper, verify_stored
-from hpcpolicy.ledger.sql.audit import first_sealed
+from hpcpolicy.ledger.sql.audit import first_sealed, hash_at, head
 from hpcpolicy.ledger.sql.connect import create_ledger_engine
 from hpcpolicy.ledger.sql.ledger import SqlLedger
 from hpcpolicy.ledger.sql.tables import events
@@ -39,17 +39,14 @@ def verify(ledger: SqlLedger, from_seq: int | None = None, workers: int = 1) -> 
         first = first_sealed(ledger)
         from_seq, start_hash = first if first else (1, GENESIS)
     elif from_seq > 1:
-        found_hash = _hash_before(ledger, from_seq)
+        found_hash = hash_at(ledger, from_seq - 1)
         if found_hash is None:
             return 0, Tamper("deleted", from_seq - 1, "the event before the starting point is missing")
         start_hash = found_hash
     else:
         start_hash = GENESIS
-    with ledger.engine.connect() as conn:
-        top = conn.execute(select(func.max(events.c.seq))).scalar()
-    last = int(top) if top is not None else 0
-    bounds = _ranges(from_seq, last, workers)
-    hashes = [start_hash] + [_hash_before(ledger, start) for start, _ in bounds[1:]]
+    bounds = _ranges(from_seq, head(ledger), workers)
+    hashes = [start_hash] + [hash_at(ledger, start - 1) for start, _ in bounds[1:]]
     if len(bounds) == 1 or any(h is None for h in hashes):  # a range start missing: the plain walk names it
         return verify_range(ledger, from_seq, None, start_hash)
     url = ledger.engine.url.render_as_string(hide_password=False)
@@ -65,6 +62,8 @@ def verify(ledger: SqlLedger, from_seq: int | None = None, workers: int = 1) -> 
 
 
 def verify_range(ledger: SqlLedger, first: int, last: int | None, start_hash: str) -> tuple[int, Tamper | None]:
+    """(events checked, the first break) of the chain from ``first`` to ``last`` (None: the end), taken up
+    from ``start_hash``."""
     counted = [0]
     found = verify_stored(stored_rows(ledger, first, last), first, start_hash, counted)
     return counted[0], found
@@ -105,12 +104,6 @@ def _ranges(first: int, last: int, workers: int) -> list[tuple[int, int | None]]
     size = -(-count // workers)
     starts = list(range(first, last + 1, size))
     return [(start, start + size - 1 if i < len(starts) - 1 else None) for i, start in enumerate(starts)]
-
-
-def _hash_before(ledger: SqlLedger, seq: int) -> str | None:
-    with ledger.engine.connect() as conn:
-        found = conn.execute(select(events.c.hash).where(events.c.seq == seq - 1)).scalar()
-    return str(found) if found is not None else None
 
 
 def _verify_in_child(url: str, bounds: tuple[int, int | None], start_hash: str) -> tuple[int, Tamper | None]:
