@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from hpcpolicy.cli.service_cmds import governance_from, settings_from
@@ -91,3 +92,15 @@ def test_fairshare_prints_the_tree_like_sshare(data_dir: Path) -> None:  # noqa:
     rows = json.loads(out)
     alice = next(r for r in rows if r["scope"] == "project:wgs-cohort/user:alice")
     assert code == 0 and alice["factor"] == 1.0 and alice["level_fs"] is None  # reserved only: no usage yet
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (("audit", "tail", "--scope", "user:a\x01b"), "scope: not a usable identifier: it contains a control character"),
+    (("audit", "export", "--user", "u" * 300), "user: not a usable identifier: it is longer than 191 characters"),
+    (("audit", "tail", "--scope", "galaxy:x"), "events concern user:, project:, team: or org: scopes"),
+    (("audit", "explain", "d" * 300), "decision id: not a usable identifier: it is longer than 191 characters"),
+    (("audit", "explain", "d\x1bx"), "decision id: not a usable identifier: it contains a control character"),
+])  # fmt: skip
+def test_hostile_filters_and_ids_are_clear_errors(data_dir: Path, args: tuple[str, ...], said: str) -> None:  # noqa: F811
+    code, out, err = run(*args, "--data-dir", str(data_dir))
+    assert code == 1 and out == "" and said in " ".join(err.split())

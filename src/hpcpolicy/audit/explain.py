@@ -25,6 +25,7 @@ from hpcpolicy.audit.excerpt import Excerpt, excerpt
 from hpcpolicy.cluster.revisions import RevisionStore
 from hpcpolicy.engine import Request, compile_policy
 from hpcpolicy.engine.evaluate import decide, prepare
+from hpcpolicy.engine.limits import ident_problem
 from hpcpolicy.ledger.event_records import USAGE_TYPES, apply
 from hpcpolicy.ledger.events import DECISION_MADE
 from hpcpolicy.ledger.memory import MemoryLedger
@@ -60,6 +61,8 @@ def explain(
 ) -> Explanation:
     """Re-evaluate decision ``decision_id``; ``policy_text`` overrides the stored revision (an auditor's
     copy). Raises ExplainError when it cannot."""
+    if (problem := ident_problem(decision_id)) is not None:
+        raise ExplainError(f"decision id: not a usable identifier: {problem}")
     with ledger.session() as tx:
         record = tx.get_decision(decision_id)
     if record is None:

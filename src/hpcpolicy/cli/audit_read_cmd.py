@@ -48,8 +48,8 @@ def tail(
     """The last sealed events as JSON lines (CloudEvents); with --follow, new ones as they are sealed."""
     from hpcpolicy.ledger.sql.audit import read_events
 
+    kinds = _filters(types, scope, user)
     ledger = _ledger(database_url, data_dir)
-    kinds = _types(types)
     last = read_events(ledger, 0, lines, kinds, scope, user, newest_first=True) if lines else []
     after = _write(reversed(last), typer.get_binary_stream("stdout"))
     if after is None:  # nothing shown: follow from the newest event of any kind
@@ -75,8 +75,8 @@ def export(
     """Every sealed event after --after (to --until) as JSON lines (CloudEvents with the chain's fields)."""
     from hpcpolicy.ledger.sql.audit import read_events
 
+    kinds = _filters(types, scope, user)
     ledger = _ledger(database_url, data_dir)
-    kinds = _types(types)
     try:
         sink = out_file.open("wb") if out_file is not None else nullcontext(typer.get_binary_stream("stdout"))
     except OSError as exc:
@@ -162,13 +162,17 @@ def explanation_json(found: Explanation) -> dict[str, object]:
             "usage_events": found.usage_events, "notes": found.notes, "rules": rules}  # fmt: skip
 
 
-def _types(given: list[str] | None) -> tuple[str, ...]:
-    from hpcpolicy.ledger.events import TYPES
+def _filters(given: list[str] | None, scope: str | None, user: str | None) -> tuple[str, ...]:
+    """The event types asked for, after the same checks of types, scope and user as ``GET /v1/events``."""
+    from hpcpolicy.service.audit import check_filters
+    from hpcpolicy.service.errors import InvalidInput
 
-    unknown = sorted(set(given or ()) - TYPES)
-    if unknown:
-        fail(f"unknown event type {unknown[0]}: one of {', '.join(sorted(TYPES))}")
-    return tuple(given or ())
+    kinds = tuple(given or ())
+    try:
+        check_filters(kinds, scope, user)
+    except InvalidInput as exc:
+        fail(exc.detail)
+    return kinds
 
 
 def _write(found: Iterable[Event], sink: BinaryIO) -> int | None:
