@@ -1,7 +1,7 @@
 """Signed checkpoints of the audit chain: what catches a chain rewritten from some point on.
 
 A database admin can edit an event and recompute every hash after it: the chain is consistent again and
-:func:`hpcpolicy.ledger.events.verify_chain` finds nothing. A checkpoint is the sealer's signature over
+:func:`hpcpolicy.ledger.events.verify_stored` finds nothing. A checkpoint is the sealer's signature over
 ``(seq, hash, time)`` with an Ed25519 key that lives in the service's settings, not in the database;
 copies exported to a place the database admin cannot write (a WORM bucket, another team's host) keep
 the chain honest up to their ``seq``: a rewritten chain no longer has the signed hash there.

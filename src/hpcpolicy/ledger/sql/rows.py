@@ -6,11 +6,11 @@ compiled cache then skips recompilation); timestamps are stored as naive UTC on 
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+import orjson
 from sqlalchemy import and_, bindparam, func, insert, literal, or_, select, union_all, update
 
 from hpcpolicy.engine import Amounts
@@ -231,8 +231,8 @@ def event_row(event: Event, *, text_time: bool = False) -> tuple[Any, ...]:
 
 
 def event_from_row(row: Any) -> Event:
-    """The event as its columns say, with the data of its stored body: an edit of either shows when the
-    body is recomputed for verification."""
+    """The event as its columns say, with the data of its stored body (verification compares the two:
+    :func:`hpcpolicy.ledger.events.verify_stored`)."""
     return Event(
         row["event_id"],
         row["type"],
@@ -241,7 +241,7 @@ def event_from_row(row: Any) -> Event:
         row["actor"],
         row["request_id"],
         tuple(row["scopes"].split()),
-        json.loads(row["body"]).get("data"),
+        orjson.loads(row["body"]).get("data"),
         row["seq"],
         row["prev_hash"],
         row["hash"],
