@@ -67,21 +67,28 @@ class RevisionStore:
         return _revision(row) if row else None
 
     def append(self, version: str, text: str, source: str, author: str) -> PolicyRevision:
-        """Store a new revision after the current head (retrying if another writer appended meanwhile)."""
+        """Store a new revision after the current head (retrying if another writer appended meanwhile).
+
+        With the audit log on, what changed since the head is summarised *before* the write transaction
+        opens (parsing two large policies takes seconds, and the transaction holds the ledger's locks); a
+        head that moved meanwhile is summarised again."""
         for _ in range(self._attempts):
+            head, changes = self._changes_since_head(text)
             try:
                 with self._session() as session:
-                    return self._insert(session, _head(session.conn) or 0, version, text, source, author)
+                    if (_head(session.conn) or 0) == head:
+                        return self._insert(session, head, version, text, source, author, changes)
             except DuplicateKey:
                 continue
         raise LedgerUnavailable(f"could not store the policy revision after {self._attempts} conflicting writes")
 
     def seed(self, version: str, text: str, source: str, author: str) -> PolicyRevision:
         """The first revision, if none is stored; else (another replica got there first) the latest one."""
+        changes = summarize(None, text) if self._ledger.audit else None
         try:
             with self._session() as session:
                 if _head(session.conn) is None:
-                    return self._insert(session, 0, version, text, source, author)
+                    return self._insert(session, 0, version, text, source, author, changes)
         except DuplicateKey:
             pass  # a replica starting at the same moment seeded it: adopt its revision
         latest = self.latest()
@@ -89,11 +96,25 @@ class RevisionStore:
             raise LedgerUnavailable("the policy revisions table is empty right after seeding it")
         return latest
 
+    def _changes_since_head(self, text: str) -> tuple[int, dict[str, Any] | None]:
+        """(the head's id, 0 for none; what ``text`` changes from it, when the audit log records it)."""
+        with self._session() as session:
+            row = session.conn.execute(select(table.c.id, table.c.text).order_by(table.c.id.desc()).limit(1)).first()
+        head, before = (int(row[0]), str(row[1])) if row else (0, None)
+        return head, summarize(before, text) if self._ledger.audit else None
+
     def _insert(
-        self, session: SqlSession, previous: int, version: str, text: str, source: str, author: str
+        self,
+        session: SqlSession,
+        previous: int,
+        version: str,
+        text: str,
+        source: str,
+        author: str,
+        changes: dict[str, Any] | None,
     ) -> PolicyRevision:
-        """Insert the revision after ``previous`` and, with the audit log on, its event in the same
-        transaction (what changed since ``previous``: see :mod:`hpcpolicy.policy.diff`)."""
+        """Insert the revision after ``previous`` and, given what changed since it (``changes``: see
+        :mod:`hpcpolicy.policy.diff`), its audit event in the same transaction."""
         conn, at = session.conn, self._clock()
         row: dict[str, Any] = {
             "previous_id": previous,
@@ -106,10 +127,9 @@ class RevisionStore:
         new_id = conn.execute(insert(table), row).inserted_primary_key
         assert new_id is not None
         revision = PolicyRevision(int(new_id[0]), version, text, source, row["author"], at)
-        if session.audit:
-            before = conn.execute(select(table.c.text).where(table.c.id == previous)).scalar() if previous else None
+        if session.audit and changes is not None:
             facts = PolicyRevisionFacts(revision.id, previous, version, source, revision.author, at)
-            session.record(policy_event(facts, summarize(before, text), request_id.get()))
+            session.record(policy_event(facts, changes, request_id.get()))
         return revision
 
     @contextmanager
