@@ -11,7 +11,7 @@ from hpcpolicy.ledger.sql.connect import create_ledger_engine
 from hpcpolicy.ledger.sql.ledger import SqlLedger
 from hpcpolicy.ledger.sql.migrate import upgrade
 from hpcpolicy.service import Governance, PolicyStore
-from hpcpolicy.service.context import Context, utc_now
+from hpcpolicy.service.context import Context, QueueSettings, utc_now
 from hpcpolicy.settings import ServiceSettings
 
 
@@ -71,5 +71,25 @@ def build_governance(
         clock=clock,
         lien_ttl=timedelta(seconds=settings.lien_ttl_seconds),
         walltime_grace=timedelta(seconds=settings.walltime_grace_seconds),
+        queue=queue_settings(settings),
     )
     return Governance(ctx)
+
+
+def queue_settings(settings: ServiceSettings) -> QueueSettings:
+    """The admission queue's limits from the environment (``HPCPOLICY_QUEUE_*``)."""
+    prefixes = tuple(p.strip() for p in settings.queue_callback_urls.split(",") if p.strip())
+    for prefix in prefixes:
+        if not prefix.startswith(("https://", "http://")) or "/" not in prefix.split("://", 1)[1]:
+            raise ValueError(f"HPCPOLICY_QUEUE_CALLBACK_URLS: {prefix!r} is not an http(s) URL prefix with a path")
+    secret = settings.queue_callback_secret
+    return QueueSettings(
+        ttl=timedelta(seconds=min(settings.queue_ttl_seconds, settings.queue_max_ttl_seconds)),
+        max_ttl=timedelta(seconds=settings.queue_max_ttl_seconds),
+        max_per_user=settings.queue_max_per_user,
+        callback_prefixes=prefixes,
+        callback_secret=secret.get_secret_value().encode() if secret is not None else None,
+        poll_seconds=settings.queue_poll_seconds,
+        full_pass_seconds=settings.queue_full_pass_seconds,
+        recalc_seconds=settings.fairshare_recalc_seconds,
+    )

@@ -52,6 +52,16 @@ class ServiceSettings(BaseSettings):
     audit_webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     audit_lease_seconds: float = Field(default=10.0, ge=1, le=3600)  # a dead holder's sink waits this long at most
     audit_retry_max_seconds: float = Field(default=30.0, gt=0, le=3600)  # cap of the backoff between attempts
+    # The admission queue (docs/queue.md): requests refused only by concurrency caps may wait (``queue: true``).
+    queue_ttl_seconds: int = Field(default=86400, ge=1, le=30 * 86400)  # a held request's wait unless it asks less
+    queue_max_ttl_seconds: int = Field(default=7 * 86400, ge=1, le=30 * 86400)
+    queue_max_per_user: int = Field(default=1000, ge=0, le=1_000_000)  # held requests of one user at once
+    #: URL prefixes a callback may go to, comma-separated (``https://galaxy.example.org/hooks/``); none: refused.
+    queue_callback_urls: str = Field(default="", max_length=8192)
+    queue_callback_secret: SecretStr | None = None  # HMAC-SHA256 key of the callbacks' X-Hpcpolicy-Signature
+    queue_poll_seconds: float = Field(default=0.2, ge=0.01, le=60)  # slots freed by other replicas, looked for
+    queue_full_pass_seconds: float = Field(default=30.0, ge=1, le=3600)  # every waiting group tried this often
+    fairshare_recalc_seconds: float = Field(default=300.0, ge=1, le=86400)  # Slurm's PriorityCalcPeriod
     walltime_grace_seconds: int = Field(default=900, ge=0, le=7 * 86400)  # a usage report may overrun this much
     db_timeout_seconds: float = Field(default=5.0, gt=0)
     request_timeout_seconds: float = Field(default=5.0, gt=0)  # a request waits this long for the ledger, then 503

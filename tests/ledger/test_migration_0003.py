@@ -25,9 +25,9 @@ MONTH = (T0 - timedelta(days=9, hours=12), T0 + timedelta(days=20))
 
 
 def v0002(made: Lien) -> dict[str, object]:
-    """A lien row as revision 0002 stored it (before hour weights)."""
+    """A lien row as revision 0002 stored it (before hour weights and services)."""
     row = lien_row(made)
-    del row["weight_cpu"], row["weight_gpu"]
+    del row["weight_cpu"], row["weight_gpu"], row["service"]
     return row
 
 

@@ -20,7 +20,8 @@ from hpcpolicy.api import openapi, problems
 from hpcpolicy.api.deps import Offload
 from hpcpolicy.api.limits import BodyLimits, LimitBodies
 from hpcpolicy.api.middleware import RequestContext
-from hpcpolicy.api.routes import accounts, compat, decisions, events, fairshare, jobs, policy, ready, slurm
+from hpcpolicy.api.queue_worker import QueueWorker, Waiters
+from hpcpolicy.api.routes import accounts, compat, decisions, events, fairshare, jobs, policy, queue, ready, slurm
 from hpcpolicy.auth import Authenticator
 from hpcpolicy.delivery.metrics import DeliveryCollector
 from hpcpolicy.delivery.worker import DeliveryWorker
@@ -52,7 +53,10 @@ def create_app(
         housekeeping = asyncio.create_task(_checkpoint_every_second(governance))
         keys_watch = asyncio.create_task(_follow_keys_file(authenticator))
         delivering = [asyncio.create_task(worker.run()) for worker in deliveries]
+        dispatching = asyncio.create_task(queue_worker.run())
         yield
+        await queue_worker.stop()
+        dispatching.cancel()
         housekeeping.cancel()
         keys_watch.cancel()
         await _stop_deliveries(deliveries, delivering)
@@ -67,6 +71,8 @@ def create_app(
         description="May this job run here, now, and at whose expense? Explainable decisions, budgets, liens.",
     )
     app.state.governance = governance
+    app.state.waiters = waiters = Waiters()
+    app.state.queue_worker = queue_worker = QueueWorker(governance, waiters)
     app.state.authenticator = authenticator
     app.state.offload = Offload(ledger_workers or _workers_for(governance), request_timeout)
     app.state.metrics = metrics = metrics or Metrics()
@@ -76,7 +82,7 @@ def create_app(
     governance.ctx.observers.subscribe(MetricsObserver(metrics))
     problems.install(app)
     openapi.install(app)
-    for module in (compat, ready, decisions, jobs, accounts, fairshare, events, policy, slurm):
+    for module in (compat, ready, decisions, queue, jobs, accounts, fairshare, events, policy, slurm):
         app.include_router(module.router)
 
     @app.get("/metrics", include_in_schema=False)

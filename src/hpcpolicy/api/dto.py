@@ -51,14 +51,36 @@ class DecisionIn(Request):
     idempotency_key: Ident | None = None
     job_id: Ident | None = None
     """The scheduler's job id, known at admission: a usage fact, so only usage reporters may give it."""
+    queue: bool = False
+    """Wait instead of being denied when only concurrency caps refuse the request (202, ``status: queued``);
+    implies ``reserve``. Follow it with ``GET /v1/decisions/{id}?wait=30``, its event stream, or a callback."""
+    queue_ttl_seconds: Annotated[int, Field(ge=1, le=30 * 86400)] | None = None
+    """How long to wait at most (the server's ``HPCPOLICY_QUEUE_TTL_SECONDS`` by default)."""
+    callback_url: Annotated[str, Field(max_length=2048, pattern=r"^https?://[\x21-\x7e]+$")] | None = None
+    """Where to POST the outcome of a held request (signed; under a prefix the server allows)."""
 
     def to_request(self, user_id: str, roles: tuple[str, ...], groups: tuple[str, ...] = ()) -> Request:
         """The engine's request for the identity the caller may claim (see ``Caller.identity_for``)."""
-        exclude = {"reserve", "dry_run", "idempotency_key", "job_id", "user_id", "roles", "groups"}
+        exclude = {"reserve", "dry_run", "idempotency_key", "job_id", "user_id", "roles", "groups", "queue",
+                   "queue_ttl_seconds", "callback_url"}  # fmt: skip
         return Request(user_id=user_id, roles=roles, groups=groups, **self.model_dump(exclude=exclude))
 
 
+class QueueOut(BaseModel):
+    """Where a held request stands: ``position`` among the requests held by the same limits (1: next);
+    ``blocked_by`` the quota ids holding it; ``held_at``, ``expires_at``; ``resolved_at`` once resolved."""
+
+    position: int | None = None
+    priority: int | None = None
+    blocked_by: list[str]
+    held_at: datetime
+    expires_at: datetime
+    resolved_at: datetime | None = None
+
+
 class DecisionOut(BaseModel):
+    status: Literal["allowed", "denied", "queued"]
+    """``queued`` (HTTP 202): the request waits in the admission queue; ``queue`` says where."""
     decision_id: str
     lien_id: str | None
     replayed: bool
@@ -77,9 +99,14 @@ class DecisionOut(BaseModel):
     """Non-blocking findings (budget thresholds, overdrafts, reroutes): same fields as violations."""
     degraded: str | None = None
     """Set when the ledger was unreachable and the partition fails open: usage was not checked."""
+    queue: QueueOut | None = None
 
 
 class DecisionRecordOut(BaseModel):
+    status: Literal["allowed", "denied", "queued", "admitted", "cancelled", "expired"]
+    """A decision made at once is ``allowed`` or ``denied``; a held request is ``queued`` until it is
+    ``admitted`` (allowed after waiting), ``denied`` (a rule waiting cannot lift refused it), ``cancelled``
+    or ``expired``."""
     decision_id: str
     at: datetime
     caller: str
@@ -89,6 +116,7 @@ class DecisionRecordOut(BaseModel):
     lien_id: str | None
     request: dict[str, Any]
     decision: dict[str, Any]
+    queue: QueueOut | None = None
 
 
 class StartIn(Body):

@@ -42,6 +42,8 @@ class Code(StrEnum):
     # Concurrency
     CONCURRENCY_MAX_JOBS = "concurrency.max_jobs"
     CONCURRENCY_MAX_GPUS = "concurrency.max_gpus"
+    SERVICE_MAX_RUNS = "service.max_runs"  # the service's runs at once (in total, or of this user)
+    QUEUE_FULL = "queue.full"  # the request could wait, but its user already has the most held requests allowed
     # Where, policy v2: partition shapes, routing, QOS, opening hours
     LIMIT_MIN_CPUS = "limit.min_cpus"  # the job asks for fewer than the partition's minimum
     LIMIT_MIN_GPUS = "limit.min_gpus"
@@ -57,3 +59,8 @@ class Code(StrEnum):
     QUOTA_WARN_THRESHOLD = "quota.warn_threshold"  # the job takes a budget past one of its warn_at fractions
     QUOTA_OVERDRAFT = "quota.overdraft"  # admitted into the quota's overdraft
     QUOTA_REROUTED = "quota.exhausted_rerouted"  # a budget refused the job; on_exhausted sent it elsewhere
+
+
+#: Violations that time alone can lift: a slot frees when another job of the scope ends. A request refused
+#: by nothing else may wait in the admission queue instead of being denied.
+TRANSIENT = frozenset({Code.CONCURRENCY_MAX_JOBS, Code.CONCURRENCY_MAX_GPUS, Code.SERVICE_MAX_RUNS})

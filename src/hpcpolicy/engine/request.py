@@ -47,3 +47,5 @@ class Request(BaseModel):
     """Declared GPU-hours: may raise the estimate above gpus × walltime, never lower it."""
     qos: Ident | None = None
     """A quality of service defined on the route's cluster (Slurm ``--qos``): other limits, for some callers."""
+    service: Ident | None = None
+    """The web application or workflow engine sending the request (policy ``services``: its concurrent runs)."""

@@ -17,6 +17,7 @@ from hpcpolicy.engine import Active, Amounts
 from hpcpolicy.ledger.counters import Target
 from hpcpolicy.ledger.events import Event
 from hpcpolicy.ledger.model import Adjustment, Charge, DecisionRecord, Lien
+from hpcpolicy.ledger.queue import QueuedRequest
 
 
 class LedgerUnavailable(RuntimeError):
@@ -83,6 +84,36 @@ class LedgerSession(Protocol):
         ...
 
     def open_liens(self, scope: str | None = None) -> Iterator[Lien]: ...
+
+    # The admission queue (:mod:`hpcpolicy.ledger.queue`)
+    def add_queued(self, entry: QueuedRequest) -> QueuedRequest:
+        """Store a held request; the entry with its ``seq``. DuplicateKey on a used id or key."""
+        ...
+
+    def get_queued(self, entry_id: str, *, lock: bool = False) -> QueuedRequest | None: ...
+
+    def find_queued(self, key: str) -> QueuedRequest | None: ...
+
+    def update_queued(self, entry: QueuedRequest, actor: str | None = None) -> bool:
+        """Write a held request's new state, only if it is still held (False: someone resolved it first)."""
+        ...
+
+    def queued(
+        self, after: int = 0, limit: int = 10_000, user: str | None = None, group: str | None = None
+    ) -> list[QueuedRequest]: ...
+
+    def freed_since(self, since: datetime, now: datetime) -> list[Lien]:
+        """Liens that stopped counting in ``[since, now)``: ended (finished, cancelled, failed) or run out
+        unstarted. The admission queue's dispatcher reads which slots other replicas freed."""
+        ...
+
+    def queued_count(self, user: str) -> int:
+        """How many requests of ``user`` are held now."""
+        ...
+
+    def callbacks_due(self, now: datetime, limit: int = 100) -> list[QueuedRequest]: ...
+
+    def set_callback(self, entry_id: str, due: datetime | None, attempts: int) -> None: ...
 
     def usage_since(self, since: datetime) -> Iterator[tuple[str | None, str, datetime, Amounts]]:
         """(project, user, time, amounts) of every charge dated at or after ``since``: fair-share usage."""

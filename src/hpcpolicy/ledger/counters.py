@@ -24,6 +24,9 @@ Target = str | QuotaRef
 #: Scope kinds and the lien/charge attribute holding that scope's name.
 SCOPE_FIELDS = {"user": "user_id", "project": "project", "team": "team", "org": "org"}
 _MEMBER = "/user:"
+#: Scopes narrowed to one user's entries: a project member (``project:p/user:u``), a user's runs of a
+#: service (``service:s/user:u``). Service scopes count liens only (policy ``services``).
+_NARROWED = {"project": "project", "service": "service"}
 
 
 class OnPath(Protocol):
@@ -53,10 +56,12 @@ def scope_columns(scope: str) -> tuple[tuple[str, str], ...]:
     """``"project:wgs"`` → ``(("project", "wgs"),)``; a member scope gives two columns. ValueError for an
     unknown kind (memoised: the same few thousand scopes are asked about again and again)."""
     kind, sep, name = scope.partition(":")
-    if kind == "project" and _MEMBER in name:
-        project, _, user = name.partition(_MEMBER)
-        if project and user:
-            return (("project", project), ("user_id", user))
+    if kind in _NARROWED and _MEMBER in name:
+        base, _, user = name.partition(_MEMBER)
+        if base and user:
+            return ((_NARROWED[kind], base), ("user_id", user))
+    if kind == "service" and name:
+        return (("service", name),)
     if not sep or kind not in SCOPE_FIELDS or not name:
         raise ValueError(
             f"scope must be user:<name>, project:<name>, team:<name>, org:<name> or "

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from hpcpolicy.ledger.model import Adjustment, Charge, DecisionRecord, Lien, LienState
+from hpcpolicy.ledger.queue import QueuedRequest, QueueState
 
 #: The CloudEvents ``source`` of every event this service records.
 SOURCE = "hpcpolicy"
@@ -38,6 +39,14 @@ ADJUSTMENT_RECORDED = "hpcpolicy.adjustment.recorded"
 POLICY_REVISED = "hpcpolicy.policy.revised"
 KEY_CREATED = "hpcpolicy.key.created"
 KEY_REVOKED = "hpcpolicy.key.revoked"
+#: A held request's life in the admission queue (:mod:`hpcpolicy.ledger.queue`).
+QUEUE_STATE = {
+    QueueState.QUEUED: "hpcpolicy.queue.held",
+    QueueState.ADMITTED: "hpcpolicy.queue.admitted",
+    QueueState.DENIED: "hpcpolicy.queue.denied",
+    QueueState.CANCELLED: "hpcpolicy.queue.cancelled",
+    QueueState.EXPIRED: "hpcpolicy.queue.expired",
+}
 #: A lien's later states: started, finished, cancelled, failed, expired; ``updated`` while still reserved
 #: (a job id bound at admission).
 LIEN_STATE = {
@@ -49,7 +58,7 @@ LIEN_STATE = {
     LienState.EXPIRED: "hpcpolicy.lien.expired",
 }
 TYPES = frozenset({DECISION_MADE, LIEN_RESERVED, CHARGE_RECORDED, ADJUSTMENT_RECORDED, POLICY_REVISED, KEY_CREATED,
-                   KEY_REVOKED, *LIEN_STATE.values()})  # fmt: skip
+                   KEY_REVOKED, *LIEN_STATE.values(), *QUEUE_STATE.values()})  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +287,16 @@ def lien_event(lien: Lien, *, new: bool, at: datetime, request_id: str | None) -
     return _event(kind, lien.id, at, None, request_id, _path(lien), _lien_data(lien))
 
 
+def queue_event(entry: QueuedRequest, actor: str | None, request_id: str | None) -> Event:
+    """A request held, or its wait ended (admitted, denied, cancelled, expired): who, what holds it, until when."""
+    at = entry.resolved_at or entry.at
+    scopes = tuple(f"{kind}:{name}" for kind, name in (("user", entry.user_id), ("project", entry.project)) if name)
+    data = {"id": entry.id, "state": entry.state.value, "user_id": entry.user_id, "project": entry.project,
+            "service": entry.service, "caller": entry.caller, "blocked_by": list(entry.blocked_by),
+            "held_at": entry.at, "expires_at": entry.expires_at, "key": entry.key}  # fmt: skip
+    return _event(QUEUE_STATE[entry.state], entry.id, at, actor, request_id, scopes, data)
+
+
 def charge_event(charge: Charge, request_id: str | None) -> Event:
     a = charge.amounts
     data = {"id": charge.id, "lien_id": charge.lien_id, "job_id": charge.job_id, "user_id": charge.user_id,
@@ -347,7 +366,7 @@ def _lien_data(lien: Lien) -> dict[str, Any]:
             "created_at": lien.created_at, "expires_at": lien.expires_at,
             "started_at": lien.started_at, "ended_at": lien.ended_at,
             "policy_version": lien.policy_version, "rates": list(lien.rates),
-            "weights": list(lien.weights)}  # fmt: skip
+            "weights": list(lien.weights), "service": lien.service}  # fmt: skip
 
 
 def instant(moment: datetime) -> str:

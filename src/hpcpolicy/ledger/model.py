@@ -62,6 +62,7 @@ class Lien:
     ended_at: datetime | None = None
     policy_version: str = ""
     weights: tuple[float, float] = (1.0, 1.0)  # how a CPU-hour and a GPU-hour count against budgets
+    service: str | None = None  # the web application or workflow that sent the request (policy ``services``)
 
     # Both helpers below are ``dataclasses.replace`` with fewer moving parts: ``replace`` inspects the
     # fields and builds a keyword dict on every call, which cost more than the rest of a lien's state
@@ -76,7 +77,7 @@ class Lien:
             self.partition, self.cpus, self.gpus, self.gpu_type, self.memory_gb, self.nodes, self.walltime_hours,
             self.amounts, self.rates, self.created_at, self.expires_at, state, self.job_id,
             self.started_at if started_at is None else started_at, self.ended_at if ended_at is None else ended_at,
-            self.policy_version, self.weights,
+            self.policy_version, self.weights, self.service,
         )  # fmt: skip
 
     def reissued(self, lien_id: str, created_at: datetime, expires_at: datetime, job_id: str | None) -> Lien:
@@ -88,7 +89,7 @@ class Lien:
             lien_id, lien_id, self.user_id, self.project, self.team, self.org, self.cluster, self.partition,
             self.cpus, self.gpus, self.gpu_type, self.memory_gb, self.nodes, self.walltime_hours, self.amounts,
             self.rates, created_at, expires_at, LienState.RESERVED, job_id, None, None, self.policy_version,
-            self.weights,
+            self.weights, self.service,
         )  # fmt: skip
 
 

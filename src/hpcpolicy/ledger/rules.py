@@ -67,6 +67,9 @@ def lien_scopes(entry: OnPath) -> list[str]:
     for kind, name in (("project", entry.project), ("team", entry.team), ("org", entry.org)):
         if name:
             scopes.append(f"{kind}:{name}")
+    service = getattr(entry, "service", None)  # liens only: a charge is the account's, not the service's
+    if service:
+        scopes.append(f"service:{service}")
     return scopes
 
 
@@ -115,6 +118,9 @@ def snapshot(
         key = ref.counter
         if key not in held:
             held[key], active[key] = reserved(ref)
+        if not ref.metered and ref.soft is None:
+            consumed[ref.id] = held[key]  # concurrency only: no budget reads what it settled
+            continue
         start, end = ref.bounds(now)  # window_bounds(ref.quota.window, now), with its dispatch done once
         consumed[ref.id] = settled(ref, start, end) + held[key]
         if ref.soft is not None and ref.soft.carry is not None and (before := ref.previous_bounds(now)):
@@ -162,6 +168,7 @@ def lien_for(
         job_id=job_id,
         policy_version=decision.policy_version,
         weights=hour_weights(part, gpus, request.gpu_type),
+        service=request.service,
     )
 
 

@@ -33,9 +33,18 @@ class Observers:
 
     def __init__(self) -> None:
         self._subscribers: list[Observer] = []
+        self._freed: list[Callable[[Any], None]] = []
 
     def subscribe(self, observer: Observer) -> None:
         self._subscribers.append(observer)
+
+    def on_freed(self, listener: Callable[[Any], None]) -> None:
+        """Call ``listener(lien)`` whenever this process closes a lien (the admission queue's dispatcher)."""
+        self._freed.append(listener)
+
+    def freed(self, lien: Any) -> None:
+        for listener in self._freed:
+            listener(lien)
 
     def decided(self, decision: dict[str, Any], reserved: bool, seconds: float) -> None:
         for observer in self._subscribers:
@@ -44,6 +53,20 @@ class Observers:
     def ledger_failed(self, error: Exception) -> None:
         for observer in self._subscribers:
             observer.ledger_failed(error)
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    """The admission queue's limits (settings ``HPCPOLICY_QUEUE_*``; docs/queue.md)."""
+
+    ttl: timedelta = timedelta(hours=24)  # how long a request waits unless it asks for less
+    max_ttl: timedelta = timedelta(days=7)
+    max_per_user: int = 1000  # held requests of one user at once; more are denied (queue.full)
+    callback_prefixes: tuple[str, ...] = ()  # URLs a callback may go to (none: callbacks refused)
+    callback_secret: bytes | None = None  # HMAC key of callback signatures
+    poll_seconds: float = 0.2  # the dispatcher looks for slots freed by other replicas this often
+    full_pass_seconds: float = 30.0  # and tries every waiting group this often (expiries, policy changes)
+    recalc_seconds: float = 300.0  # fair-share factors are recomputed this often (Slurm's PriorityCalcPeriod)
 
 
 @dataclass(frozen=True)
@@ -57,3 +80,4 @@ class Context:
     """How far past its walltime a job's reported run time is still believed (Slurm's OverTimeLimit and
     KillWait, a late end report); beyond it, an admin adjustment records the difference."""
     observers: Observers = field(default_factory=Observers)
+    queue: QueueSettings = field(default_factory=QueueSettings)

@@ -26,14 +26,17 @@ from hpcpolicy.engine import (
 )
 from hpcpolicy.ledger import DecisionRecord, Lien
 from hpcpolicy.ledger.base import DuplicateKey, LedgerSession, LedgerUnavailable
+from hpcpolicy.ledger.queue import QueuedRequest, QueueState
 from hpcpolicy.ledger.rules import lien_for, snapshot
 from hpcpolicy.service.accounts import Accounts
 from hpcpolicy.service.audit import AuditLog
 from hpcpolicy.service.context import Context
 from hpcpolicy.service.errors import Conflict, NotFound
 from hpcpolicy.service.fairshare import FairShares
+from hpcpolicy.service.holding import Hold, blocked_by, held_entry, holdable, queue_full
 from hpcpolicy.service.jobs import Jobs
 from hpcpolicy.service.policy_store import ActivePolicy
+from hpcpolicy.service.queue_view import QueueView
 from hpcpolicy.service.retry import retrying
 
 
@@ -47,6 +50,7 @@ class Outcome:
     at: datetime
     replayed: bool = False
     recorded: bool = True
+    held: QueuedRequest | None = None  # set when the request waits in the admission queue (HTTP 202)
 
     @property
     def allow(self) -> bool:
@@ -60,6 +64,7 @@ class Governance:
         self.accounts = Accounts(ctx)
         self.audit = AuditLog(ctx)
         self.fairshare = FairShares(ctx)
+        self.queue = QueueView(ctx, self.fairshare)
 
     def decide(
         self,
@@ -70,14 +75,18 @@ class Governance:
         dry_run: bool = False,
         key: str | None = None,
         job_id: str | None = None,
+        hold: Hold | None = None,
     ) -> Outcome:
+        """``hold``: wait in the admission queue if only transient limits refuse the request (implies
+        ``reserve``: an admission takes the lien)."""
         started = time.perf_counter()
         decision_id = self.ctx.ids()
         active = self.ctx.policies.current
         now = self.ctx.clock()
+        reserve = reserve or hold is not None
         try:
             outcome = retrying(
-                lambda: self._decide(decision_id, active, now, request, caller, reserve, dry_run, key, job_id)
+                lambda: self._decide(decision_id, active, now, request, caller, reserve, dry_run, key, job_id, hold)
             )
         except LedgerUnavailable as exc:
             self.ctx.observers.ledger_failed(exc)
@@ -96,6 +105,7 @@ class Governance:
         dry_run: bool,
         key: str | None,
         job_id: str | None,
+        hold: Hold | None = None,
     ) -> Outcome:
         if dry_run:
             return Outcome(decision_id, self.check(request, active, now).to_dict(), None, now, recorded=False)
@@ -103,7 +113,16 @@ class Governance:
             with self.ctx.ledger.session() as tx:
                 if key is not None and (previous := tx.find_decision(key)) is not None:
                     return _replay(previous, request)
+                if key is not None and hold is not None and (waiting := tx.find_queued(key)) is not None:
+                    return _replay_held(waiting, request)
                 decision = self._evaluate(tx, request, active, now, lock=reserve)
+                if hold is not None and holdable(decision):
+                    entry = held_entry(decision_id, now, caller, request, decision, active, key, job_id, hold,
+                                       self.ctx.queue)  # fmt: skip
+                    if tx.queued_count(request.user_id) < self.ctx.queue.max_per_user:
+                        entry = tx.add_queued(entry)
+                        return Outcome(decision_id, entry.decision, None, now, held=entry)
+                    decision = replace(decision, violations=(*decision.violations, queue_full(request, self.ctx.queue)))
                 lien = (
                     lien_for(decision_id, request, decision, active.snapshot, now, self.ctx.lien_ttl, job_id)
                     if reserve
@@ -121,6 +140,71 @@ class Governance:
             if previous is None:
                 raise Conflict(f"job id {job_id} already has a lien") from None
             return _replay(previous, request)
+
+    def admit_held(self, entry_id: str) -> tuple[QueueState | None, QueuedRequest | None]:
+        """Decide a held request again, in one transaction: admitted (its lien and decision record written
+        under the id it was given), denied (a rule waiting cannot lift refuses it now: recorded), expired
+        (past its TTL), or still held (what holds it now is stored). ``(None, None)`` when it is no longer
+        held (cancelled meanwhile). The request's own decision id, key and job id carry over."""
+        active = self.ctx.policies.current
+        now = self.ctx.clock()
+        try:
+            return retrying(lambda: self._admit_held(entry_id, active, now))
+        except DuplicateKey:  # its job id is bound to another lien meanwhile: it cannot be admitted
+            return retrying(lambda: self._resolve_held(entry_id, now, QueueState.DENIED, None))
+
+    def _admit_held(
+        self, entry_id: str, active: ActivePolicy, now: datetime
+    ) -> tuple[QueueState | None, QueuedRequest | None]:
+        with self.ctx.ledger.session() as tx:
+            entry = tx.get_queued(entry_id, lock=True)
+            if entry is None or entry.state is not QueueState.QUEUED:
+                return None, None
+            if now >= entry.expires_at:
+                gone = entry.resolved(QueueState.EXPIRED, now)
+                tx.update_queued(gone)
+                return QueueState.EXPIRED, gone
+            request = Request.model_validate(entry.request)
+            decision = self._evaluate(tx, request, active, now, lock=True)
+            body = decision.to_dict()
+            if holdable(decision):
+                waiting = entry.still_held(blocked_by(decision), body)
+                tx.update_queued(waiting)
+                return QueueState.QUEUED, waiting
+            lien = lien_for(entry.id, request, decision, active.snapshot, now, self.ctx.lien_ttl, entry.job_id)
+            if lien is not None:
+                tx.add_lien(lien)
+            tx.add_decision(decision_record(entry.id, now, entry.caller, request, decision, body, lien, entry.key))
+            state = QueueState.ADMITTED if decision.allow else QueueState.DENIED
+            done = entry.resolved(state, now, body)
+            tx.update_queued(done)
+        self.ctx.observers.decided(body, lien is not None, 0.0)
+        return state, done
+
+    def _resolve_held(
+        self, entry_id: str, now: datetime, state: QueueState, actor: str | None
+    ) -> tuple[QueueState | None, QueuedRequest | None]:
+        with self.ctx.ledger.session() as tx:
+            entry = tx.get_queued(entry_id, lock=True)
+            if entry is None or entry.state is not QueueState.QUEUED:
+                return None, entry
+            done = entry.resolved(state, now)
+            tx.update_queued(done, actor)
+            return state, done
+
+    def expire_held(self, entry_id: str) -> tuple[QueueState | None, QueuedRequest | None]:
+        """End a held request's wait at its TTL (``(None, entry)`` if it was resolved meanwhile)."""
+        return retrying(lambda: self._resolve_held(entry_id, self.ctx.clock(), QueueState.EXPIRED, None))
+
+    def cancel_held(self, entry_id: str, actor: str) -> QueuedRequest | None:
+        """Withdraw a held request (None if it is no longer held: the entry as it stands is returned by
+        :meth:`held`)."""
+        state, entry = retrying(lambda: self._resolve_held(entry_id, self.ctx.clock(), QueueState.CANCELLED, actor))
+        return entry if state is QueueState.CANCELLED else None
+
+    def held(self, entry_id: str) -> QueuedRequest | None:
+        with self.ctx.ledger.session() as tx:
+            return tx.get_queued(entry_id)
 
     def fail_open(self, request: Request, error: LedgerUnavailable) -> Decision:
         """The decision when the ledger cannot be reached, or ``error`` re-raised (fail closed).
@@ -198,6 +282,12 @@ def decision_record(
         lien_id=lien.id if lien else None,
         key=key,
     )
+
+
+def _replay_held(entry: QueuedRequest, request: Request) -> Outcome:
+    if entry.request != request.model_dump(mode="json"):
+        raise Conflict("idempotency key already used for a different request")
+    return Outcome(entry.id, entry.decision, None, entry.at, replayed=True, held=entry)
 
 
 def _replay(previous: DecisionRecord, request: Request) -> Outcome:

@@ -147,7 +147,9 @@ class Jobs:
                 with self.ctx.ledger.session() as tx:
                     return close_in(tx)
 
-        return retrying(close)
+        closed, charge = retrying(close)
+        self.ctx.observers.freed(closed)  # a slot the admission queue may give to a held request
+        return closed, charge
 
     def _close_in(
         self, tx: LedgerSession, lien: Lien, usage: JobUsage | None, at: datetime, state: LienState

@@ -1,5 +1,6 @@
 """The quotas a job must fit: its user's, its share as a project member, its project's, team's and org's,
-and its partition's per-user quota, less those whose slice of the machine the job's route is not in.
+and its partition's per-user quota, less those whose slice of the machine the job's route is not in; and
+the caps of the service that sends it (policy ``services``).
 
 The route matters because quotas may bind a slice only (2,000 DGX GPU-hours inside a project's total):
 this is why the quotas on a path are chosen after routing, in ``prepare``.
@@ -12,12 +13,23 @@ from hpcpolicy.engine.quotaref import QuotaRef, quota_refs
 from hpcpolicy.engine.request import Request
 from hpcpolicy.engine.slices import Slice, job_gpu_type, member_scope
 from hpcpolicy.engine.snapshot import PolicySnapshot
+from hpcpolicy.policy.schema import Quota
 
 
 def quotas_on_path(
     request: Request, snap: PolicySnapshot, project: str | None, part: PartitionRef | None = None
 ) -> tuple[QuotaRef, ...]:
     """Every quota the job must fit, most specific first. Without a route, only unsliced quotas bind."""
+    quotas = _account_quotas(request, snap, project, part)
+    service, user = request.service, request.user_id
+    if service is not None and service in snap.policy.services:
+        quotas += snap.refs_for(("service", service, user), lambda: service_refs(snap, service, user))
+    return quotas
+
+
+def _account_quotas(
+    request: Request, snap: PolicySnapshot, project: str | None, part: PartitionRef | None
+) -> tuple[QuotaRef, ...]:
     user = request.user_id
     quotas = snap.user_quotas(user)
     if project is not None:
@@ -44,6 +56,20 @@ def member_refs(snap: PolicySnapshot, project: str, user: str) -> tuple[QuotaRef
     if not specs:
         return ()
     return snap.refs_for(("member", project, user), lambda: quota_refs(member_scope(project, user), specs))
+
+
+def service_refs(snap: PolicySnapshot, service: str, user: str) -> tuple[QuotaRef, ...]:
+    """A service's caps as concurrency quotas: ``service:<s>/user:<u>`` (this user's runs of it), then
+    ``service:<s>`` (everyone's). No window or budget: only open liens of the service count."""
+    spec = snap.policy.services[service]
+    refs = []
+    if spec.max_runs_per_user is not None:
+        scope = f"service:{service}/user:{user}"
+        refs.append(QuotaRef(scope, scope, Quota(max_jobs=spec.max_runs_per_user)))
+    if spec.max_runs is not None:
+        scope = f"service:{service}"
+        refs.append(QuotaRef(scope, scope, Quota(max_jobs=spec.max_runs)))
+    return tuple(refs)
 
 
 def per_user_ref(part: PartitionRef, user: str) -> QuotaRef:

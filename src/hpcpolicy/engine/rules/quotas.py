@@ -111,10 +111,11 @@ def _concurrency(ref: QuotaRef, gpus: int, active: Active, balances: dict[str, f
     if quota.max_jobs is not None:
         balances["jobs"] = quota.max_jobs - active.jobs - 1
         if active.jobs + 1 > quota.max_jobs:
+            runs = ref.scope.startswith("service:")  # a service's cap (policy ``services``), on its runs
             found.append(
                 Violation(
-                    Code.CONCURRENCY_MAX_JOBS,
-                    f"{active.jobs} jobs already active; the limit is {quota.max_jobs}",
+                    Code.SERVICE_MAX_RUNS if runs else Code.CONCURRENCY_MAX_JOBS,
+                    f"{active.jobs} {'runs' if runs else 'jobs'} already active; the limit is {quota.max_jobs}",
                     ref.id,
                     quota.max_jobs,
                     1,

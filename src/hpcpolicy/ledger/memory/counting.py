@@ -46,8 +46,8 @@ class _Derived(NamedTuple):
         )
 
 
-#: A path scope's kind → its place in a cached path's key (see :meth:`Counting.scopes`).
-_PATH_POSITION = {"user": 0, "project": 1, "team": 2, "org": 3}
+#: A path scope's kind → its place in a cached path's key (see :meth:`Counting.scopes`; a service is last).
+_PATH_POSITION = {"user": 0, "project": 1, "team": 2, "org": 3, "service": -1}
 
 
 class Counting:
@@ -64,11 +64,12 @@ class Counting:
     def scopes(self, entry: InSlice) -> Scopes:
         """The records ``entry`` counts on: its path's four scopes, and the derived counters admitting it."""
         derived = self._derived
+        service = getattr(entry, "service", None)  # liens may name one; charges never do
         if derived:
             key: tuple[str | None, ...] = (entry.user_id, entry.project, entry.team, entry.org,
-                                           entry.cluster, entry.partition, entry.gpu_type)  # fmt: skip
+                                           entry.cluster, entry.partition, entry.gpu_type, service)  # fmt: skip
         else:
-            key = (entry.user_id, entry.project, entry.team, entry.org)
+            key = (entry.user_id, entry.project, entry.team, entry.org, service)
         found = self._paths.get(key)
         if found is None:
             names = lien_scopes(entry)
@@ -109,7 +110,7 @@ class Counting:
         user = columns[1][1] if len(columns) == 2 else None
         if (user is None and found.slice is None) or found.key in self.held:
             return  # one of the four path scopes (always counted), or already registered
-        base = f"project:{columns[0][1]}" if user is not None else found.scope
+        base = found.scope.partition("/")[0] if user is not None else found.scope  # a member's project, a service
         derived = _Derived(found.key, user, found.slice)
         held, timeline = self.held.setdefault(found.key, Held()), self.entries.setdefault(found.key, Timeline())
         for lien_id, scopes in self.holding.items():

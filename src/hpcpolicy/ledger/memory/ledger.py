@@ -24,6 +24,7 @@ from hpcpolicy.ledger.base import DuplicateKey
 from hpcpolicy.ledger.counters import Counter, Target, counter, scope_columns
 from hpcpolicy.ledger.events import Event
 from hpcpolicy.ledger.memory.counting import Counting, Resolved
+from hpcpolicy.ledger.memory.queue import MemoryQueue
 from hpcpolicy.ledger.memory.records import Timeline, settled_between
 from hpcpolicy.ledger.model import Adjustment, Charge, DecisionRecord, Lien, LienState
 from hpcpolicy.ledger.rules import ADJUSTMENT_SIGN, OPEN_STATES, lien_counts
@@ -35,8 +36,9 @@ _RESERVED, _EXPIRED = LienState.RESERVED, LienState.EXPIRED
 ChargeSpec = tuple[str, Amounts, str, str | None, tuple[float, float] | None]
 
 
-class MemoryLedger:
+class MemoryLedger(MemoryQueue):
     def __init__(self) -> None:
+        super().__init__()
         self._liens: dict[str, Lien] = {}
         self._by_job: dict[tuple[str, str], str] = {}  # (cluster, job id) -> lien id
         self._counting = Counting()
@@ -259,6 +261,11 @@ class MemoryLedger:
         for charge in self.charges.values():
             if charge.at >= since:
                 yield charge.project, charge.user_id, charge.at, charge.amounts
+
+    def freed_since(self, since: datetime, now: datetime) -> list[Lien]:
+        return [lien for lien in self.liens.values()
+                if (lien.ended_at is not None and since <= lien.ended_at < now)
+                or (lien.started_at is None and since <= lien.expires_at < now)]  # fmt: skip
 
     def open_liens(self, scope: str | None = None) -> Iterator[Lien]:
         for lien in self.liens.values():

@@ -27,6 +27,7 @@ from hpcpolicy.ledger.counters import Target, counter, scope_columns
 from hpcpolicy.ledger.events import Event, adjustment_event, charge_event, decision_event, lien_event
 from hpcpolicy.ledger.model import Adjustment, AdjustmentKind, Charge, DecisionRecord, Lien, LienState
 from hpcpolicy.ledger.rules import ADJUSTMENT_SIGN, OPEN_STATES
+from hpcpolicy.ledger.sql.queue_rows import QueueRows
 from hpcpolicy.ledger.sql.rows import (
     CHARGE_KIND,
     DECISION_BY_KEY,
@@ -129,7 +130,7 @@ def _is_operational(exc: DBAPIError) -> bool:
     return type(exc.orig).__name__ in {"OperationalError", "InterfaceError"} or "Operational" in type(exc).__name__
 
 
-class SqlSession:
+class SqlSession(QueueRows):
     def __init__(self, conn: Connection, *, audit: bool = False):
         self.conn = conn
         self.dialect = conn.dialect.name
@@ -347,6 +348,17 @@ class SqlSession:
                        charges.c.cost).where(charges.c.at >= to_db(since))  # fmt: skip
         for project, user, at, cpu, gpu, cost in self.conn.execute(query):
             yield project, user, from_db(at) or at, Amounts(float(cpu), float(gpu), float(cost))
+
+    def freed_since(self, since: datetime, now: datetime) -> list[Lien]:
+        start, end = to_db(since), to_db(now)
+        ended = select(liens).where(liens.c.ended_at >= start, liens.c.ended_at < end)
+        lapsed = select(liens).where(liens.c.expires_at >= start, liens.c.expires_at < end,
+                                     liens.c.started_at.is_(None))  # fmt: skip
+        found = {}
+        for query in (ended, lapsed):
+            for row in self.conn.execute(query).mappings():
+                found[row["id"]] = lien_from_row(row)
+        return list(found.values())
 
     def open_liens(self, scope: str | None = None) -> Iterator[Lien]:
         query = select(liens).where(liens.c.state.in_([s.value for s in OPEN_STATES]))

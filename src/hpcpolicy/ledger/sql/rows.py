@@ -143,6 +143,7 @@ def lien_row(lien: Lien) -> dict[str, Any]:
         "policy_version": lien.policy_version,
         "weight_cpu": lien.weights[0],
         "weight_gpu": lien.weights[1],
+        "service": lien.service,
     }
 
 
@@ -172,6 +173,7 @@ def lien_from_row(row: Any) -> Lien:
         ended_at=from_db(row["ended_at"]),
         policy_version=row["policy_version"],
         weights=(row["weight_cpu"], row["weight_gpu"]),
+        service=row["service"],
     )
 
 

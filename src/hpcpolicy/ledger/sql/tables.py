@@ -86,7 +86,11 @@ liens = Table(
     Column("policy_version", String(64), nullable=False),
     Column("weight_cpu", Double, nullable=False, server_default="1"),
     Column("weight_gpu", Double, nullable=False, server_default="1"),
+    Column("service", Ident),
     Index("ix_liens_state_user", "state", "user_id"),
+    Index("ix_liens_state_service", "state", "service"),
+    Index("ix_liens_ended_at", "ended_at"),  # the queue's dispatcher: slots freed since it last looked
+    Index("ix_liens_expires_at", "expires_at"),
     Index("ix_liens_state_project", "state", "project"),
     Index("ix_liens_state_team", "state", "team"),
     Index("ix_liens_state_org", "state", "org"),
@@ -220,5 +224,38 @@ leases = Table(
     Column("name", Ident, primary_key=True),
     Column("holder", Ident, nullable=False),
     Column("expires_at", Time, nullable=False),
+    **BINARY,
+)
+
+
+#: The admission queue (:mod:`hpcpolicy.ledger.queue`): held requests and their outcomes. ``seq`` orders
+#: arrivals (the dispatcher reads new rows past the last it saw); ``blocked_key`` groups requests held by
+#: the same quotas; ``callback_due`` is set while a signed callback of the outcome waits to be delivered.
+queue = Table(
+    "queue",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("key", Ident, unique=True),
+    Column("at", Time, nullable=False),
+    Column("expires_at", Time, nullable=False),
+    Column("caller", Principal, nullable=False),
+    *_path_columns()[:2],
+    Column("service", Ident),
+    Column("job_id", Ident),
+    Column("request", LongText, nullable=False),
+    Column("blocked_by", Text, nullable=False),
+    Column("blocked_key", String(40), nullable=False),
+    Column("decision", LongText, nullable=False),
+    Column("size", Double, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("resolved_at", Time),
+    Column("callback_url", String(2048)),
+    Column("callback_due", Time),
+    Column("callback_attempts", Integer, nullable=False, server_default="0"),
+    Index("ix_queue_state_seq", "state", "seq"),
+    Index("ix_queue_state_group", "state", "blocked_key"),
+    Index("ix_queue_state_user", "state", "user_id"),
+    Index("ix_queue_callback_due", "callback_due"),
     **BINARY,
 )

@@ -11,6 +11,7 @@ from hpcpolicy.policy.schema.common import V2, Model, Name, NonNeg
 from hpcpolicy.policy.schema.fairshare import FairShare
 from hpcpolicy.policy.schema.partitions import Cluster
 from hpcpolicy.policy.schema.quotas import Quota
+from hpcpolicy.policy.schema.services import Service
 from hpcpolicy.policy.schema.windows import TimeZone
 
 API_VERSION = "hpcpolicy/v2"
@@ -66,3 +67,4 @@ class Policy(Model):
     users: dict[Name, User] = {}
     groups: dict[Name, Group] = {}
     fairshare: FairShare = Field(default=FairShare(), json_schema_extra=V2)
+    services: dict[Name, Service] = Field(default={}, json_schema_extra=V2)

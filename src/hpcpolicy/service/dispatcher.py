@@ -1,0 +1,171 @@
+"""The admission queue's dispatcher: when a slot frees, admit held requests in priority order.
+
+One dispatcher works at a time across replicas (the server runs it under a database lease:
+:mod:`hpcpolicy.api.queue_worker`). It keeps the held requests it knows in memory, reading new ones by
+arrival order, and works in *passes*. A pass is told which scopes freed a slot — by this process's own
+reports at once (:meth:`Dispatcher.freed`), by other replicas' through the liens that ended since the
+last look (:meth:`Dispatcher.poll`) — and tries only the requests held by a quota on those scopes. Every so
+often, and whenever the policy changes, a full pass tries them all (TTL expiries, raised limits, a
+report dated in the past).
+
+Requests held by the same quotas form a *group*: they wait for the same slots. Within a pass, groups are
+visited in the admission order of :mod:`.admission_order` and once a group's best request is still held,
+the rest of the group is skipped — a smaller job does not slip past a bigger one for the same slot (no
+backfill inside a group; that would starve wide jobs). Each attempt is one transaction
+(:meth:`Governance.admit_held`): it decides the request again on fresh balances and writes the lien, the
+decision record and the queue entry together, so an admission is as safe as any other against
+concurrent requests and replicas.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from hpcpolicy.ledger import Lien
+from hpcpolicy.ledger.counters import entry_scopes
+from hpcpolicy.ledger.queue import QueuedRequest, QueueState, quota_scope
+from hpcpolicy.policy.schema.fairshare import PriorityWeights
+from hpcpolicy.service.admission_order import NEVER, entry_priority
+from hpcpolicy.service.governance import Governance
+
+
+@dataclass
+class PassReport:
+    """What one pass did."""
+
+    tried: int = 0
+    admitted: list[QueuedRequest] = field(default_factory=list)
+    denied: list[QueuedRequest] = field(default_factory=list)
+    expired: list[QueuedRequest] = field(default_factory=list)
+
+    @property
+    def resolved(self) -> list[QueuedRequest]:
+        return [*self.admitted, *self.denied, *self.expired]
+
+
+def lien_slots(lien: Lien) -> set[str]:
+    """The scopes whose slots a closed lien frees: its account path, member scope, and service."""
+    scopes = set(entry_scopes(lien))
+    if lien.service:
+        scopes |= {f"service:{lien.service}", f"service:{lien.service}/user:{lien.user_id}"}
+    return scopes
+
+
+class Dispatcher:
+    def __init__(self, gov: Governance, on_resolved: Callable[[QueuedRequest], None] | None = None):
+        self.gov = gov
+        self.settings = gov.ctx.queue
+        self.factors = gov.queue.factors
+        self.on_resolved = on_resolved or (lambda entry: None)
+        self.held: dict[str, QueuedRequest] = {}
+        self.after = 0  # the last arrival read
+        self.last_admitted: dict[str, datetime] = {}  # user → when the dispatcher last admitted for them
+        self._freed: set[str] = set()
+        self._full = True
+        self._last_full = 0.0
+        self._polled: datetime | None = None
+        self._lock = threading.Lock()
+        self.wake = threading.Event()
+
+    # -- what changed ------------------------------------------------------------------------------
+
+    def freed(self, lien: Lien) -> None:
+        """This process closed ``lien``: its scopes may have a slot (thread-safe; wakes the loop)."""
+        with self._lock:
+            self._freed |= lien_slots(lien)
+        self.wake.set()
+
+    def forget(self) -> None:
+        """Drop what is cached (the lease was lost: another dispatcher may have changed the queue)."""
+        with self._lock:
+            self.held.clear()
+            self.after = 0
+            self._full = True
+            self._polled = None
+
+    def poll(self, now: datetime) -> None:
+        """Note the slots other replicas freed since the last poll (liens ended or run out meanwhile)."""
+        since = self._polled or now
+        if since < now:
+            with self.gov.ctx.ledger.session() as tx:
+                ended = tx.freed_since(since, now)
+            with self._lock:
+                for lien in ended:
+                    self._freed |= lien_slots(lien)
+        self._polled = now
+
+    # -- a pass ------------------------------------------------------------------------------------
+
+    def step(self) -> PassReport:
+        """One pass: read new arrivals, then try the requests a freed slot (or a full pass) may admit."""
+        now = self.gov.ctx.clock()
+        if time.monotonic() - self._last_full >= self.settings.full_pass_seconds:
+            self._full = True
+        with self._lock:
+            freed, self._freed = self._freed, set()
+            full, self._full = self._full, False
+        if full:
+            self._last_full = time.monotonic()
+        with self.gov.ctx.ledger.session() as tx:
+            arrivals = tx.queued(after=self.after)
+        for entry in arrivals:
+            self.held[entry.id] = entry
+            self.after = max(self.after, entry.seq)
+        arrived = {entry.group for entry in arrivals}
+        report = PassReport()
+        for entry in [e for e in self.held.values() if e.expires_at <= now]:
+            state, result = self.gov.expire_held(entry.id)
+            self.held.pop(entry.id, None)
+            if state is QueueState.EXPIRED and result is not None:
+                report.expired.append(result)
+                self.on_resolved(result)
+        self.factors.refresh(now)
+        if full:
+            candidates = list(self.held.values())
+        else:
+            candidates = [e for e in self.held.values()
+                          if e.group in arrived or any(quota_scope(q) in freed for q in e.blocked_by)]  # fmt: skip
+        self._attempt(candidates, now, report)
+        return report
+
+    def _attempt(self, candidates: list[QueuedRequest], now: datetime, report: PassReport) -> None:
+        weights = self.gov.ctx.policies.current.snapshot.policy.fairshare.priority
+        heap = [self._key(e, weights, now) for e in candidates]
+        heapq.heapify(heap)
+        stuck: set[str] = set()  # groups whose best request is still held
+        while heap:
+            key = heapq.heappop(heap)
+            entry = self.held.get(key[3])
+            if entry is None or entry.group in stuck:
+                continue
+            fresh = self._key(entry, weights, now)
+            if fresh[:2] != key[:2]:  # its user was admitted meanwhile: round robin puts it back
+                heapq.heappush(heap, fresh)
+                continue
+            report.tried += 1
+            state, result = self.gov.admit_held(entry.id)
+            if state is QueueState.QUEUED and result is not None:
+                stuck.add(entry.group)
+                stuck.add(result.group)
+                self.held[entry.id] = result
+                continue
+            self.held.pop(entry.id, None)
+            if result is None or state is None:
+                continue  # cancelled meanwhile
+            if state is QueueState.ADMITTED:
+                self.last_admitted[entry.user_id] = self.gov.ctx.clock()
+                report.admitted.append(result)
+            elif state is QueueState.EXPIRED:
+                report.expired.append(result)
+            else:
+                report.denied.append(result)
+            self.on_resolved(result)
+
+    def _key(self, entry: QueuedRequest, weights: PriorityWeights, now: datetime) -> tuple[int, datetime, int, str]:
+        priority = entry_priority(entry, self.factors.of(entry), weights, now)
+        return -priority, self.last_admitted.get(entry.user_id, NEVER), entry.seq, entry.id
