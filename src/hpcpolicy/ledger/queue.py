@@ -11,7 +11,7 @@ outcome is what a long-poll or a callback reads.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -51,17 +51,22 @@ class QueuedRequest:
     resolved_at: datetime | None = None
     seq: int = 0  # the store's insertion order (0 until stored)
     callback_attempts: int = 0  # failed deliveries of the outcome to ``callback_url`` so far
+    group: str = field(init=False, repr=False, compare=False)
+    """What holds it, as one short key: requests held by the same quotas wait for the same slots."""
 
-    @property
-    def group(self) -> str:
-        """What holds it, as one short key: requests held by the same quotas wait for the same slots."""
-        return blocked_key(self.blocked_by)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "group", blocked_key(self.blocked_by))
 
     def resolved(self, state: QueueState, at: datetime, decision: dict[str, Any] | None = None) -> QueuedRequest:
         return replace(self, state=state, resolved_at=at, decision=self.decision if decision is None else decision)
 
     def still_held(self, blocked_by: tuple[str, ...], decision: dict[str, Any]) -> QueuedRequest:
         return replace(self, blocked_by=blocked_by, decision=decision)
+
+
+def init_fields(entry: QueuedRequest) -> dict[str, Any]:
+    """The entry's fields as its constructor takes them (the derived ``group`` left out)."""
+    return {f.name: getattr(entry, f.name) for f in fields(entry) if f.init}
 
 
 def blocked_key(blocked_by: tuple[str, ...]) -> str:

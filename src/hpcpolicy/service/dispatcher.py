@@ -22,6 +22,7 @@ from __future__ import annotations
 import heapq
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -63,6 +64,9 @@ class Dispatcher:
         self.factors = gov.queue.factors
         self.on_resolved = on_resolved or (lambda entry: None)
         self.held: dict[str, QueuedRequest] = {}
+        self._members: dict[str, set[str]] = defaultdict(set)  # group → ids of its held requests
+        self._waiting_on: dict[str, set[str]] = defaultdict(set)  # scope → groups held by a quota on it
+        self._expiring: list[tuple[datetime, str]] = []  # heap of (expires_at, id)
         self.after = 0  # the last arrival read
         self.last_admitted: dict[str, datetime] = {}  # user → when the dispatcher last admitted for them
         self._freed: set[str] = set()
@@ -84,6 +88,9 @@ class Dispatcher:
         """Drop what is cached (the lease was lost: another dispatcher may have changed the queue)."""
         with self._lock:
             self.held.clear()
+            self._members.clear()
+            self._waiting_on.clear()
+            self._expiring.clear()
             self.after = 0
             self._full = True
             self._polled = None
@@ -114,24 +121,53 @@ class Dispatcher:
         with self.gov.ctx.ledger.session() as tx:
             arrivals = tx.queued(after=self.after)
         for entry in arrivals:
-            self.held[entry.id] = entry
+            self._keep(entry)
+            heapq.heappush(self._expiring, (entry.expires_at, entry.id))
             self.after = max(self.after, entry.seq)
-        arrived = {entry.group for entry in arrivals}
         report = PassReport()
-        for entry in [e for e in self.held.values() if e.expires_at <= now]:
-            state, result = self.gov.expire_held(entry.id)
-            self.held.pop(entry.id, None)
-            if state is QueueState.EXPIRED and result is not None:
-                report.expired.append(result)
-                self.on_resolved(result)
+        self._expire(now, report)
         self.factors.refresh(now)
         if full:
             candidates = list(self.held.values())
         else:
-            candidates = [e for e in self.held.values()
-                          if e.group in arrived or any(quota_scope(q) in freed for q in e.blocked_by)]  # fmt: skip
+            groups = {entry.group for entry in arrivals}
+            for scope in freed:
+                groups |= self._waiting_on.get(scope, set())
+            held, members = self.held, self._members
+            candidates = [held[i] for g in groups for i in members.get(g, ())]
         self._attempt(candidates, now, report)
         return report
+
+    def _keep(self, entry: QueuedRequest) -> None:
+        """Index a held request (or its new state) by its group and the scopes of the quotas holding it."""
+        old = self.held.get(entry.id)
+        if old is not None and old.group != entry.group:
+            self._members[old.group].discard(entry.id)
+        self.held[entry.id] = entry
+        self._members[entry.group].add(entry.id)
+        for quota in entry.blocked_by:
+            self._waiting_on[quota_scope(quota)].add(entry.group)
+
+    def _drop(self, entry_id: str) -> None:
+        entry = self.held.pop(entry_id, None)
+        if entry is not None:
+            members = self._members.get(entry.group)
+            if members is not None:
+                members.discard(entry_id)
+                if not members:
+                    del self._members[entry.group]  # (a scope may still name the group: an empty one is skipped)
+
+    def _expire(self, now: datetime, report: PassReport) -> None:
+        """End the wait of every held request past its TTL (a heap by expiry: no scan of the queue)."""
+        while self._expiring and self._expiring[0][0] <= now:
+            _, entry_id = heapq.heappop(self._expiring)
+            if entry_id not in self.held:
+                continue
+            state, result = self.gov.expire_held(entry_id)
+            self._drop(entry_id)
+            if state is QueueState.EXPIRED and result is not None:
+                report.expired.append(result)
+                self.on_resolved(result)
 
     def _attempt(self, candidates: list[QueuedRequest], now: datetime, report: PassReport) -> None:
         weights = self.gov.ctx.policies.current.snapshot.policy.fairshare.priority
@@ -152,9 +188,9 @@ class Dispatcher:
             if state is QueueState.QUEUED and result is not None:
                 stuck.add(entry.group)
                 stuck.add(result.group)
-                self.held[entry.id] = result
+                self._keep(result)
                 continue
-            self.held.pop(entry.id, None)
+            self._drop(entry.id)
             if result is None or state is None:
                 continue  # cancelled meanwhile
             if state is QueueState.ADMITTED:

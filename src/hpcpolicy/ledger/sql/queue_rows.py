@@ -13,7 +13,7 @@ import orjson
 from sqlalchemy import Connection, func, insert, select, update
 
 from hpcpolicy.ledger.events import Event, queue_event
-from hpcpolicy.ledger.queue import RESOLVED, QueuedRequest, QueueState
+from hpcpolicy.ledger.queue import RESOLVED, QueuedRequest, QueueState, init_fields
 from hpcpolicy.ledger.sql.rows import from_db, to_db
 from hpcpolicy.ledger.sql.tables import queue
 from hpcpolicy.observability.logs import request_id
@@ -33,7 +33,7 @@ class QueueRows:
         result = self.conn.execute(insert(queue), _row(entry))
         key = result.inserted_primary_key
         assert key is not None
-        stored = QueuedRequest(**{**_fields(entry), "seq": int(key[0])})
+        stored = QueuedRequest(**{**init_fields(entry), "seq": int(key[0])})
         if self.audit:
             self.record(queue_event(stored, stored.caller, request_id.get()))
         return stored
@@ -93,10 +93,6 @@ class QueueRows:
         self.conn.execute(
             update(queue).where(queue.c.id == entry_id).values(callback_due=to_db(due), callback_attempts=attempts)
         )
-
-
-def _fields(entry: QueuedRequest) -> dict[str, Any]:
-    return {name: getattr(entry, name) for name in QueuedRequest.__dataclass_fields__}
 
 
 def _row(entry: QueuedRequest) -> dict[str, Any]:
