@@ -5,7 +5,16 @@ from __future__ import annotations
 import typer
 
 from hpcpolicy import __version__
-from hpcpolicy.cli import audit_cmd, evaluate_cmd, keys_cmd, policy_cmd, service_cmds, simulate_cmd, slurm_cmd
+from hpcpolicy.cli import (
+    audit_cmd,
+    evaluate_cmd,
+    keys_cmd,
+    policy_cmd,
+    queue_cmd,
+    service_cmds,
+    simulate_cmd,
+    slurm_cmd,
+)
 
 app = typer.Typer(
     name="hpcpolicy",
@@ -19,6 +28,7 @@ app.command("evaluate")(evaluate_cmd.evaluate)
 app.command("serve")(service_cmds.serve)
 app.command("usage")(service_cmds.usage)
 app.command("fairshare")(service_cmds.fairshare)
+app.add_typer(queue_cmd.app, name="queue")
 app.add_typer(service_cmds.db_app, name="db")
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(slurm_cmd.app, name="slurm")
