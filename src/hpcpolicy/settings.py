@@ -53,8 +53,8 @@ class ServiceSettings(BaseSettings):
     audit_lease_seconds: float = Field(default=10.0, ge=1, le=3600)  # a dead holder's sink waits this long at most
     audit_retry_max_seconds: float = Field(default=30.0, gt=0, le=3600)  # cap of the backoff between attempts
     # The admission queue (docs/queue.md): requests refused only by concurrency caps may wait (``queue: true``).
-    queue_ttl_seconds: int = Field(default=86400, ge=1, le=30 * 86400)  # a held request's wait unless it asks less
-    queue_max_ttl_seconds: int = Field(default=7 * 86400, ge=1, le=30 * 86400)
+    queue_ttl_seconds: int = Field(default=7 * 86400, ge=1, le=365 * 86400)  # a held request's wait unless it asks less
+    queue_max_ttl_seconds: int = Field(default=30 * 86400, ge=1, le=365 * 86400)
     queue_max_per_user: int = Field(default=1000, ge=0, le=1_000_000)  # held requests of one user at once
     #: URL prefixes a callback may go to, comma-separated (``https://galaxy.example.org/hooks/``); none: refused.
     queue_callback_urls: str = Field(default="", max_length=8192)

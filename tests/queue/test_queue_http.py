@@ -186,7 +186,7 @@ def test_a_failing_receiver_is_retried(gov: Governance, client: TestClient, rece
         ('"callback_url": "http://127.0.0.1:1/' + "a" * 3000 + '"', "callback_url"),
         ('"queue_ttl_seconds": 0', "queue_ttl_seconds"),
         ('"queue_ttl_seconds": 1' + "0" * 400, "queue_ttl_seconds"),
-        ('"queue_ttl_seconds": 691200', "queue_ttl_seconds"),  # eight days: above the server's maximum of seven
+        ('"queue_ttl_seconds": 2678400', "queue_ttl_seconds"),  # 31 days: above the server's maximum of thirty
         ('"queue_ttl_seconds": NaN', "queue_ttl_seconds"),
         ('"queue": "yes please"', "queue"),
     ],

@@ -54,7 +54,7 @@ class DecisionIn(Request):
     queue: bool = False
     """Wait instead of being denied when only concurrency caps refuse the request (202, ``status: queued``);
     implies ``reserve``. Follow it with ``GET /v1/decisions/{id}?wait=30``, its event stream, or a callback."""
-    queue_ttl_seconds: Annotated[int, Field(ge=1, le=30 * 86400)] | None = None
+    queue_ttl_seconds: Annotated[int, Field(ge=1, le=365 * 86400)] | None = None
     """How long to wait at most (the server's ``HPCPOLICY_QUEUE_TTL_SECONDS`` by default)."""
     callback_url: Annotated[str, Field(max_length=2048, pattern=r"^https?://[\x21-\x7e]+$")] | None = None
     """Where to POST the outcome of a held request (signed; under a prefix the server allows)."""

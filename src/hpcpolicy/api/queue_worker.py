@@ -64,6 +64,7 @@ class QueueWorker:
         self.waiters = waiters
         self.dispatcher = Dispatcher(governance)
         governance.ctx.observers.on_freed(self.dispatcher.freed)
+        governance.ctx.observers.on_queued(lambda entry: self.dispatcher.wake.set())  # read it in a pass now
         ledger = governance.ctx.ledger
         self.lease = Lease(ledger, LEASE, LEASE_TTL) if isinstance(ledger, SqlLedger) else None
         self._holding = False

@@ -43,6 +43,7 @@ class Code(StrEnum):
     CONCURRENCY_MAX_JOBS = "concurrency.max_jobs"
     CONCURRENCY_MAX_GPUS = "concurrency.max_gpus"
     SERVICE_MAX_RUNS = "service.max_runs"  # the service's runs at once (in total, or of this user)
+    QUEUE_WAITING = "queue.waiting"  # it fits, but held requests wait for a slot of the same limit: it queues too
     QUEUE_FULL = "queue.full"  # the request could wait, but its user already has the most held requests allowed
     # Where, policy v2: partition shapes, routing, QOS, opening hours
     LIMIT_MIN_CPUS = "limit.min_cpus"  # the job asks for fewer than the partition's minimum
@@ -63,4 +64,4 @@ class Code(StrEnum):
 
 #: Violations that time alone can lift: a slot frees when another job of the scope ends. A request refused
 #: by nothing else may wait in the admission queue instead of being denied.
-TRANSIENT = frozenset({Code.CONCURRENCY_MAX_JOBS, Code.CONCURRENCY_MAX_GPUS, Code.SERVICE_MAX_RUNS})
+TRANSIENT = frozenset({Code.CONCURRENCY_MAX_JOBS, Code.CONCURRENCY_MAX_GPUS, Code.SERVICE_MAX_RUNS, Code.QUEUE_WAITING})

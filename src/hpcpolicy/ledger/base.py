@@ -107,6 +107,10 @@ class LedgerSession(Protocol):
         unstarted. The admission queue's dispatcher reads which slots other replicas freed."""
         ...
 
+    def waited_for(self, quota_ids: list[str]) -> list[str]:
+        """Those of ``quota_ids`` a held request waits for a slot of (a new request queues behind it)."""
+        ...
+
     def queued_count(self, user: str) -> int:
         """How many requests of ``user`` are held now."""
         ...

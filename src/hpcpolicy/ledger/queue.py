@@ -69,8 +69,8 @@ def init_fields(entry: QueuedRequest) -> dict[str, Any]:
     return {f.name: getattr(entry, f.name) for f in fields(entry) if f.init}
 
 
-def blocked_key(blocked_by: tuple[str, ...]) -> str:
-    """A fixed-length key for a set of quota ids (ids are up to 200 characters; a request may have several)."""
+def blocked_key(blocked_by: tuple[str, ...] | list[str]) -> str:
+    """A fixed-length key for a set of quota ids (ids are up to 400 characters; a request may have several)."""
     return hashlib.sha1("\n".join(sorted(blocked_by)).encode(), usedforsecurity=False).hexdigest()
 
 

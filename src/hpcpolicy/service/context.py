@@ -34,6 +34,7 @@ class Observers:
     def __init__(self) -> None:
         self._subscribers: list[Observer] = []
         self._freed: list[Callable[[Any], None]] = []
+        self._queued: list[Callable[[Any], None]] = []
 
     def subscribe(self, observer: Observer) -> None:
         self._subscribers.append(observer)
@@ -45,6 +46,14 @@ class Observers:
     def freed(self, lien: Any) -> None:
         for listener in self._freed:
             listener(lien)
+
+    def on_queued(self, listener: Callable[[Any], None]) -> None:
+        """Call ``listener(entry)`` whenever this process holds a request in the admission queue."""
+        self._queued.append(listener)
+
+    def queued(self, entry: Any) -> None:
+        for listener in self._queued:
+            listener(entry)
 
     def decided(self, decision: dict[str, Any], reserved: bool, seconds: float) -> None:
         for observer in self._subscribers:
@@ -59,8 +68,8 @@ class Observers:
 class QueueSettings:
     """The admission queue's limits (settings ``HPCPOLICY_QUEUE_*``; docs/queue.md)."""
 
-    ttl: timedelta = timedelta(hours=24)  # how long a request waits unless it asks for less
-    max_ttl: timedelta = timedelta(days=7)
+    ttl: timedelta = timedelta(days=7)  # how long a request waits unless it asks for less (= the age cap)
+    max_ttl: timedelta = timedelta(days=30)
     max_per_user: int = 1000  # held requests of one user at once; more are denied (queue.full)
     callback_prefixes: tuple[str, ...] = ()  # URLs a callback may go to (none: callbacks refused)
     callback_secret: bytes | None = None  # HMAC key of callback signatures

@@ -33,7 +33,7 @@ from hpcpolicy.service.audit import AuditLog
 from hpcpolicy.service.context import Context
 from hpcpolicy.service.errors import Conflict, NotFound
 from hpcpolicy.service.fairshare import FairShares
-from hpcpolicy.service.holding import Hold, blocked_by, held_entry, holdable, queue_full
+from hpcpolicy.service.holding import Hold, behind_the_queue, blocked_by, held_entry, holdable, queue_full
 from hpcpolicy.service.jobs import Jobs
 from hpcpolicy.service.policy_store import ActivePolicy
 from hpcpolicy.service.queue_view import QueueView
@@ -92,6 +92,8 @@ class Governance:
             self.ctx.observers.ledger_failed(exc)
             raise
         self.ctx.observers.decided(outcome.decision, outcome.lien_id is not None, time.perf_counter() - started)
+        if outcome.held is not None and not outcome.replayed:
+            self.ctx.observers.queued(outcome.held)  # committed: the dispatcher can read it now
         return outcome
 
     def _decide(
@@ -116,6 +118,8 @@ class Governance:
                 if key is not None and hold is not None and (waiting := tx.find_queued(key)) is not None:
                     return _replay_held(waiting, request)
                 decision = self._evaluate(tx, request, active, now, lock=reserve)
+                if hold is not None:
+                    decision = behind_the_queue(tx, decision)
                 if hold is not None and holdable(decision):
                     entry = held_entry(decision_id, now, caller, request, decision, active, key, job_id, hold,
                                        self.ctx.queue)  # fmt: skip

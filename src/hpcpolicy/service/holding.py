@@ -7,12 +7,13 @@ rule or a per-job cap still denies at once: no amount of waiting would change th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from hpcpolicy.engine import Decision, Request
 from hpcpolicy.engine.codes import TRANSIENT, Code
 from hpcpolicy.engine.decision import Violation
+from hpcpolicy.ledger.base import LedgerSession
 from hpcpolicy.ledger.queue import QueuedRequest
 from hpcpolicy.service.context import QueueSettings
 from hpcpolicy.service.errors import InvalidInput
@@ -87,6 +88,21 @@ def job_size(request: Request, decision: Decision, active: ActivePolicy) -> floa
     if request.gpus and nodes.gpus:
         return min(request.gpus / (nodes.gpus * nodes.count), 1.0)
     return min(request.cpus / (nodes.cpus * nodes.count), 1.0)
+
+
+def behind_the_queue(tx: LedgerSession, decision: Decision) -> Decision:
+    """An admissible ``decision`` made a wait when held requests wait for a slot of a limit it would use:
+    a slot freed is theirs to take in priority order, not the first newcomer's (a new request then waits
+    with them, and the dispatcher may still pick it first). Otherwise ``decision`` unchanged."""
+    if not decision.allow:
+        return decision
+    limits = [quota_id for quota_id, balances in decision.remaining.items() if "jobs" in balances or "gpus" in balances]
+    waited = tx.waited_for(limits) if limits else []
+    if not waited:
+        return decision
+    ahead = tuple(Violation(Code.QUEUE_WAITING, "requests held before this one wait for a slot of this limit",
+                            quota_id) for quota_id in waited)  # fmt: skip
+    return replace(decision, allow=False, violations=ahead)
 
 
 def queue_full(request: Request, settings: QueueSettings) -> Violation:

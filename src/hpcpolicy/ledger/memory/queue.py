@@ -47,6 +47,11 @@ class MemoryQueue:
                  and (user is None or e.user_id == user) and (group is None or e.group == group)]  # fmt: skip
         return sorted(found, key=lambda e: e.seq)[:limit]
 
+    def waited_for(self, quota_ids: list[str]) -> list[str]:
+        wanted = set(quota_ids)
+        held = [e for e in self._queue.values() if e.state is QueueState.QUEUED]
+        return sorted({q for e in held for q in wanted.intersection(e.blocked_by)})
+
     def queued_count(self, user: str) -> int:
         return sum(1 for e in self._queue.values() if e.state is QueueState.QUEUED and e.user_id == user)
 

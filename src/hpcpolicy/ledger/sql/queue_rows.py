@@ -10,12 +10,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from hpcpolicy.ledger.events import Event, queue_event
-from hpcpolicy.ledger.queue import RESOLVED, QueuedRequest, QueueState, init_fields
+from hpcpolicy.ledger.queue import RESOLVED, QueuedRequest, QueueState, blocked_key, init_fields
 from hpcpolicy.ledger.sql.rows import from_db, to_db
-from hpcpolicy.ledger.sql.tables import queue
+from hpcpolicy.ledger.sql.tables import queue, queue_blocks
 from hpcpolicy.observability.logs import request_id
 
 _QUEUED = QueueState.QUEUED.value
@@ -34,6 +34,7 @@ class QueueRows:
         key = result.inserted_primary_key
         assert key is not None
         stored = QueuedRequest(**{**init_fields(entry), "seq": int(key[0])})
+        self._block(stored)
         if self.audit:
             self.record(queue_event(stored, stored.caller, request_id.get()))
         return stored
@@ -64,6 +65,9 @@ class QueueRows:
         )
         if not result.rowcount:
             return False
+        self.conn.execute(delete(queue_blocks).where(queue_blocks.c.entry_id == entry.id))
+        if entry.state is QueueState.QUEUED:
+            self._block(entry)
         if self.audit and entry.state in RESOLVED:
             self.record(queue_event(entry, actor, request_id.get()))
         return True
@@ -78,6 +82,19 @@ class QueueRows:
         if group is not None:
             query = query.where(queue.c.blocked_key == group)
         return [_entry(row) for row in self.conn.execute(query.order_by(queue.c.seq).limit(limit)).mappings()]
+
+    def waited_for(self, quota_ids: list[str]) -> list[str]:
+        """Those of ``quota_ids`` a held request waits for."""
+        if not quota_ids:
+            return []
+        keys = {blocked_key([q]): q for q in quota_ids}
+        query = select(queue_blocks.c.quota_key).where(queue_blocks.c.quota_key.in_(list(keys))).distinct()
+        return sorted(keys[k] for k in self.conn.execute(query).scalars())
+
+    def _block(self, entry: QueuedRequest) -> None:
+        rows = [{"quota_key": blocked_key([q]), "entry_id": entry.id} for q in entry.blocked_by]
+        if rows:
+            self.conn.execute(insert(queue_blocks), rows)
 
     def queued_count(self, user: str) -> int:
         query = select(func.count()).select_from(queue).where(queue.c.state == _QUEUED, queue.c.user_id == user)

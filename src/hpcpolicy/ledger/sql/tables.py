@@ -259,3 +259,13 @@ queue = Table(
     Index("ix_queue_callback_due", "callback_due"),
     **BINARY,
 )
+
+#: Which quotas each held request waits for (a row per request and quota id, by digest: ids can be longer
+#: than an index allows). A new request that would take a slot of one of them waits behind them.
+queue_blocks = Table(
+    "queue_blocks",
+    metadata,
+    Column("quota_key", String(40), primary_key=True),
+    Column("entry_id", String(36), primary_key=True),
+    **BINARY,
+)

@@ -29,12 +29,14 @@ class PriorityWeights(Model):
     plus ``size`` times the job's share of its partition (``favor_small`` turns that into 1 − share).
 
     With ``age`` at least ``fairshare`` (the default), a request that has waited ``max_age_hours`` outranks
-    every newer one, whatever its owner's usage: age bounds the wait, so nothing starves."""
+    every newer one, whatever its owner's usage: age bounds the wait, so nothing starves. Keep
+    ``max_age_hours`` long against the usual wait (a week by default): a short one lets age outweigh fair
+    share, and users with big jobs, who wait longer between admissions, get more than their share."""
 
     fairshare: NonNeg = 1000.0
     age: NonNeg = 1000.0
     size: NonNeg = 0.0
-    max_age_hours: Annotated[float, Field(gt=0, le=87600)] = 24.0
+    max_age_hours: Annotated[float, Field(gt=0, le=87600)] = 168.0  # Slurm's PriorityMaxAge default, 7 days
     favor_small: bool = True
 
 

@@ -6,7 +6,8 @@ Create Date: 2026-12-01 11:00:00
 
 ``liens.service`` names the web application or workflow that sent a request (policy ``services`` caps its
 concurrent runs; indexed with the state like the account path's columns). ``queue`` holds requests refused
-only by transient limits until the dispatcher admits them (docs/queue.md).
+only by transient limits until the dispatcher admits them (docs/queue.md); ``queue_blocks`` which quotas
+each of them waits for.
 """
 
 from typing import Any
@@ -59,9 +60,16 @@ def upgrade() -> None:
     op.create_index("ix_queue_state_group", "queue", ["state", "blocked_key"])
     op.create_index("ix_queue_state_user", "queue", ["state", "user_id"])
     op.create_index("ix_queue_callback_due", "queue", ["callback_due"])
+    op.create_table(
+        "queue_blocks",
+        sa.Column("quota_key", sa.String(40), primary_key=True),
+        sa.Column("entry_id", sa.String(36), primary_key=True),
+        **_BINARY,
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("queue_blocks")
     op.drop_table("queue")
     op.drop_index("ix_liens_expires_at", "liens")
     op.drop_index("ix_liens_ended_at", "liens")
