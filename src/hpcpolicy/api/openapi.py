@@ -24,7 +24,7 @@ decorator, :func:`install` post-processes the generated document once, from the 
   404   every operation naming a resource in its path, and ``GET /v1/usage`` (a scope not in the policy)
   409   the job lifecycle (``POST /v1/jobs/{ref}/…``), decisions and adjustments (an idempotency key
         reused for another request, a scheduler job id already bound), ``job_modify`` (a job id bound
-        to another lien)
+        to another lien), withdrawing a held request that is no longer held
   ====  =======================================================================================
 
 FastAPI's default 422 schema (``HTTPValidationError``) is replaced by the problem schema and removed.
@@ -118,7 +118,8 @@ HEADERS = {
     503: {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "string"}}},
 }
 NAMED_BY_QUERY = {("get", "/v1/usage")}
-CONFLICTS = {("post", "/v1/decisions"), ("post", "/v1/adjustments"), ("post", "/v1/adapters/slurm/job_modify")}
+CONFLICTS = {("post", "/v1/decisions"), ("post", "/v1/adjustments"), ("post", "/v1/adapters/slurm/job_modify"),
+             ("delete", "/v1/decisions/{decision_id}")}  # fmt: skip
 
 
 def install(app: FastAPI) -> None:

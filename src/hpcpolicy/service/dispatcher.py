@@ -95,31 +95,28 @@ class Dispatcher:
             self._full = True
             self._polled = None
 
-    def poll(self, now: datetime) -> None:
-        """Note the slots other replicas freed since the last poll (liens ended or run out meanwhile)."""
-        since = self._polled or now
-        if since < now:
-            with self.gov.ctx.ledger.session() as tx:
-                ended = tx.freed_since(since, now)
-            with self._lock:
-                for lien in ended:
-                    self._freed |= lien_slots(lien)
-        self._polled = now
-
     # -- a pass ------------------------------------------------------------------------------------
 
-    def step(self) -> PassReport:
-        """One pass: read new arrivals, then try the requests a freed slot (or a full pass) may admit."""
+    def step(self, *, poll: bool = False) -> PassReport:
+        """One pass: read new arrivals (and with ``poll``, the slots other replicas freed since the last
+        poll: liens ended or run out meanwhile), then try the requests a freed slot (or a full pass) may
+        admit. The reads are one short transaction."""
         now = self.gov.ctx.clock()
         if time.monotonic() - self._last_full >= self.settings.full_pass_seconds:
             self._full = True
+        since = self._polled or now
+        with self.gov.ctx.ledger.session() as tx:
+            arrivals = tx.queued(after=self.after)
+            ended = tx.freed_since(since, now) if poll and since < now else []
+        if poll:
+            self._polled = now
         with self._lock:
+            for lien in ended:
+                self._freed |= lien_slots(lien)
             freed, self._freed = self._freed, set()
             full, self._full = self._full, False
         if full:
             self._last_full = time.monotonic()
-        with self.gov.ctx.ledger.session() as tx:
-            arrivals = tx.queued(after=self.after)
         for entry in arrivals:
             self._keep(entry)
             heapq.heappush(self._expiring, (entry.expires_at, entry.id))

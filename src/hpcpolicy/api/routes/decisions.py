@@ -109,7 +109,13 @@ async def get_decision(
         await waiters.wait(decision_id, min(left, 1.0))
 
 
-@router.get("/{decision_id}/events", response_class=StreamingResponse)
+_EVENT_STREAM = {
+    "description": "Server-sent events until the request is resolved",
+    "content": {"text/event-stream": {"schema": {"description": "event: <status>; data: GET /v1/decisions/{id}"}}},
+}
+
+
+@router.get("/{decision_id}/events", response_class=StreamingResponse, responses={200: _EVENT_STREAM})
 async def decision_events(
     decision_id: IdentPath, gov: GovernanceDep, who: CallerDep, run: OffloadDep, request: Request
 ) -> StreamingResponse:
