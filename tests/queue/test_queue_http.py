@@ -189,6 +189,9 @@ def test_a_failing_receiver_is_retried(gov: Governance, client: TestClient, rece
         ('"queue_ttl_seconds": 2678400', "queue_ttl_seconds"),  # 31 days: above the server's maximum of thirty
         ('"queue_ttl_seconds": NaN', "queue_ttl_seconds"),
         ('"queue": "yes please"', "queue"),
+        ('"service": "gal\\u0000axy"', "service"),
+        ('"service": "' + "s" * 300 + '"', "service"),
+        ('"service": 42', "service"),
     ],
 )
 def test_hostile_queue_fields_are_refused_and_nothing_is_held(client: TestClient, extra: str, field: str) -> None:
