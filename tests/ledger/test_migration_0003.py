@@ -27,7 +27,7 @@ MONTH = (T0 - timedelta(days=9, hours=12), T0 + timedelta(days=20))
 def v0002(made: Lien) -> dict[str, object]:
     """A lien row as revision 0002 stored it (before hour weights and services)."""
     row = lien_row(made)
-    del row["weight_cpu"], row["weight_gpu"], row["service"]
+    del row["weight_cpu"], row["weight_gpu"], row["service"], row["closed_at"]
     return row
 
 

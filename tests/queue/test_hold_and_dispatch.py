@@ -198,3 +198,18 @@ def test_new_requests_fit_when_their_slot_freed_before_they_were_read(gov: Gover
     dispatcher._full = False
     assert [e.id for e in dispatcher.step().admitted] == [out.decision_id]
 
+
+
+def test_a_past_dated_end_reported_elsewhere_frees_the_slot_at_the_next_poll(gov: Governance, clock: Clock) -> None:
+    """A sync in another process reports a job that ended an hour ago: the dispatcher of the server sees the
+    slot freed by when the report was recorded, not by the end time it states."""
+    dispatcher = Dispatcher(gov)  # not told of frees: as in another process
+    a, _ = submit(gov, "u1"), submit(gov, "u1")
+    out = submit(gov, "u1")
+    clock.advance(hours=1.5)
+    dispatcher.step(poll=True)  # looked last now: the end below is dated before this
+    gov.jobs.start(a.decision_id, at=clock() - timedelta(hours=1.5))
+    gov.jobs.finish(a.decision_id, JobUsage(elapsed_hours=1), at=clock() - timedelta(hours=0.5), accounting=True)
+    dispatcher._last_full = float("inf")  # no full pass: only the poll may find it
+    clock.advance(seconds=1)
+    assert [e.id for e in dispatcher.step(poll=True).admitted] == [out.decision_id]

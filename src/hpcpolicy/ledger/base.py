@@ -103,8 +103,9 @@ class LedgerSession(Protocol):
     ) -> list[QueuedRequest]: ...
 
     def freed_since(self, since: datetime, now: datetime) -> list[Lien]:
-        """Liens that stopped counting in ``[since, now)``: ended (finished, cancelled, failed) or run out
-        unstarted. The admission queue's dispatcher reads which slots other replicas freed."""
+        """Liens that stopped counting in ``[since, now)``: closed then (``closed_at``: finished, cancelled,
+        failed, released by a sync) or run out unstarted. The admission queue's dispatcher reads which slots
+        other replicas and processes freed."""
         ...
 
     def waited_for(self, quota_ids: list[str]) -> list[str]:

@@ -63,6 +63,9 @@ class Lien:
     policy_version: str = ""
     weights: tuple[float, float] = (1.0, 1.0)  # how a CPU-hour and a GPU-hour count against budgets
     service: str | None = None  # the web application or workflow that sent the request (policy ``services``)
+    closed_at: datetime | None = None
+    """When the service recorded the lien's end (its clock), whatever end time the report stated: the
+    admission queue's dispatcher reads the slots freed since it last looked by this."""
 
     # Both helpers below are ``dataclasses.replace`` with fewer moving parts: ``replace`` inspects the
     # fields and builds a keyword dict on every call, which cost more than the rest of a lien's state
@@ -77,7 +80,7 @@ class Lien:
             self.partition, self.cpus, self.gpus, self.gpu_type, self.memory_gb, self.nodes, self.walltime_hours,
             self.amounts, self.rates, self.created_at, self.expires_at, state, self.job_id,
             self.started_at if started_at is None else started_at, self.ended_at if ended_at is None else ended_at,
-            self.policy_version, self.weights, self.service,
+            self.policy_version, self.weights, self.service, self.closed_at,
         )  # fmt: skip
 
     def reissued(self, lien_id: str, created_at: datetime, expires_at: datetime, job_id: str | None) -> Lien:

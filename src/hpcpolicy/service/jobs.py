@@ -154,7 +154,7 @@ class Jobs:
     def _close_in(
         self, tx: LedgerSession, lien: Lien, usage: JobUsage | None, at: datetime, state: LienState
     ) -> tuple[Lien, Charge | None]:
-        closed = replace(lien, state=state, ended_at=at)
+        closed = replace(lien, state=state, ended_at=at, closed_at=self.ctx.clock())
         tx.update_lien(closed)
         charge = None
         if usage is not None and usage.elapsed_hours > 0:

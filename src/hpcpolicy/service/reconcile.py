@@ -134,7 +134,7 @@ class Reconciler:
                 if old is not None:  # superseded: closed as of now, its successor carries the job on
                     gone = replace(old, job_id=None)
                     if old.state in OPEN_STATES:
-                        gone = replace(gone, state=LienState.CANCELLED, ended_at=now)
+                        gone = replace(gone, state=LienState.CANCELLED, ended_at=now, closed_at=now)
                     tx.update_lien(gone)
                 lien = replace(
                     lien,
@@ -212,7 +212,7 @@ class Reconciler:
                 key = record.key if record is not None else None
                 if key is None or not key.startswith(key_prefix) or key in seen_keys:
                     continue
-                tx.update_lien(replace(lien, state=LienState.EXPIRED))
+                tx.update_lien(replace(lien, state=LienState.EXPIRED, closed_at=self.ctx.clock()))
                 expired += 1
         return expired
 

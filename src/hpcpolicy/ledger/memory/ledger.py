@@ -264,7 +264,7 @@ class MemoryLedger(MemoryQueue):
 
     def freed_since(self, since: datetime, now: datetime) -> list[Lien]:
         return [lien for lien in self.liens.values()
-                if (lien.ended_at is not None and since <= lien.ended_at < now)
+                if (lien.closed_at is not None and since <= lien.closed_at < now)
                 or (lien.started_at is None and since <= lien.expires_at < now)]  # fmt: skip
 
     def open_liens(self, scope: str | None = None) -> Iterator[Lien]:

@@ -351,7 +351,7 @@ class SqlSession(QueueRows):
 
     def freed_since(self, since: datetime, now: datetime) -> list[Lien]:
         start, end = to_db(since), to_db(now)
-        ended = select(liens).where(liens.c.ended_at >= start, liens.c.ended_at < end)
+        ended = select(liens).where(liens.c.closed_at >= start, liens.c.closed_at < end)
         lapsed = select(liens).where(liens.c.expires_at >= start, liens.c.expires_at < end,
                                      liens.c.started_at.is_(None))  # fmt: skip
         found = {}

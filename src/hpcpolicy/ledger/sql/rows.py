@@ -144,6 +144,7 @@ def lien_row(lien: Lien) -> dict[str, Any]:
         "weight_cpu": lien.weights[0],
         "weight_gpu": lien.weights[1],
         "service": lien.service,
+        "closed_at": to_db(lien.closed_at),
     }
 
 
@@ -174,6 +175,7 @@ def lien_from_row(row: Any) -> Lien:
         policy_version=row["policy_version"],
         weights=(row["weight_cpu"], row["weight_gpu"]),
         service=row["service"],
+        closed_at=from_db(row["closed_at"]),
     )
 
 

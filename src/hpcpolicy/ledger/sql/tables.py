@@ -87,9 +87,10 @@ liens = Table(
     Column("weight_cpu", Double, nullable=False, server_default="1"),
     Column("weight_gpu", Double, nullable=False, server_default="1"),
     Column("service", Ident),
+    Column("closed_at", Time),
     Index("ix_liens_state_user", "state", "user_id"),
     Index("ix_liens_state_service", "state", "service"),
-    Index("ix_liens_ended_at", "ended_at"),  # the queue's dispatcher: slots freed since it last looked
+    Index("ix_liens_closed_at", "closed_at"),  # the queue's dispatcher: slots freed since it last looked
     Index("ix_liens_expires_at", "expires_at"),
     Index("ix_liens_state_project", "state", "project"),
     Index("ix_liens_state_team", "state", "team"),

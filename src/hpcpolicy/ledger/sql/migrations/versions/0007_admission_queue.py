@@ -5,7 +5,8 @@ Revises: 0006
 Create Date: 2026-12-01 11:00:00
 
 ``liens.service`` names the web application or workflow that sent a request (policy ``services`` caps its
-concurrent runs; indexed with the state like the account path's columns). ``queue`` holds requests refused
+concurrent runs; indexed with the state like the account path's columns); ``liens.closed_at`` when the
+service recorded a lien's end (the dispatcher's "slots freed since I last looked"). ``queue`` holds requests refused
 only by transient limits until the dispatcher admits them (docs/queue.md); ``queue_blocks`` which quotas
 each of them waits for.
 """
@@ -29,8 +30,9 @@ _BINARY: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4
 def upgrade() -> None:
     with op.batch_alter_table("liens") as batch:
         batch.add_column(sa.Column("service", sa.String(191)))
+        batch.add_column(sa.Column("closed_at", _TIME))
     op.create_index("ix_liens_state_service", "liens", ["state", "service"])
-    op.create_index("ix_liens_ended_at", "liens", ["ended_at"])
+    op.create_index("ix_liens_closed_at", "liens", ["closed_at"])
     op.create_index("ix_liens_expires_at", "liens", ["expires_at"])
     op.create_table(
         "queue",
@@ -72,7 +74,8 @@ def downgrade() -> None:
     op.drop_table("queue_blocks")
     op.drop_table("queue")
     op.drop_index("ix_liens_expires_at", "liens")
-    op.drop_index("ix_liens_ended_at", "liens")
+    op.drop_index("ix_liens_closed_at", "liens")
     op.drop_index("ix_liens_state_service", "liens")
     with op.batch_alter_table("liens") as batch:
+        batch.drop_column("closed_at")
         batch.drop_column("service")
