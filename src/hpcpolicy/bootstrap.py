@@ -92,4 +92,5 @@ def queue_settings(settings: ServiceSettings) -> QueueSettings:
         poll_seconds=settings.queue_poll_seconds,
         full_pass_seconds=settings.queue_full_pass_seconds,
         recalc_seconds=settings.fairshare_recalc_seconds,
+        slurm_hold=settings.slurm_hold,
     )

@@ -61,6 +61,9 @@ class ServiceSettings(BaseSettings):
     queue_callback_secret: SecretStr | None = None  # HMAC-SHA256 key of the callbacks' X-Hpcpolicy-Signature
     queue_poll_seconds: float = Field(default=0.2, ge=0.01, le=60)  # slots freed by other replicas, looked for
     queue_full_pass_seconds: float = Field(default=30.0, ge=1, le=3600)  # every waiting group tried this often
+    #: Slurm jobs over a concurrency cap are accepted held and released by ``hpcpolicy slurm sync`` (docs/slurm.md);
+    #: off: they are rejected, as before the queue.
+    slurm_hold: bool = True
     fairshare_recalc_seconds: float = Field(default=300.0, ge=1, le=86400)  # Slurm's PriorityCalcPeriod
     walltime_grace_seconds: int = Field(default=900, ge=0, le=7 * 86400)  # a usage report may overrun this much
     db_timeout_seconds: float = Field(default=5.0, gt=0)

@@ -212,7 +212,8 @@ def hung_service() -> Iterator[HungService]:
 
 # -- in-process service over the same policy (no Slurm): for the adapter and reconciler tests ---------------
 
-USERS = {1: UnixUser("daemon", ("daemon",)), 2: UnixUser("bin", ("bin",)), 3: UnixUser("sys", ("sys",))}
+USERS = {1: UnixUser("daemon", ("daemon",)), 2: UnixUser("bin", ("bin",)), 3: UnixUser("sys", ("sys",)),
+         5: UnixUser("games", ("games",)), 6: UnixUser("man", ("man",))}  # fmt: skip
 
 
 def fake_users(uid: int | None, user_name: str | None) -> UnixUser:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from hpcpolicy.adapters.slurm.held import HOLD_MARK
 from hpcpolicy.adapters.slurm.plugin import PluginConfig, lua_string, render, template
 from hpcpolicy.adapters.slurm.verdict import slurm_error
 from hpcpolicy.cli.main import app
@@ -111,3 +112,7 @@ def test_output_replaces_the_file_atomically_and_a_failed_run_leaves_it_untouche
 def test_the_first_violation_picks_the_slurm_error(first_code: str, eslurm: str) -> None:
     violations = [{"code": first_code}, {"code": "quota.cost_exceeded"}]
     assert slurm_error(violations) == eslurm
+
+
+def test_the_hold_mark_is_the_services_own() -> None:
+    assert setting(render(PluginConfig()), "HOLD_MARK") == lua_string(HOLD_MARK) == '"hpcpolicy-held"'

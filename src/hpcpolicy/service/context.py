@@ -76,6 +76,7 @@ class QueueSettings:
     poll_seconds: float = 0.2  # the dispatcher looks for slots freed by other replicas this often
     full_pass_seconds: float = 30.0  # and tries every waiting group this often (expiries, policy changes)
     recalc_seconds: float = 300.0  # fair-share factors are recomputed this often (Slurm's PriorityCalcPeriod)
+    slurm_hold: bool = True  # Slurm jobs over a concurrency cap wait held instead of being rejected
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,7 @@ class JobDesc(BaseModel):
     gres: str | None = None
     array_inx: str | None = None
     admin_comment: str | None = None
+    comment: str | None = None
     tres_fmt_req_str: str | None = None
 
     def number(self, name: str) -> int | None:

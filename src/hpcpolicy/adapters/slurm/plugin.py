@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from hpcpolicy import __version__
+from hpcpolicy.adapters.slurm.held import HOLD_MARK
 
 SUBMIT_PATH = "/v1/adapters/slurm/job_submit"
 MODIFY_PATH = "/v1/adapters/slurm/job_modify"
@@ -49,6 +50,7 @@ def render(config: PluginConfig) -> str:
         "FAIL_OPEN": "true" if config.fail_open else "false",
         "CLUSTER": lua_string(config.cluster) if config.cluster else "nil",
         "API_KEY_FILE": lua_string(str(key_file)) if key_file else "nil",
+        "HOLD_MARK": lua_string(HOLD_MARK),
     }
     text = template()
     for name, value in values.items():

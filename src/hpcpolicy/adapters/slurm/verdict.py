@@ -30,6 +30,7 @@ _BY_AREA = {
     "quota": ACCOUNTING_POLICY,
     "concurrency": ACCOUNTING_POLICY,
     "limit": ACCOUNTING_POLICY,
+    "queue": ACCOUNTING_POLICY,  # queue.full: too many jobs already held
 }
 
 
@@ -53,6 +54,16 @@ def rejection_lines(decision: Mapping[str, Any], decision_id: str) -> list[str]:
         where = f"{rejected['cluster']}/{rejected['partition']}"
         lines += [f"    on {where}: {violation_line(v)}" for v in rejected["violations"]]
     return lines
+
+
+def held_lines(decision: Mapping[str, Any], decision_id: str, position: int | None) -> list[str]:
+    """What the user reads when the job is accepted held: why it waits, and that it needs nothing from them."""
+    where = f", position {position}" if position is not None else ""
+    lines = [
+        f"hpcpolicy: job held: it waits for a concurrency slot{where}; the policy service releases it when one "
+        f"frees, in fair-share order (decision {decision_id})"
+    ]
+    return lines + [f"  {violation_line(v)}" for v in decision.get("violations") or []]
 
 
 def violation_line(v: Mapping[str, Any]) -> str:
