@@ -8,6 +8,7 @@ has completed and is still in the controller's memory.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -45,3 +46,20 @@ def test_later_releases_list_job_state_flags() -> None:
 def test_unreadable_output_is_a_slurm_failure(text: str) -> None:
     with pytest.raises(SlurmUnavailable):
         parse_jobs(text)
+
+
+def test_held_jobs_are_read_in_2205s_format_and_later_releases() -> None:
+    mark = "hpcpolicy:t1 hpcpolicy-held"
+    jobs = [
+        {"job_id": 1, "job_state": "PENDING", "state_reason": "JobHeldUser", "priority": 0, "admin_comment": mark,
+         "comment": "hpcpolicy: waiting\tfor a slot"},
+        {"job_id": 2, "job_state": ["PENDING"], "state_reason": "JobHeldAdmin", "admin_comment": "hpcpolicy:t2",
+         "priority": {"set": True, "infinite": False, "number": 0}},  # on hold, mark already cleared
+        {"job_id": 3, "job_state": "PENDING", "state_reason": "Priority", "priority": 4294901759,
+         "admin_comment": "hpcpolicy:t3"},  # waiting for nodes: not held
+        {"job_id": 4, "job_state": "RUNNING", "priority": 0, "admin_comment": "hpcpolicy:t4 hpcpolicy-held"},
+    ]  # fmt: skip
+    first, second = parse_jobs(json.dumps({"jobs": jobs})).held
+    assert (first.job_id, first.token, first.held, first.admin_held) == ("1", "t1", True, False)
+    assert first.comment == "hpcpolicy: waiting for a slot" and first.admin_comment == mark
+    assert (second.job_id, second.token, second.held, second.admin_held) == ("2", "t2", True, True)

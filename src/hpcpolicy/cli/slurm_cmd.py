@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import signal
 import threading
@@ -14,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
+from hpcpolicy.adapters.slurm.holds import Holds
 from hpcpolicy.adapters.slurm.plugin import PluginConfig, render
 from hpcpolicy.adapters.slurm.sacct import SacctReader
 from hpcpolicy.adapters.slurm.sync import Sources, SyncReport, Watermark, apply, exit_worthy, sync_window, watch
@@ -103,6 +105,8 @@ def sync(
 ) -> None:
     """Charge what Slurm accounting says jobs used: liens settled (rest released), hook-less jobs charged.
 
+    Live passes also release the held jobs the service admitted from its queue (in its fair-share order),
+    cancel those it refused, and show each waiting job's position in its comment.
     Idempotent: running it again over the same jobs changes nothing. Exit 1 if sacct or the ledger
     fails, or if the ledger already holds a different outcome for a job (a conflict).
     """
@@ -115,7 +119,8 @@ def sync(
         fail(f"unknown time zone {tz!r}")
     column_list = [c for c in columns.split(",") if c.strip()] if columns else None
     # the policy is read once (the latest stored revision, or --policy): restart a --watch after a change
-    reconciler = Reconciler(governance_from(settings, migrate=False, distribute=False).ctx)
+    gov = governance_from(settings, migrate=False, distribute=False)
+    reconciler = Reconciler(gov.ctx)
 
     def reader() -> SacctReader:
         return SacctReader(cluster=cluster, columns=column_list, tz=zone)
@@ -146,8 +151,9 @@ def sync(
     now = datetime.now(UTC)
     first = _utc(since) if since else (mark - timedelta(seconds=overlap) if mark else now - timedelta(days=1))
     sources = Sources(settle=timedelta(seconds=settle), grace=timedelta(seconds=grace))
+    holds = Holds(gov, cluster=cluster, actor=f"local:{getpass.getuser()}")
     if not watch_mode:
-        report = sync_window(reconciler, first, _utc(until) if until else now, reader(), sources, now)
+        report = sync_window(reconciler, first, _utc(until) if until else now, reader(), sources, now, holds)
         if report.error is None and since is None and until is None:
             state.save(report.until or now)
         show(report)
@@ -165,6 +171,7 @@ def sync(
         wait=lambda: not stop.wait(interval),
         report=show,
         sources=sources,
+        holds=holds,
     )
 
 

@@ -1,11 +1,13 @@
 """The jobs slurmctld has not finished with (pending, held, running), from ``squeue --all --json``.
 
-Two uses in a live sync. Binding: slurmdbd records a job's admin comment only when the job ends, so the
+Three uses in a live sync. Binding: slurmdbd records a job's admin comment only when the job ends, so the
 submit token of a pending or running job is read from the controller, and its lien is bound (and started)
 while the job runs rather than when it ends. Releasing: a lien whose job the controller no longer has
 (cancelled while held, so never in a ``sacct`` window, or refused by Slurm after the submit hook) need not
-wait for its TTL. Jobs in a final state are not alive: those that ran are settled from ``sacct``; an
-unknown state counts as alive.
+wait for its TTL. Holding: jobs the admission queue holds (:mod:`.held`) are listed with what the sync
+needs to release, update or cancel them (reason, priority, comments; 22.05's plain numbers and later
+releases' ``{"set", "number"}`` objects alike). Jobs in a final state are not alive: those that ran are
+settled from ``sacct``; an unknown state counts as alive.
 
 JSON rather than ``scontrol -o show job``: that one-line format cannot be split safely, since a user's
 job name or comment may itself contain ``AdminComment=hpcpolicy:<someone else's token>``.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hpcpolicy.adapters.slurm.admission import submit_key, token_of
+from hpcpolicy.adapters.slurm.held import clean, marked
 from hpcpolicy.adapters.slurm.sacct import SlurmUnavailable
 from hpcpolicy.ledger import JobUsage
 from hpcpolicy.service.reconcile import ObservedJob, Phase
@@ -31,6 +35,22 @@ _FINAL = frozenset({
     "OUT_OF_MEMORY", "REVOKED",
 })  # fmt: skip
 _WAITING = frozenset({"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED"})
+_JOB_ID = re.compile(r"[0-9]{1,12}")
+
+
+@dataclass(frozen=True, slots=True)
+class HeldJob:
+    """A pending job with a submit token that is on hold or has the admission queue's hold mark (whether
+    the queue holds it is the ledger's to say). ``held``: on hold, or its priority unreadable (a release
+    is then harmless); ``admin_held``: Slurm shows ``JobHeldAdmin`` (a plugin's hold shows
+    ``JobHeldUser``). Comments are as :func:`.held.clean` leaves them: fit for an ``scontrol`` argument."""
+
+    job_id: str
+    token: str
+    comment: str
+    admin_comment: str
+    held: bool
+    admin_held: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +58,7 @@ class LiveJobs:
     job_ids: frozenset[str]
     tokens: frozenset[str]
     hooked: tuple[ObservedJob, ...]  # alive jobs carrying a submit token: pending or running
+    held: tuple[HeldJob, ...] = ()  # pending jobs the admission queue holds
 
 
 def parse_jobs(text: str, cluster: str = "") -> LiveJobs:
@@ -49,32 +70,58 @@ def parse_jobs(text: str, cluster: str = "") -> LiveJobs:
     job_ids: set[str] = set()
     tokens: set[str] = set()
     hooked: list[ObservedJob] = []
+    held: list[HeldJob] = []
     for job in jobs:
         if not isinstance(job, Mapping) or job.get("job_id") is None or _state(job.get("job_state")) in _FINAL:
             continue
-        state = _state(job.get("job_state"))
         job_id = str(job["job_id"])
         job_ids.add(job_id)
-        token = token_of(job.get("admin_comment"))
+        admin_comment = job.get("admin_comment")
+        token = token_of(admin_comment if isinstance(admin_comment, str) else None)
         if token is None:
             continue
         tokens.add(token)
-        running = state not in _WAITING
-        start = job.get("start_time")
-        hooked.append(
-            ObservedJob(
-                job_id=job_id,
-                cluster=cluster,
-                user=str(job.get("user_name") or ""),
-                account=job.get("account") or None,
-                partition=job.get("partition") or None,
-                phase=Phase.RUNNING if running else Phase.PENDING,
-                usage=JobUsage(0.0),
-                started_at=datetime.fromtimestamp(start, UTC) if running and isinstance(start, int) and start else None,
-                lien_key=submit_key(token),
-            )
-        )
-    return LiveJobs(frozenset(job_ids), frozenset(tokens), tuple(hooked))
+        hooked.append(_observed(job, job_id, token, cluster))
+        if _state(job.get("job_state")) == "PENDING" and _JOB_ID.fullmatch(job_id):
+            held.extend(_held(job, job_id, token))
+    return LiveJobs(frozenset(job_ids), frozenset(tokens), tuple(hooked), tuple(held))
+
+
+def _observed(job: Mapping[str, Any], job_id: str, token: str, cluster: str) -> ObservedJob:
+    running = _state(job.get("job_state")) not in _WAITING
+    start = job.get("start_time")
+    return ObservedJob(
+        job_id=job_id,
+        cluster=cluster,
+        user=str(job.get("user_name") or ""),
+        account=job.get("account") or None,
+        partition=job.get("partition") or None,
+        phase=Phase.RUNNING if running else Phase.PENDING,
+        usage=JobUsage(0.0),
+        started_at=datetime.fromtimestamp(start, UTC) if running and isinstance(start, int) and start else None,
+        lien_key=submit_key(token),
+    )
+
+
+def _held(job: Mapping[str, Any], job_id: str, token: str) -> list[HeldJob]:
+    """The pending job as a held one if it has the mark, or is on hold at all: a pass that cleared the mark
+    and then failed to release the job must find it again."""
+    priority, reason = _number(job.get("priority")), job.get("state_reason")
+    on_hold = priority == 0 or reason in ("JobHeldAdmin", "JobHeldUser")
+    admin_comment = clean(job.get("admin_comment"))
+    if not (on_hold or marked(admin_comment)):
+        return []
+    return [HeldJob(job_id, token, clean(job.get("comment")), admin_comment, held=on_hold or priority is None,
+                    admin_held=reason == "JobHeldAdmin")]  # fmt: skip
+
+
+def _number(value: Any) -> int | None:
+    """22.05 gives a number; later releases ``{"set": true, "infinite": false, "number": 0}``."""
+    if isinstance(value, Mapping):
+        if not value.get("set", True) or value.get("infinite"):
+            return None
+        value = value.get("number")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _state(value: Any) -> str:

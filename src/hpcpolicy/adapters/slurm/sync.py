@@ -8,7 +8,9 @@ ledger unavailable) keeps the watermark, so the next pass covers the gap.
 
 A live pass also asks the controller for the jobs it still has: pending and running jobs' liens are bound
 and started from there (slurmdbd records the submit token only when a job ends), and the hook's reserved
-liens whose job it no longer has are expired (see :mod:`.live`). A dump-file pass does neither.
+liens whose job it no longer has are expired (see :mod:`.live`); jobs held in the admission queue are
+released, kept informed or cancelled as the service decided (see :mod:`.holds`). A dump-file pass does none
+of this.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from hpcpolicy.adapters.slurm.admission import SUBMIT_KEY_PREFIX, submit_key
+from hpcpolicy.adapters.slurm.holds import Holds
 from hpcpolicy.adapters.slurm.live import parse_jobs, run_squeue
 from hpcpolicy.adapters.slurm.sacct import SacctReader, SlurmUnavailable, run_sacct
 from hpcpolicy.ledger.base import LedgerUnavailable
@@ -36,6 +39,7 @@ class SyncReport:
     counts: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
     error: str | None = None
+    holds: Counter[str] = field(default_factory=Counter)  # what was done to jobs held in the admission queue
 
     @property
     def jobs(self) -> int:
@@ -46,7 +50,8 @@ class SyncReport:
         if self.error:
             return f"sync {window}: failed: {self.error}"
         counts = ", ".join(f"{n} {result}" for result, n in sorted(self.counts.items())) or "nothing to do"
-        return f"sync {window}: {self.jobs} record(s): {counts}"
+        holds = ", ".join(f"{n} {result}" for result, n in sorted(self.holds.items()))
+        return f"sync {window}: {self.jobs} record(s): {counts}" + (f"; held jobs: {holds}" if holds else "")
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -56,6 +61,7 @@ class SyncReport:
             "counts": dict(sorted(self.counts.items())),
             "problems": self.problems,
             "error": self.error,
+            "holds": dict(sorted(self.holds.items())),
         }
 
 
@@ -108,26 +114,46 @@ def sync_window(
     reader: SacctReader,
     sources: Sources = Sources(),
     now: datetime | None = None,
+    holds: Holds | None = None,
 ) -> SyncReport:
     """One pass over live accounting. Dependency failures are reported in ``error``, not raised.
 
-    ``now`` (default: ``until``) dates the settling delay, so a past window is applied whole.
+    ``now`` (default: ``until``) dates the settling delay, so a past window is applied whole. ``holds``:
+    bring jobs held in the admission queue in line with it (live passes only).
     """
     report = SyncReport(since, until)
     try:
         lines = sources.sacct(since, until).splitlines()
         apply(reconciler, lines, reader, report, (now or until) - sources.settle)
         if sources.controller is not None:
-            live = parse_jobs(sources.controller(), reader.cluster or "")
-            for job in live.hooked:
-                report.counts[str(reconciler.observe(job))] += 1
-            keys = {submit_key(token) for token in live.tokens}
-            expired = reconciler.release_unseen(SUBMIT_KEY_PREFIX, keys, set(live.job_ids), until - sources.grace)
-            if expired:
-                report.counts[str(Result.EXPIRED)] += expired
+            live_pass(reconciler, reader, sources.controller, until - sources.grace, report, holds)
     except (SlurmUnavailable, LedgerUnavailable) as exc:
         report.error = str(exc)
     return report
+
+
+def live_pass(
+    reconciler: Reconciler,
+    reader: SacctReader,
+    controller: Callable[[], str],
+    before: datetime,
+    report: SyncReport,
+    holds: Holds | None,
+) -> None:
+    """Bind and start the controller's jobs; expire liens, and withdraw held requests, taken ``before``
+    whose job it no longer has; release, inform or cancel held jobs."""
+    waiting = holds.waiting() if holds is not None else {}  # before the controller: see Holds
+    live = parse_jobs(controller(), reader.cluster or "")
+    for job in live.hooked:
+        report.counts[str(reconciler.observe(job))] += 1
+    keys = {submit_key(token) for token in live.tokens}
+    expired = reconciler.release_unseen(SUBMIT_KEY_PREFIX, keys, set(live.job_ids), before)
+    if expired:
+        report.counts[str(Result.EXPIRED)] += expired
+    if holds is not None:
+        done = holds.apply(live, waiting, before)
+        report.holds.update(done.counts)
+        report.problems.extend(done.problems)
 
 
 class Watermark:
@@ -164,6 +190,7 @@ def watch(
     wait: Callable[[], bool],
     report: Callable[[SyncReport], None],
     sources: Sources = Sources(),
+    holds: Holds | None = None,
 ) -> None:
     """Pass after pass until ``wait()`` (the pause between passes) returns False.
 
@@ -173,7 +200,7 @@ def watch(
     since = first_since
     while True:
         until = clock()
-        result = sync_window(reconciler, since, until, reader_for(), sources)
+        result = sync_window(reconciler, since, until, reader_for(), sources, holds=holds)
         if result.error is None:
             state.save(until)
             since = until - overlap
