@@ -74,7 +74,8 @@ def slurm() -> Iterator[SlurmCluster]:
         # writes the engine's route back.
         cluster.start(default_partition="gpu")
         if cluster.with_dbd:
-            cluster.associate({"daemon": ["chem", "tiny"], "bin": ["ml"], "sys": ["tiny"]})  # as in policy.yaml
+            cluster.associate({"daemon": ["chem", "tiny"], "bin": ["ml"], "sys": ["tiny"],
+                               "games": ["queue"], "man": ["queue"]})  # as in policy.yaml  # fmt: skip
     except (ClusterError, OSError, subprocess.SubprocessError) as exc:
         cluster.stop()
         shutil.rmtree(base, ignore_errors=True)
@@ -133,7 +134,11 @@ def service(slurm: SlurmCluster) -> Iterator[Service]:
     key_file.write_text(key + "\n")
     key_file.chmod(0o600)
     port = free_port()
-    env = os.environ | {"HPCPOLICY_KEYS_FILE": str(keys)}
+    # fair-share factors recomputed every second (not 5 min), so the queue's order follows usage in a test;
+    # every held job tried every second (not 30 s): the sync reports job ends dated in the past, which the
+    # dispatcher's look for freed slots (by end time) does not see, only its full passes
+    env = os.environ | {"HPCPOLICY_KEYS_FILE": str(keys), "HPCPOLICY_FAIRSHARE_RECALC_SECONDS": "1",
+                        "HPCPOLICY_QUEUE_FULL_PASS_SECONDS": "1"}  # fmt: skip
     cmd = [sys.executable, "-m", "hpcpolicy.cli.main", "serve", "--port", str(port), "--data-dir", str(data_dir),
            "--policy", str(POLICY), "--log-level", "warning"]  # fmt: skip
     log = (data_dir / "service.log").open("wb")

@@ -2,7 +2,7 @@
 process: the service on the memory and SQLite ledgers, squeue's JSON and scontrol/scancel faked.
 
 Project ``queue`` of tests/slurm/policy.yaml runs two jobs at once; its members are games (uid 5) and man
-(uid 6).
+(uid 6). A real cluster runs the same story in test_cluster_holds.py.
 """
 
 from __future__ import annotations
