@@ -178,10 +178,12 @@ def test_admitted_jobs_are_released_in_the_order_the_service_admitted_them(gov: 
     token1, token3 = token_of(h1.admin_comment), token_of(h3.admin_comment)
     assert control.calls == [
         ["scontrol", "update", "JobId=102", "Priority=0", f"Comment={WAITING} 1"],
-        ["scontrol", "update", "JobId=103", f"AdminComment=hpcpolicy:{token3}", "Comment="],
+        ["scontrol", "update", "JobId=103", f"AdminComment=hpcpolicy:{token3}"],
         ["scontrol", "release", "103"],  # admitted first, released first
-        ["scontrol", "update", "JobId=101", f"AdminComment=hpcpolicy:{token1}", "Comment=mine"],
+        ["scontrol", "update", "JobId=103", "Comment="],
+        ["scontrol", "update", "JobId=101", f"AdminComment=hpcpolicy:{token1}"],
         ["scontrol", "release", "101"],
+        ["scontrol", "update", "JobId=101", "Comment=mine"],
     ]
     with gov.ctx.ledger.session() as tx:
         lien = lien_by_key(tx, submit_key(token3 or ""))
@@ -228,9 +230,24 @@ def test_a_failed_command_is_reported_and_done_on_the_next_pass(gov: Governance)
     assert report.error is None and report.holds == {"failed": 1}
     assert report.problems == ["held job 101: release failed (exit 1): slurm_load_jobs error: Unable to contact "
                                "slurm controller"]  # fmt: skip
-    # the mark was cleared before the release failed; the next pass finds the job as Slurm shows it
+    # the mark was cleared before the release failed: the waiting status, still shown, names the job ours
     retry = sync_pass(gov, [jobs[0] | {"admin_comment": without_mark(held.admin_comment)}], control)
-    assert retry.holds == {"released": 1} and control.calls[-1] == ["scontrol", "release", "101"]
+    assert retry.holds == {"released": 1}
+    assert control.calls[-2:] == [["scontrol", "release", "101"], ["scontrol", "update", "JobId=101", "Comment="]]
+
+
+@pytest.mark.parametrize("reason", ["JobHeldUser", "JobHeldAdmin"])
+def test_a_released_job_held_again_by_its_user_or_an_admin_is_left_alone(gov: Governance, reason: str) -> None:
+    dispatcher = Dispatcher(gov)
+    gov.ctx.observers.on_freed(dispatcher.freed)
+    first, _ = submit(gov), submit(gov)
+    held = submit(gov, comment="mine")
+    finish(gov, first)
+    dispatcher.step()
+    released = held_job(101, held, state_reason=reason, admin_comment=without_mark(held.admin_comment),
+                        comment="mine")  # fmt: skip
+    control = FakeControl()
+    assert sync_pass(gov, [released], control).holds == {} and control.calls == []
 
 
 def test_a_refusal_cancels_the_job_even_when_its_comment_cannot_be_written(gov: Governance) -> None:

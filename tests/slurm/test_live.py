@@ -54,7 +54,10 @@ def test_held_jobs_are_read_in_2205s_format_and_later_releases() -> None:
         {"job_id": 1, "job_state": "PENDING", "state_reason": "JobHeldUser", "priority": 0, "admin_comment": mark,
          "comment": "hpcpolicy: waiting\tfor a slot"},
         {"job_id": 2, "job_state": ["PENDING"], "state_reason": "JobHeldAdmin", "admin_comment": "hpcpolicy:t2",
-         "priority": {"set": True, "infinite": False, "number": 0}},  # on hold, mark already cleared
+         "priority": {"set": True, "infinite": False, "number": 0},
+         "comment": "hpcpolicy: waiting for a concurrency slot (concurrency.max_jobs), position 1"},  # mid-release
+        {"job_id": 5, "job_state": "PENDING", "state_reason": "JobHeldUser", "priority": 0,
+         "admin_comment": "hpcpolicy:t5", "comment": "mine"},  # released, then held by its user: not the queue's
         {"job_id": 3, "job_state": "PENDING", "state_reason": "Priority", "priority": 4294901759,
          "admin_comment": "hpcpolicy:t3"},  # waiting for nodes: not held
         {"job_id": 4, "job_state": "RUNNING", "priority": 0, "admin_comment": "hpcpolicy:t4 hpcpolicy-held"},

@@ -7,9 +7,13 @@ modify hook refuse every release while it is there. The sync clears it just befo
 
 The comment is what the user reads in ``squeue -o %k`` and ``scontrol show job``: hpcpolicy's status first
 (``hpcpolicy: waiting for a concurrency slot (concurrency.max_jobs), position 3``), then, after
-:data:`SEPARATOR`, the comment the user gave at submission, which the sync puts back alone when it
-releases the job. Statuses are built from engine codes and numbers only, never from text a user controls,
+:data:`SEPARATOR`, the comment the user gave at submission, which the sync puts back alone once it has
+released the job. Statuses are built from engine codes and numbers only, never from text a user controls,
 and never contain the separator, so the two parts can be told apart again.
+
+Which pending jobs are the queue's (:func:`queued_hold`): those with the mark, and those on hold whose
+comment still shows the waiting status: a sync that cleared the mark but could not release the job finds it
+again by that. A released job its user or an administrator holds later has neither, and is left alone.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from hpcpolicy.ledger.queue import QueuedRequest, QueueState
 #: In the admin comment of a job the queue holds; not ``hpcpolicy:...`` (that is how tokens are found).
 HOLD_MARK = "hpcpolicy-held"
 STATUS_PREFIX = "hpcpolicy: "
+WAITING_PREFIX = f"{STATUS_PREFIX}waiting for a concurrency slot"
 SEPARATOR = " | "
 _MARK = re.compile(rf"(?:^|\s){re.escape(HOLD_MARK)}(?=\s|$)")
 
@@ -38,6 +43,11 @@ def clean(text: object) -> str:
 
 def marked(admin_comment: str | None) -> bool:
     return bool(_MARK.search(admin_comment or ""))
+
+
+def queued_hold(admin_comment: str, comment: str, on_hold: bool) -> bool:
+    """Whether a pending job is one the admission queue holds (or held, its release not yet done)."""
+    return marked(admin_comment) or (on_hold and comment.startswith(WAITING_PREFIX))
 
 
 def with_mark(admin_comment: str) -> str:
@@ -64,7 +74,7 @@ def compose(status: str, own: str) -> str:
 
 def waiting_status(codes: Iterable[str], position: int | None) -> str:
     where = f", position {position}" if position is not None else ""
-    return f"{STATUS_PREFIX}waiting for a concurrency slot ({', '.join(codes) or 'concurrency'}){where}"
+    return f"{WAITING_PREFIX} ({', '.join(codes) or 'concurrency'}){where}"
 
 
 def refused_status(entry: QueuedRequest) -> str:

@@ -4,9 +4,10 @@ The submit hook accepts a job over a concurrency cap held, its request waiting i
 the job's submit key; the service's dispatcher later admits it (writing its lien under that same key), or
 denies or expires it, or its owner withdraws it. Slurm is told by the live pass of ``hpcpolicy slurm sync``:
 
-- *admitted*: the hold mark is cleared and the user's own comment put back, then ``scontrol release``
-  (the lien is bound by the ordinary path: the job's token names it). Releases go in the order the
-  service admitted the jobs, which is its fair-share order;
+- *admitted*: the hold mark is cleared, ``scontrol release``, then the user's own comment is put back
+  (until then the waiting status shows a release not finished: the next pass does it). The lien is bound
+  by the ordinary path: the job's token names it. Releases go in the order the service admitted the jobs,
+  which is its fair-share order;
 - *still queued*: the comment follows the job's position, and a plugin's hold (``JobHeldUser``) becomes
   an administrator's hold (``JobHeldAdmin``), so ``squeue`` gives the honest reason;
 - *denied, expired, cancelled*: the comment says why and the job is cancelled (``scancel``);
@@ -33,6 +34,7 @@ from typing import Any
 from hpcpolicy.adapters.slurm.admission import SUBMIT_KEY_PREFIX, submit_key
 from hpcpolicy.adapters.slurm.held import (
     compose,
+    marked,
     own_part,
     refused_status,
     violation_codes,
@@ -107,7 +109,7 @@ class Holds:
                 self._attempt(partial(self._refuse, job, entry, done), job, done)
         admitted.sort(key=lambda pair: (pair[0].resolved_at or pair[0].at, pair[0].seq))
         for _, job in admitted:
-            self._attempt(partial(self._release, job), job, done)
+            self._attempt(partial(self._release, job, done), job, done)
         if withdrawn := self._withdraw_gone(live, waiting, before):
             done.counts["withdrawn"] += withdrawn
         return done
@@ -132,12 +134,20 @@ class Holds:
         self.control(["scontrol", "update", f"JobId={job.job_id}", *hold, f"Comment={comment}"])
         return "updated"
 
-    def _release(self, job: HeldJob) -> str:
-        """Clear the hold mark (the plugin refuses a release while it is there) and the status, then release."""
-        self.control(["scontrol", "update", f"JobId={job.job_id}", f"AdminComment={without_mark(job.admin_comment)}",
-                      f"Comment={own_part(job.comment)}"])  # fmt: skip
+    def _release(self, job: HeldJob, done: HoldPass) -> str:
+        """Clear the hold mark (the plugin refuses a release while it is there), release, and only then drop
+        the status from the comment: a job left on hold by a failed release is still recognised as ours."""
+        if marked(job.admin_comment):
+            self.control(["scontrol", "update", f"JobId={job.job_id}",
+                          f"AdminComment={without_mark(job.admin_comment)}"])  # fmt: skip
         if job.held:
             self.control(["scontrol", "release", job.job_id])
+        own = own_part(job.comment)
+        if own != job.comment:
+            try:
+                self.control(["scontrol", "update", f"JobId={job.job_id}", f"Comment={own}"])
+            except CommandFailed as exc:  # released all the same: only the status stays behind
+                done.problems.append(f"held job {job.job_id}: {exc}")
         return "released"
 
     def _refuse(self, job: HeldJob, entry: QueuedRequest, done: HoldPass) -> str:

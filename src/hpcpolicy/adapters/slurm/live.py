@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hpcpolicy.adapters.slurm.admission import submit_key, token_of
-from hpcpolicy.adapters.slurm.held import clean, marked
+from hpcpolicy.adapters.slurm.held import clean, queued_hold
 from hpcpolicy.adapters.slurm.sacct import SlurmUnavailable
 from hpcpolicy.ledger import JobUsage
 from hpcpolicy.service.reconcile import ObservedJob, Phase
@@ -40,8 +40,8 @@ _JOB_ID = re.compile(r"[0-9]{1,12}")
 
 @dataclass(frozen=True, slots=True)
 class HeldJob:
-    """A pending job with a submit token that is on hold or has the admission queue's hold mark (whether
-    the queue holds it is the ledger's to say). ``held``: on hold, or its priority unreadable (a release
+    """A pending job with a submit token that the admission queue holds (:func:`.held.queued_hold`; its
+    queue entry says whether it still waits). ``held``: on hold, or its priority unreadable (a release
     is then harmless); ``admin_held``: Slurm shows ``JobHeldAdmin`` (a plugin's hold shows
     ``JobHeldUser``). Comments are as :func:`.held.clean` leaves them: fit for an ``scontrol`` argument."""
 
@@ -104,14 +104,13 @@ def _observed(job: Mapping[str, Any], job_id: str, token: str, cluster: str) -> 
 
 
 def _held(job: Mapping[str, Any], job_id: str, token: str) -> list[HeldJob]:
-    """The pending job as a held one if it has the mark, or is on hold at all: a pass that cleared the mark
-    and then failed to release the job must find it again."""
+    """The pending job as a held one, if the admission queue holds it."""
     priority, reason = _number(job.get("priority")), job.get("state_reason")
     on_hold = priority == 0 or reason in ("JobHeldAdmin", "JobHeldUser")
-    admin_comment = clean(job.get("admin_comment"))
-    if not (on_hold or marked(admin_comment)):
+    admin_comment, comment = clean(job.get("admin_comment")), clean(job.get("comment"))
+    if not queued_hold(admin_comment, comment, on_hold):
         return []
-    return [HeldJob(job_id, token, clean(job.get("comment")), admin_comment, held=on_hold or priority is None,
+    return [HeldJob(job_id, token, comment, admin_comment, held=on_hold or priority is None,
                     admin_held=reason == "JobHeldAdmin")]  # fmt: skip
 
 
