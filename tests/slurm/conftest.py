@@ -134,11 +134,8 @@ def service(slurm: SlurmCluster) -> Iterator[Service]:
     key_file.write_text(key + "\n")
     key_file.chmod(0o600)
     port = free_port()
-    # fair-share factors recomputed every second (not 5 min), so the queue's order follows usage in a test;
-    # every held job tried every second (not 30 s): the sync reports job ends dated in the past, which the
-    # dispatcher's look for freed slots (by end time) does not see, only its full passes
-    env = os.environ | {"HPCPOLICY_KEYS_FILE": str(keys), "HPCPOLICY_FAIRSHARE_RECALC_SECONDS": "1",
-                        "HPCPOLICY_QUEUE_FULL_PASS_SECONDS": "1"}  # fmt: skip
+    # fair-share factors recomputed every second (not 5 min), so the queue's order follows usage in a test
+    env = os.environ | {"HPCPOLICY_KEYS_FILE": str(keys), "HPCPOLICY_FAIRSHARE_RECALC_SECONDS": "1"}
     cmd = [sys.executable, "-m", "hpcpolicy.cli.main", "serve", "--port", str(port), "--data-dir", str(data_dir),
            "--policy", str(POLICY), "--log-level", "warning"]  # fmt: skip
     log = (data_dir / "service.log").open("wb")

@@ -2,7 +2,7 @@
 ``hpcpolicy slurm sync --watch`` in the order ``hpcpolicy serve``'s dispatcher admits them.
 
 Project ``queue`` (tests/slurm/policy.yaml) runs two jobs at once; games and man are its members. The
-service recomputes fair shares and tries every held request each second here (see the ``service`` fixture).
+service and the sync recompute fair shares each second here (see the ``service`` fixture).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from hpcpolicy.adapters.slurm.admission import ModifyIn, SlurmAdmission, SlurmReply, SubmitIn, submit_key, token_of
-from hpcpolicy.adapters.slurm.held import HOLD_MARK, compose, marked, own_part, without_mark
+from hpcpolicy.adapters.slurm.held import HOLD_MARK, compose, duration, marked, own_part, without_mark
 from hpcpolicy.adapters.slurm.holds import CommandFailed, Holds
 from hpcpolicy.adapters.slurm.jobdesc import JobDesc
 from hpcpolicy.adapters.slurm.sacct import FORMAT, SacctReader
@@ -194,14 +194,15 @@ def test_a_held_job_whose_wait_ran_out_is_cancelled_with_the_reason(gov: Governa
     dispatcher = Dispatcher(gov)
     submit(gov), submit(gov)
     held = submit(gov, comment="keep me")
-    gov.ctx.clock.advance(hours=25)  # type: ignore[attr-defined]
+    gov.ctx.clock.advance(seconds=gov.ctx.queue.ttl.total_seconds() + 60)  # type: ignore[attr-defined]
     assert [e.id for e in dispatcher.step().expired] == [held.decision_id]
+    limit = duration(gov.ctx.queue.ttl)
     control = FakeControl()
     report = sync_pass(gov, [held_job(101, held, state_reason="JobHeldAdmin")], control)
     assert report.holds == {"refused": 1}
     assert control.calls == [
         ["scontrol", "update", "JobId=101",
-         "Comment=hpcpolicy: cancelled: waited the queue's limit of 24 h for a slot | keep me"],
+         f"Comment=hpcpolicy: cancelled: waited the queue's limit of {limit} for a slot | keep me"],
         ["scancel", "101"],
     ]  # fmt: skip
 
@@ -301,6 +302,11 @@ def test_hostile_squeue_fields_neither_break_the_sync_nor_reach_an_argument(
 def test_the_users_own_comment_is_told_apart_from_the_status(comment: str | None, own: str) -> None:
     assert own_part(comment) == own
     assert own_part(compose(f"{WAITING} 1", own)) == own
+
+
+@pytest.mark.parametrize(("hours", "shown"), [(24, "24 h"), (36, "36 h"), (168, "7 days"), (0.5, "0.5 h")])
+def test_a_waits_limit_reads_as_a_person_would_say_it(hours: float, shown: str) -> None:
+    assert duration(timedelta(hours=hours)) == shown
 
 
 def test_the_hold_mark_is_a_word_of_its_own() -> None:

@@ -82,9 +82,15 @@ def refused_status(entry: QueuedRequest) -> str:
     if entry.state is QueueState.DENIED:
         return f"{STATUS_PREFIX}cancelled: refused when a slot freed ({', '.join(violation_codes(entry.decision))})"
     if entry.state is QueueState.EXPIRED:
-        hours = (entry.expires_at - entry.at) / timedelta(hours=1)
-        return f"{STATUS_PREFIX}cancelled: waited the queue's limit of {hours:g} h for a slot"
+        limit = duration(entry.expires_at - entry.at)
+        return f"{STATUS_PREFIX}cancelled: waited the queue's limit of {limit} for a slot"
     return f"{STATUS_PREFIX}cancelled: withdrawn from the admission queue"
+
+
+def duration(span: timedelta) -> str:
+    """``36 h`` or ``7 days``: how long a wait was allowed, as a user reads it."""
+    hours = span / timedelta(hours=1)
+    return f"{hours:.3g} h" if hours < 48 else f"{hours / 24:.3g} days"
 
 
 def violation_codes(decision: dict[str, Any]) -> list[str]:
