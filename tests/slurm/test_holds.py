@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from hpcpolicy.adapters.slurm.admission import ModifyIn, SlurmAdmission, SlurmReply, SubmitIn, submit_key, token_of
-from hpcpolicy.adapters.slurm.held import HOLD_MARK, compose, duration, marked, own_part, without_mark
-from hpcpolicy.adapters.slurm.holds import CommandFailed, Holds
+from hpcpolicy.adapters.slurm.hold_marks import HOLD_MARK, compose, duration, marked, own_part, without_mark
 from hpcpolicy.adapters.slurm.jobdesc import JobDesc
+from hpcpolicy.adapters.slurm.releases import CommandFailed, Holds
 from hpcpolicy.adapters.slurm.sacct import FORMAT, SacctReader
 from hpcpolicy.adapters.slurm.sync import Sources, SyncReport, sync_window
 from hpcpolicy.ledger import JobUsage

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hpcpolicy.adapters.slurm.held import HOLD_MARK
+from hpcpolicy.adapters.slurm.hold_marks import HOLD_MARK
 from hpcpolicy.adapters.slurm.plugin import PluginConfig, lua_string, render, template
 from hpcpolicy.adapters.slurm.verdict import slurm_error
 from hpcpolicy.cli.main import app

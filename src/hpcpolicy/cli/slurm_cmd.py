@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
-from hpcpolicy.adapters.slurm.holds import Holds
 from hpcpolicy.adapters.slurm.plugin import PluginConfig, render
+from hpcpolicy.adapters.slurm.releases import Holds
 from hpcpolicy.adapters.slurm.sacct import SacctReader
 from hpcpolicy.adapters.slurm.sync import Sources, SyncReport, Watermark, apply, exit_worthy, sync_window, watch
 from hpcpolicy.atomicfile import write_atomically

@@ -6,8 +6,8 @@ write back (when the job named none, the engine's route), the account (when the 
 project charged) and the admin comment carrying the token: Slurm keeps it with the job and reports it in
 ``scontrol`` and ``sacct``, which is how the lien later finds its job id. A job refused only by concurrency
 caps is accepted *held* instead (``hold``: the plugin sets its priority to 0), waiting in the admission
-queue under the same key; ``hpcpolicy slurm sync`` releases it once the service admits it (:mod:`.held`,
-:mod:`.holds`). ``modify``: attach the job id to its lien, and decide again only when the change asks for
+queue under the same key; ``hpcpolicy slurm sync`` releases it once the service admits it (:mod:`.hold_marks`,
+:mod:`.releases`). ``modify``: attach the job id to its lien, and decide again only when the change asks for
 more (longer, larger, another partition or account); the replacement lien gets a new token. A held job
 cannot ask for more: it has no lien to replace, and a new one would take a slot beside its place.
 """
@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from hpcpolicy.adapters.slurm.held import clean, compose, violation_codes, waiting_status, with_mark
+from hpcpolicy.adapters.slurm.hold_marks import clean, compose, violation_codes, waiting_status, with_mark
 from hpcpolicy.adapters.slurm.identity import Resolver, UnknownUser, system_user
 from hpcpolicy.adapters.slurm.jobdesc import JobDesc, JobShape, modified, shape_of, shape_of_record
 from hpcpolicy.adapters.slurm.verdict import ACCESS_DENIED, held_lines, rejection_lines, slurm_error

@@ -4,7 +4,7 @@ Three uses in a live sync. Binding: slurmdbd records a job's admin comment only 
 submit token of a pending or running job is read from the controller, and its lien is bound (and started)
 while the job runs rather than when it ends. Releasing: a lien whose job the controller no longer has
 (cancelled while held, so never in a ``sacct`` window, or refused by Slurm after the submit hook) need not
-wait for its TTL. Holding: jobs the admission queue holds (:mod:`.held`) are listed with what the sync
+wait for its TTL. Holding: jobs the admission queue holds (:mod:`.hold_marks`) are listed with what the sync
 needs to release, update or cancel them (reason, priority, comments; 22.05's plain numbers and later
 releases' ``{"set", "number"}`` objects alike). Jobs in a final state are not alive: those that ran are
 settled from ``sacct``; an unknown state counts as alive.
@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hpcpolicy.adapters.slurm.admission import submit_key, token_of
-from hpcpolicy.adapters.slurm.held import clean, queued_hold
+from hpcpolicy.adapters.slurm.hold_marks import clean, queued_hold
 from hpcpolicy.adapters.slurm.sacct import SlurmUnavailable
 from hpcpolicy.ledger import JobUsage
 from hpcpolicy.service.reconcile import ObservedJob, Phase

@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from hpcpolicy import __version__
-from hpcpolicy.adapters.slurm.held import HOLD_MARK
+from hpcpolicy.adapters.slurm.hold_marks import HOLD_MARK
 
 SUBMIT_PATH = "/v1/adapters/slurm/job_submit"
 MODIFY_PATH = "/v1/adapters/slurm/job_modify"

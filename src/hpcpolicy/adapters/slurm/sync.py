@@ -9,7 +9,7 @@ ledger unavailable) keeps the watermark, so the next pass covers the gap.
 A live pass also asks the controller for the jobs it still has: pending and running jobs' liens are bound
 and started from there (slurmdbd records the submit token only when a job ends), and the hook's reserved
 liens whose job it no longer has are expired (see :mod:`.live`); jobs held in the admission queue are
-released, kept informed or cancelled as the service decided (see :mod:`.holds`). A dump-file pass does none
+released, kept informed or cancelled as the service decided (see :mod:`.releases`). A dump-file pass does none
 of this.
 """
 
@@ -25,8 +25,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from hpcpolicy.adapters.slurm.admission import SUBMIT_KEY_PREFIX, submit_key
-from hpcpolicy.adapters.slurm.holds import Holds
 from hpcpolicy.adapters.slurm.live import parse_jobs, run_squeue
+from hpcpolicy.adapters.slurm.releases import Holds
 from hpcpolicy.adapters.slurm.sacct import SacctReader, SlurmUnavailable, run_sacct
 from hpcpolicy.ledger.base import LedgerUnavailable
 from hpcpolicy.service.reconcile import Reconciler, Result

@@ -32,7 +32,7 @@ from functools import partial
 from typing import Any
 
 from hpcpolicy.adapters.slurm.admission import SUBMIT_KEY_PREFIX, submit_key
-from hpcpolicy.adapters.slurm.held import (
+from hpcpolicy.adapters.slurm.hold_marks import (
     compose,
     marked,
     own_part,
