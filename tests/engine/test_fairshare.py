@@ -190,7 +190,10 @@ def test_rows_are_exactly_the_reference_walks_on_random_trees_with_ties(
     usage: dict[tuple[str | None, str], float],
 ) -> None:
     # a team named under two orgs, a project twice, a user twice in members: the first place wins, as in the reference
-    assert as_tuples(rank(build(paths, members, shares, usage))) == reference(paths, members, shares, usage)
+    tree = build(paths, members, shares, usage)
+    rows = rank(tree)
+    assert as_tuples(rows) == reference(paths, members, shares, usage)
+    assert rank(tree) == rows  # ranking again reads the same tree the same way
 
 
 def test_a_large_tree_with_ties_matches_the_reference() -> None:
