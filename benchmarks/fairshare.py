@@ -1,6 +1,11 @@
 """Fair-share factors for a large tree: 3 orgs, 40 teams, 2,000 projects and 20,000 users with usage,
 ranked by Fair Tree (:mod:`hpcpolicy.engine.fairshare`), build and rank timed separately. Target: the
-factors of 20,000 users in ≤ 50 ms (issue 12).
+factors of 20,000 users in ≤ 50 ms (issue 12), the median total.
+
+Each run's tree and rows stay alive until the next run's replace them, as a service holds its last answer,
+so freeing them and the garbage collector's passes over them are timed too (the collector takes about a
+quarter of the total). On a shared machine a median moves by ±25 % from one invocation to the next:
+compare several, alternating old and new code; the best run is printed as a floor.
 
     python benchmarks/fairshare.py [--users 20000] [--projects 2000] [--runs 5]
 """
@@ -33,9 +38,10 @@ def main() -> None:
         builds.append((built - started) * 1000)
         ranks.append((time.perf_counter() - built) * 1000)
     users = sum(1 for r in rows if r.factor is not None)
+    best = min(b + r for b, r in zip(builds, ranks, strict=True))
     print(f"{users:,} users, {len(rows):,} associations: build {statistics.median(builds):.0f} ms, "
           f"rank {statistics.median(ranks):.0f} ms, total {statistics.median(builds) + statistics.median(ranks):.0f} "
-          f"ms (median of {args.runs}; target ≤ 50 ms)")
+          f"ms (median of {args.runs}, best {best:.0f} ms; target ≤ 50 ms)")
 
 
 if __name__ == "__main__":

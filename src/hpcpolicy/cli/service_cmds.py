@@ -210,7 +210,7 @@ def fairshare(
         fail(str(exc))
     if as_json:  # JSON has no infinity: a level fair share with no usage is null
         infinite = float("inf")
-        out.print_json(json.dumps([dataclasses.asdict(r) | {"level_fs": None if r.level_fs == infinite else r.level_fs}
+        out.print_json(json.dumps([r._asdict() | {"level_fs": None if r.level_fs == infinite else r.level_fs}
                                    for r in rows]))  # fmt: skip
     else:
         render.fairshare(out, rows)
