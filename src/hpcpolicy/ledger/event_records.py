@@ -45,7 +45,7 @@ def lien_of(event: Event) -> Lien:
         d["partition"], d["cpus"], d["gpus"], d["gpu_type"], d["memory_gb"], d["nodes"], d["walltime_hours"],
         _amounts(d), (rates[0], rates[1], rates[2]), _time(d["created_at"]), _time(d["expires_at"]),
         LienState(d["state"]), d["job_id"], _maybe_time(d["started_at"]), _maybe_time(d["ended_at"]),
-        d["policy_version"], (weights[0], weights[1]), d.get("service"),
+        d["policy_version"], (weights[0], weights[1]), d.get("service"), _maybe_time(d.get("closed_at")),
     )  # fmt: skip
 
 

@@ -366,7 +366,7 @@ def _lien_data(lien: Lien) -> dict[str, Any]:
             "created_at": lien.created_at, "expires_at": lien.expires_at,
             "started_at": lien.started_at, "ended_at": lien.ended_at,
             "policy_version": lien.policy_version, "rates": list(lien.rates),
-            "weights": list(lien.weights), "service": lien.service}  # fmt: skip
+            "weights": list(lien.weights), "service": lien.service, "closed_at": lien.closed_at}  # fmt: skip
 
 
 def instant(moment: datetime) -> str:
