@@ -126,7 +126,7 @@ def build(
     # every column in key order (one pass each, in C, over the keys as they sit in memory)
     index = dict(zip(parents, range(len(accounts)), strict=True)).get
     owner = list(map(index, map(itemgetter(0), keys), repeat(len(accounts))))
-    prefixes = ["user:" if project is None else f"project:{project}/user:" for project in parents]
+    prefixes = list(map(leaf_prefix, parents))
     scopes = list(map(add, map([*prefixes, ""].__getitem__, owner), map(itemgetter(1), keys)))
     used = list(map(float, values))
     user_shares = None
@@ -145,6 +145,16 @@ def build(
             node.total_shares = float(len(bucket)) if user_shares is None else sum(map(user_shares.__getitem__, bucket))
     _sum_usage(root, used)
     return Tree(root, accounts, owner, scopes, user_shares, used)
+
+
+def leaf_prefix(project: str | None) -> str:
+    """A user's association scope without the user's name: ``project:p/user:``, or ``user:`` without a project."""
+    return "user:" if project is None else f"project:{project}/user:"
+
+
+def leaf_scope(project: str | None, user: str) -> str:
+    """The scope of a user's association, as :func:`build` names its row: ``project:p/user:u``, or ``user:u``."""
+    return leaf_prefix(project) + user
 
 
 def _sum_usage(node: Node, used: list[float]) -> float:
