@@ -15,7 +15,9 @@ from collections.abc import Iterable, Iterator
 from ..workload import Schedule, SimJob, Skipped
 
 Entry = tuple[int, float, int, float, float, SimJob]
-"""A queued job: (seq, submit, procs, requested, run, job) — seq is the arrival rank, run the simulated duration."""
+"""A queued job: (seq, queued, procs, requested, run, job) — seq is the arrival rank, ``queued`` when it joined
+the queue (its submit time, or when the replay's admission queue released it: :meth:`Intake.requeue`), run
+the simulated duration. Placements take the submit time from the job, so a job's wait counts from submit."""
 
 
 class Intake:
@@ -58,6 +60,13 @@ class Intake:
             runtime = requested  # counted in ``schedule.truncated`` when the job is enqueued
         self.seq += 1
         return self.seq, submit, procs, requested, runtime, job
+
+    def requeue(self, entry: Entry, now: float) -> Entry:
+        """``entry`` joining the queue at ``now`` instead of at its submit (held, then admitted): a new arrival
+        rank, so that queue order stays the order jobs joined it."""
+        _seq, _queued, procs, requested, run, job = entry
+        self.seq += 1
+        return self.seq, now, procs, requested, run, job
 
 
 def admitted(jobs: Iterable[SimJob], schedule: Schedule, kill_at_limit: bool) -> Iterator[Entry]:

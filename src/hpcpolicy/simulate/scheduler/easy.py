@@ -16,6 +16,12 @@ cannot change the shadow time or ``extra``, so only the newcomer is tested. With
 job moves the shadow time with the clock, so an arrival recomputes the reservation and, when it
 changed, passes over the whole queue as a completion would.
 
+Queue order is arrival order, or with an :class:`~.ranked.Ordering` a priority order: the ``fairshare``
+model is this one over fair-share priorities (EASY over the priority order, as Slurm's backfill runs over
+its multifactor order). Only the head and the order candidates are tried in change (the backlog's job);
+one more rule follows from them: an arrival that outranks the head, or new priorities, move the head,
+so they trigger a full pass as a completion does.
+
 Like :class:`~.fifo.Fifo`, the model is a state machine (``enqueue``, ``advance``, ``drain``) so a
 policy replay can interleave its own events; :func:`schedule_easy` is the whole-trace shortcut.
 """
@@ -30,21 +36,26 @@ from heapq import heappop, heappush
 from ..workload import Placement, Schedule, SimJob
 from .admit import Entry, Intake, Queues
 from .backlog import Backlog
+from .ranked import Ordering, RankedBacklog
 
 
 class Easy(Queues):
-    """One EASY replay: ``schedule`` fills with placements in order of start."""
+    """One EASY replay: ``schedule`` fills with placements in order of start.
 
-    name = "easy"
+    ``ordering`` (None: arrival order) ranks the queue by priority; the model is then named ``fairshare``.
+    A head can then lose its place to a job of higher priority, and a placement's ``reserved`` is the
+    reservation the job got when it last became the blocked head.
+    """
 
-    def __init__(self, capacity: int, *, kill_at_limit: bool = True) -> None:
-        schedule = self.schedule = Schedule("easy", capacity)
+    def __init__(self, capacity: int, *, kill_at_limit: bool = True, ordering: Ordering | None = None) -> None:
+        self.name = "easy" if ordering is None else "fairshare"
+        schedule = self.schedule = Schedule(self.name, capacity)
         self.intake = Intake(schedule, kill_at_limit)
         self.place = schedule.placements.append
         self.free = schedule.capacity
         self.running: list[tuple[float, float, int]] = []  # heap of (end, expected end, procs)
         self.expected: list[tuple[float, int]] = []  # sorted (expected end, procs)
-        self.backlog = Backlog()
+        self.backlog: Backlog | RankedBacklog = Backlog() if ordering is None else RankedBacklog(ordering)
         self.shadow = float("inf")
         self.extra = 0
         self.head = -1  # seq of the head the current reservation belongs to
@@ -52,13 +63,13 @@ class Easy(Queues):
         self.stale_shadow = not kill_at_limit  # overrunning jobs move the shadow with the clock
 
     def start(self, entry: Entry, now: float) -> None:
-        seq, submit, need, req, run, job = entry
+        seq, _queued, need, req, run, job = entry
         self.free -= need
         expected = now + req
         heappush(self.running, (now + run, expected, need))
         insort(self.expected, (expected, need))
         reserved = self.reserved if seq == self.head else None
-        self.place(Placement(job.id, submit, now, now + run, need, reserved))
+        self.place(Placement(job.id, job.submit, now, now + run, need, reserved))
 
     def __len__(self) -> int:
         """Jobs waiting in the queue."""
@@ -68,6 +79,10 @@ class Easy(Queues):
         """Run every queued job to completion and return the schedule."""
         self.advance(float("inf"))
         return self.schedule
+
+    def next_end(self) -> float:
+        """When the next running job ends (infinity when none runs)."""
+        return self.running[0][0] if self.running else math.inf
 
     def advance(self, until: float) -> None:
         """Release every job ending at or before ``until``, rescheduling after each distinct end time."""
@@ -84,6 +99,7 @@ class Easy(Queues):
     def reschedule(self, now: float) -> None:
         """Start heads that fit, reserve for the blocked head, then backfill the rest of the queue."""
         backlog = self.backlog
+        backlog.sync(now)
         head = backlog.head()
         while head is not None and head[2] <= self.free:
             backlog.remove(head)
@@ -148,6 +164,10 @@ class Easy(Queues):
             else:
                 self.backlog.add(entry)
                 self.reserve(entry, now)
+            return
+        if self.backlog.overtakes(entry, now):  # priority order: a new head, or new ranks
+            self.backlog.add(entry)
+            self.reschedule(now)
             return
         if self.stale_shadow:
             head = self.backlog.head()

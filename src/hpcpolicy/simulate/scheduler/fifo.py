@@ -37,16 +37,16 @@ class Fifo(Queues):
 
     def enqueue(self, entry: Entry) -> None:
         """An arrival at its submit time; completions at that instant are processed first."""
-        _seq, submit, need, _req, run, job = entry
+        _seq, now, need, _req, run, job = entry
         if run < job.runtime:
             self.schedule.truncated += 1
         running = self.running
-        if running and running[0][0] <= submit:
-            self.advance(submit)
+        if running and running[0][0] <= now:
+            self.advance(now)
         if not self.queue and need <= self.free:
             self.free -= need
-            heappush(running, (submit + run, need))
-            self.schedule.placements.append(Placement(job.id, submit, submit, submit + run, need))
+            heappush(running, (now + run, need))
+            self.schedule.placements.append(Placement(job.id, job.submit, now, now + run, need))
         else:
             self.queue.append(entry)
 
@@ -58,16 +58,20 @@ class Fifo(Queues):
             now, procs = heappop(running)
             free += procs
             while queue and queue[0][2] <= free:
-                _seq, submit, need, _req, run, job = queue.popleft()
+                _seq, _queued, need, _req, run, job = queue.popleft()
                 free -= need
                 heappush(running, (now + run, need))
-                place(Placement(job.id, submit, now, now + run, need))
+                place(Placement(job.id, job.submit, now, now + run, need))
         self.free = free
 
     def drain(self) -> Schedule:
         """Run every queued job to completion and return the schedule."""
         self.advance(float("inf"))
         return self.schedule
+
+    def next_end(self) -> float:
+        """When the next running job ends (infinity when none runs)."""
+        return self.running[0][0] if self.running else float("inf")
 
 
 def schedule_fifo(jobs: Iterable[SimJob], capacity: int, *, kill_at_limit: bool = True) -> Schedule:
