@@ -10,28 +10,40 @@ differs. Pure: no ledger, no clock.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Protocol
 
 from hpcpolicy.engine.fairshare import Row, Tree, build, rank
 from hpcpolicy.engine.snapshot import PolicySnapshot
-from hpcpolicy.engine.usage import Amounts
 from hpcpolicy.policy.schema.fairshare import UsageWeights
 
 Association = tuple[str | None, str]
 """(project or None, user): one leaf of the fair-share tree, as usage is keyed."""
 
 
-def weighted(amounts: Amounts, weights: UsageWeights) -> float:
+class Metered(Protocol):
+    """An amount (a charge's :class:`~hpcpolicy.engine.Amounts`, a decision's estimate, a lien's amounts)."""
+
+    @property
+    def cpu_hours(self) -> float: ...
+
+    @property
+    def gpu_hours(self) -> float: ...
+
+    @property
+    def cost(self) -> float: ...
+
+
+def weighted(amounts: Metered, weights: UsageWeights) -> float:
     """An amount as fair share counts it (the policy's ``fairshare.usage`` weights, Slurm's TRES billing)."""
     return amounts.cpu_hours * weights.cpu_hours + amounts.gpu_hours * weights.gpu_hours + amounts.cost * weights.cost
 
 
-def running_usage(estimate: Amounts, walltime_hours: float, elapsed_hours: float, weights: UsageWeights) -> float:
-    """A running job's usage so far: the part of its estimate its elapsed time has used (at most all of it),
-    so that a long job counts while it runs, not only when it ends. Undecayed: it is happening now."""
+def running_usage(estimate: float, walltime_hours: float, elapsed_hours: float) -> float:
+    """A running job's usage so far: the part of its (:func:`weighted`) estimate its elapsed time has used, at
+    most all of it, so that a long job counts while it runs, not only when it ends. Undecayed: it is now."""
     if walltime_hours <= 0:
         return 0.0
-    used = min(max(elapsed_hours / walltime_hours, 0.0), 1.0)
-    return used * weighted(estimate, weights)
+    return min(max(elapsed_hours / walltime_hours, 0.0), 1.0) * estimate
 
 
 def policy_tree(snapshot: PolicySnapshot, usage: Mapping[Association, float]) -> Tree:
@@ -44,4 +56,3 @@ def policy_tree(snapshot: PolicySnapshot, usage: Mapping[Association, float]) ->
 def fair_tree(snapshot: PolicySnapshot, usage: Mapping[Association, float]) -> list[Row]:
     """Every association in Fair Tree order with its factor (users), as ``sshare`` shows it."""
     return rank(policy_tree(snapshot, usage))
-

@@ -22,7 +22,12 @@ NEVER = datetime.min.replace(tzinfo=UTC)
 
 def entry_priority(entry: QueuedRequest, factor: float, weights: PriorityWeights, now: datetime) -> int:
     """The request's priority now: whole units of :func:`~hpcpolicy.engine.priority.priority`."""
-    return math.floor(priority(weights, factor, (now - entry.at).total_seconds(), entry.size))
+    return whole_priority(weights, factor, (now - entry.at).total_seconds(), entry.size)
+
+
+def whole_priority(weights: PriorityWeights, factor: float, waited_seconds: float, size: float) -> int:
+    """:func:`~hpcpolicy.engine.priority.priority` in whole units, as the queue (and the replay) rank by it."""
+    return math.floor(priority(weights, factor, waited_seconds, size))
 
 
 def ranked(

@@ -41,9 +41,8 @@ class FairShares:
             for lien in tx.open_liens():
                 if lien.state is LienState.RUNNING and lien.started_at is not None and lien.walltime_hours > 0:
                     elapsed = (now - lien.started_at).total_seconds() / 3600
-                    usage[(lien.project, lien.user_id)] += running_usage(
-                        lien.amounts, lien.walltime_hours, elapsed, weights
-                    )
+                    estimate = weighted(lien.amounts, weights)
+                    usage[(lien.project, lien.user_id)] += running_usage(estimate, lien.walltime_hours, elapsed)
         return fair_tree(snapshot, usage)
 
     def visible(self, rows: list[Row], user: str, groups: Iterable[str] = ()) -> list[Row]:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from hpcpolicy.engine import Decision, Request
+from hpcpolicy.engine import Decision, PolicySnapshot, Request
 from hpcpolicy.engine.codes import TRANSIENT, Code
 from hpcpolicy.engine.decision import Violation
-from hpcpolicy.ledger.base import LedgerSession
 from hpcpolicy.ledger.queue import QueuedRequest
 from hpcpolicy.service.context import QueueSettings
 from hpcpolicy.service.errors import InvalidInput
@@ -71,17 +71,17 @@ def held_entry(
         request=request.model_dump(mode="json"),
         blocked_by=blocked_by(decision),
         decision=decision.to_dict(),
-        size=job_size(request, decision, active),
+        size=job_size(request, decision, active.snapshot),
         key=key,
         job_id=job_id,
         callback_url=hold.callback_url,
     )
 
 
-def job_size(request: Request, decision: Decision, active: ActivePolicy) -> float:
+def job_size(request: Request, decision: Decision, snapshot: PolicySnapshot) -> float:
     """The job's fraction of its partition: of its GPUs for a GPU job, else of its CPUs (0 without a route)."""
     route = decision.route
-    part = active.snapshot.partition(route.cluster, route.partition) if route else None
+    part = snapshot.partition(route.cluster, route.partition) if route else None
     if part is None:
         return 0.0
     nodes = part.spec.nodes
@@ -90,7 +90,13 @@ def job_size(request: Request, decision: Decision, active: ActivePolicy) -> floa
     return min(request.cpus / (nodes.cpus * nodes.count), 1.0)
 
 
-def behind_the_queue(tx: LedgerSession, decision: Decision) -> Decision:
+class Waiting(Protocol):
+    """Who knows which limits held requests wait for: a ledger session, or the replay's admission queue."""
+
+    def waited_for(self, quota_ids: list[str]) -> list[str]: ...
+
+
+def behind_the_queue(tx: Waiting, decision: Decision) -> Decision:
     """An admissible ``decision`` made a wait when held requests wait for a slot of a limit it would use:
     a slot freed is theirs to take in priority order, not the first newcomer's (a new request then waits
     with them, and the dispatcher may still pick it first). Otherwise ``decision`` unchanged."""
