@@ -29,6 +29,15 @@ def trace_of(*jobs: Job, user: str = "1", group: str = "7") -> Trace:
     return Trace("test.swf", "swf", rows, None, EPOCH.timestamp(), len(rows), Problems())
 
 
+def trace_by(*jobs: tuple[str, float, float, int, float | None, str]) -> Trace:
+    """A trace of jobs ``(id, submit, runtime, procs, requested, trace user)``, all in trace group 7."""
+    rows = [
+        TraceJob(SimJob(id, submit, runtime, procs, requested), user, "7", None, None, 0, None, index + 1)
+        for index, (id, submit, runtime, procs, requested, user) in enumerate(jobs)
+    ]
+    return Trace("test.swf", "swf", rows, None, EPOCH.timestamp(), len(rows), Problems())
+
+
 def base() -> PolicyBuilder:
     """The builder's base policy with project ``g7`` and its member ``u1`` (trace group 7, trace user 1)."""
     return PolicyBuilder().project("g7").user("u1", projects=["g7"])
@@ -40,10 +49,15 @@ def policy(builder: PolicyBuilder) -> LoadedPolicy:
 
 
 def run(
-    trace: Trace, loaded: LoadedPolicy | None, scheduler: str = "fifo", capacity: int = 4, ttl_hours: float = 24
+    trace: Trace,
+    loaded: LoadedPolicy | None,
+    scheduler: str = "fifo",
+    capacity: int = 4,
+    ttl_hours: float = 24,
+    queue: bool = False,
 ) -> RunResult:
     options = Options(capacity, TraceClock(trace.epoch), lien_ttl=timedelta(hours=ttl_hours))
-    return run_variant(trace, Variant(scheduler, loaded), options)
+    return run_variant(trace, Variant(scheduler, loaded, queue=queue), options)
 
 
 def starts(result: RunResult) -> dict[str, float]:

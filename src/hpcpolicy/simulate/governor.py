@@ -18,6 +18,7 @@ its reservation's TTL. Until ``expires_at`` a reserved lien counts exactly as a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from itertools import count
 from typing import Any, Protocol
@@ -49,11 +50,15 @@ _RUNNING, _FINISHED = LienState.RUNNING, LienState.FINISHED
 _SOURCE = LienState.FINISHED.value  # a charge's source; looked up once (an enum's .value is a property)
 
 
+Vet = Callable[[Decision], Decision]
+
+
 class Governor(Protocol):
     snapshot: PolicySnapshot
 
-    def decide(self, request: Request, job_id: str, t: float) -> tuple[Decision, str | None]:
-        """The decision at trace time ``t`` and, when admitted, the id of the lien taken."""
+    def decide(self, request: Request, job_id: str, t: float, vet: Vet | None = None) -> tuple[Decision, str | None]:
+        """The decision at trace time ``t`` and, when admitted, the id of the lien taken. ``vet`` may turn the
+        engine's decision into a refusal before any lien is taken (queued admission: ``behind_the_queue``)."""
         ...
 
     def started(self, lien_id: str, start: float, end: float) -> None: ...
@@ -102,7 +107,7 @@ class LedgerGovernor:
         self._deadline: dict[str, float] = {}  # lien id → trace time its reservation expires
         self._ids = count(1)
 
-    def decide(self, request: Request, job_id: str, t: float) -> tuple[Decision, str | None]:
+    def decide(self, request: Request, job_id: str, t: float, vet: Vet | None = None) -> tuple[Decision, str | None]:
         ledger, now = self.ledger, self.clock.at(t)
         prepared = self._prepared.get(id(request))
         if prepared is None or prepared.request is not request:
@@ -114,6 +119,8 @@ class LedgerGovernor:
             decision = decide_balances(plan, used, active, now=now, previous=previous)
         else:  # shares, fallbacks or opening hours: the generic path, with every fact they read
             decision = decide(plan, ledger.usage_of(prepared.usage, now), now=now)
+        if vet is not None:
+            decision = vet(decision)
         if not decision.allow:
             return decision, None
         lien_id = str(next(self._ids))
@@ -183,8 +190,12 @@ class ServiceGovernor:
         self.clock = clock
         self.virtual = virtual
 
-    def decide(self, request: Request, job_id: str, t: float) -> tuple[Decision, str | None]:
+    def decide(self, request: Request, job_id: str, t: float, vet: Vet | None = None) -> tuple[Decision, str | None]:
         self.virtual.now = self.clock.at(t)
+        if vet is not None:  # vetted first on a dry run (a reference, not fast: two evaluations)
+            vetted = vet(self.governance.check(request))
+            if not vetted.allow:
+                return vetted, None
         outcome = self.governance.decide(request, CALLER, reserve=True, job_id=job_id)
         return decision_from_dict(outcome.decision), outcome.lien_id
 

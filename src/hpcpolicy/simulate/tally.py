@@ -6,7 +6,11 @@
   calendar window (month, quarter, year) and once for a rolling window or fixed allocation, with the
   balance that was left and how many jobs that quota refused in that window;
 * burn-down: each quota's available balance (limit − charges − open liens in its current window) as
-  the decisions saw it, sampled at most once per quota in each of ``buckets`` slices of the trace.
+  the decisions saw it, sampled at most once per quota in each of ``buckets`` slices of the trace;
+* per account, jobs the admission queue held and the wait of every job that ran (for the fairness table).
+
+A held job is decided again when a slot frees; only that final decision is counted (allowed or denied; a
+job that waits past the queue's TTL counts denied with what held it), so ``decisions`` is one per job.
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ class GovernanceTally:
         self.codes: Counter[str] = Counter()
         self.warnings: Counter[str] = Counter()  # warning code → decisions that carried it (v2 soft limits)
         self.accounts: dict[str, list[float]] = {}  # account → [allowed, denied, cpu_hours, gpu_hours, cost]
+        self.held: Counter[str] = Counter()  # account → jobs held by the admission queue
+        self.held_codes: Counter[str] = Counter()  # code → jobs held for it
+        self.expired = 0  # held jobs that waited past the queue's TTL (counted denied too)
+        self.waits: dict[str, list[float]] = {}  # account → wait of each job that ran, seconds
         self.dry: list[dict[str, Any]] = []
         self.burn: dict[str, list[list[float | None]]] = {}
         self._open: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}  # (quota, metric) → (window end, event)
@@ -48,12 +56,29 @@ class GovernanceTally:
         """The quota behind an id (users the policy does not list have the default user quota)."""
         return self._quotas.get(quota_id, self._default)
 
-    def record(self, decision: Decision, t: float) -> str:
-        """Count one decision at trace time ``t``; return the account it belongs to."""
+    def account(self, decision: Decision) -> str:
+        """The account a decision belongs to: the project charged, else the user (``user:<name>``)."""
         project = decision.project
         account = self._project_accounts.get(project) if project else decision.account_path[0]
         if account is None:
             account = self._project_accounts[project] = f"project:{project}"
+        return account
+
+    def hold(self, decision: Decision) -> None:
+        """A job the admission queue held instead of denying (its final decision comes later)."""
+        self.held[self.account(decision)] += 1
+        self.held_codes.update({str(v.code) for v in decision.violations})
+
+    def waited(self, account: str, seconds: float) -> None:
+        """A job of ``account`` started after waiting ``seconds`` since its submit."""
+        waits = self.waits.get(account)
+        if waits is None:
+            waits = self.waits[account] = []
+        waits.append(seconds)
+
+    def record(self, decision: Decision, t: float) -> str:
+        """Count one decision at trace time ``t``; return the account it belongs to."""
+        account = self.account(decision)
         counts = self.accounts.get(account)
         if counts is None:
             counts = self.accounts[account] = [0, 0, 0.0, 0.0, 0.0]
@@ -149,6 +174,9 @@ class GovernanceTally:
             "allowed": self.allowed,
             "denied": self.denied,
             "denied_by_code": dict(self.codes.most_common()),
+            "held": self.held.total(),
+            "held_by_code": dict(self.held_codes.most_common()),
+            "held_expired": self.expired,
             "warnings_by_code": dict(self.warnings.most_common()),
             "accounts": accounts,
             "budgets_ran_dry": self.dry,

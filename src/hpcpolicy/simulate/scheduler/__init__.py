@@ -59,7 +59,7 @@ def make_model(name: str, capacity: int, *, kill_at_limit: bool = True, ordering
     raise ValueError(f"unknown scheduler {name!r}: choose one of {', '.join(MODELS)}")
 
 
-MODELS = ("fifo", "easy")  # "fairshare" needs the replay's fair share: listed with it
+MODELS = ("fifo", "easy", "fairshare")
 
 __all__ = [
     "MODELS",
