@@ -129,7 +129,7 @@ def test_a_malformed_line_is_named_and_nothing_is_written(tmp_path: Path) -> Non
     [
         ([], 2, "pass exactly one of --policy FILE and --no-policy"),
         (["--no-policy", "--policy", "x.yaml"], 2, "pass exactly one of"),
-        (["--no-policy", "--compare", "sjf"], 2, "--compare sjf: not fifo, easy, no-policy or an existing policy file"),
+        (["--no-policy", "--compare", "sjf"], 2, "--compare sjf: not fifo, easy, fairshare, no-policy or an existing"),
         (["--no-policy", "--compare", "easy"], 2, "is the scheduler already chosen"),
         (["--no-policy", "--compare", "no-policy"], 2, "needs --policy"),
         (["--no-policy", "--json", "/nonexistent/dir/r.json"], 1, "directory /nonexistent/dir does not exist"),
@@ -189,3 +189,56 @@ def test_every_shared_trace_replays(tmp_path: Path, name: str, flags: list[str])
     assert data["trace"]["jobs"] > 0
     for result in data["runs"]:
         assert result["scheduling"]["jobs_run"] + result["scheduling"]["jobs_skipped"] == data["trace"]["jobs"]
+
+
+CAPPED = """\
+apiVersion: hpcpolicy/v2
+metadata: {name: capped}
+defaults:
+  user_quota: {cpu_hours: 1000000, max_jobs: 3}
+clusters:
+  sp2:
+    scheduler: slurm
+    partitions:
+      batch:
+        nodes: {count: 128, cpus: 1, memory_gb: 1}
+orgs:
+  sdsc: {teams: {all: {projects: {chemistry: {}}}}}
+users:
+  alice: {projects: [chemistry]}
+"""
+
+
+@needs_shared
+def test_fairshare_with_queued_admission_on_a_shared_trace_excerpt(tmp_path: Path) -> None:
+    """The first 1,500 records of the SDSC SP2 log, every user capped at 3 jobs at a time."""
+    lines = (SHARED / "swf" / "SDSC-SP2-1998-4.2-first5K-pyss.swf").read_text(encoding="utf-8").splitlines()
+    header = [line for line in lines if line.startswith(";")]
+    excerpt = tmp_path / "sdsc1500.swf"
+    excerpt.write_text("\n".join(header + [line for line in lines if not line.startswith(";")][:1500]) + "\n")
+    (tmp_path / "p.yaml").write_text(CAPPED, encoding="utf-8")
+    args = ["--policy", tmp_path / "p.yaml", "--mapping", mapping_file(tmp_path), "--scheduler", "fairshare"]
+    code, out, err = run(excerpt, *args, "--compare", "easy", "--json", tmp_path / "r.json", "--html", tmp_path / "h")
+    assert code == 0, err
+    fair, easy = report(tmp_path / "r.json")["runs"]
+    assert (fair["scheduler"], fair["queue"], easy["scheduler"], easy["queue"]) == ("fairshare", True, "easy", True)
+    for result in (fair, easy):
+        gov = result["governance"]
+        assert gov["denied"] == 0 and gov["held"] > 0 and gov["held_expired"] == 0
+        assert set(gov["held_by_code"]) <= {"concurrency.max_jobs", "queue.waiting"}  # held for the cap, or behind
+        accounts = result["fairness"]["accounts"]
+        assert sum(a["usage"] for a in accounts.values()) == pytest.approx(1.0)
+        assert sum(a["held"] for a in accounts.values()) == gov["held"]
+        assert all(a["fairshare_factor"] is not None for a in accounts.values())  # both ranked held jobs
+    jobs = report(tmp_path / "r.json")["trace"]["jobs"]
+    assert fair["scheduling"]["jobs_run"] == easy["scheduling"]["jobs_run"] == jobs  # held, not denied
+    assert "held by the" in out and "accounts that used most: fairshare + queue" in out
+    code, _, err = run(excerpt, *args, "--no-queue", "--json", tmp_path / "n.json")
+    assert code == 0, err
+    (alone,) = report(tmp_path / "n.json")["runs"]
+    assert alone["queue"] is False and alone["governance"]["denied_by_code"]["concurrency.max_jobs"] > 0
+
+
+def test_queue_needs_a_policy() -> None:
+    code, _, err = run(SDSC, "--no-policy", "--queue")
+    assert code == 2 and "--queue holds jobs the policy refuses; it needs --policy FILE" in " ".join(err.split())

@@ -14,7 +14,7 @@ from hpcpolicy.simulate.report import render_html, report_data, write_all
 from hpcpolicy.simulate.report.series import time_series, wait_histogram
 from hpcpolicy.simulate.report.svg import nice_ticks
 
-from .helpers import DAY, HOUR, base, policy, run, trace_of
+from .helpers import DAY, HOUR, base, policy, run, trace_by, trace_of
 
 
 def test_time_series_means_per_bucket() -> None:
@@ -89,3 +89,32 @@ def test_write_all_is_all_or_nothing(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []  # neither the first file nor a temporary one
     write_all({good: "{}"})
     assert good.read_text() == "{}" and [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_fairness_per_account() -> None:
+    loaded = policy(base().user("u2", projects=["g7"]).project("g8").user("u3", projects=["g8"]).user_quota(
+        "u1", max_jobs=1))  # fmt: skip
+    trace = trace_by(
+        ("a1", 0, HOUR, 1, HOUR, "1"),
+        ("a2", 60, HOUR, 1, HOUR, "1"),  # held until a1 ends: waits 1 h − 1 min
+        ("b1", 120, 2 * HOUR, 1, 2 * HOUR, "2"),
+        ("c1", 180, HOUR, 2, HOUR, "3"),
+    )
+    trace.jobs[3] = trace.jobs[3]._replace(group="8")
+    clock = TraceClock(trace.epoch)
+    report = json.loads(json.dumps(report_data(trace, [run(trace, loaded, "fairshare", queue=True),
+                                                       run(trace, loaded, "easy")], clock)))  # fmt: skip
+    fair, easy = report["runs"]
+    assert (fair["queue"], easy["queue"]) == (True, False) and fair["label"].startswith("fairshare + queue · ")
+    g7, g8 = fair["fairness"]["accounts"]["project:g7"], fair["fairness"]["accounts"]["project:g8"]
+    assert (g7["jobs_run"], g7["held"], g8["held"]) == (3, 1, 0)
+    assert g7["mean_wait_s"] == pytest.approx((HOUR - 60) / 3) and g7["p95_wait_s"] == pytest.approx(0.9 * (HOUR - 60))
+    # projects proj, g7, g8 share their team equally: a third each; g7 used 1 + 1 + 2 = 4 of 6 CPU-hours
+    assert g7["share"] == g8["share"] == pytest.approx(1 / 3)
+    assert (g7["usage"], g8["usage"]) == (pytest.approx(4 / 6), pytest.approx(2 / 6))
+    assert g8["fairshare_factor"] > g7["fairshare_factor"]  # g8 used less of the same share
+    assert fair["fairness"]["factors_at"] == "2024-01-01T02:02:00+00:00"  # the last end
+    assert easy["fairness"]["accounts"]["project:g7"]["fairshare_factor"] is None  # EASY did not rank
+    assert easy["governance"]["denied_by_code"] == {"concurrency.max_jobs": 1} and easy["governance"]["held"] == 0
+    page = render_html(report)
+    assert "fair-share factor" in page and "66.7%" in page and page.count("<svg") == 5  # 3 + a burn-down each

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -20,10 +21,11 @@ from rich.table import Table
 
 from hpcpolicy.adapters.traces import TraceError
 from hpcpolicy.cli.common import err, fail, load_checked, out
+from hpcpolicy.service.context import QueueSettings
 from hpcpolicy.simulate.clock import TraceClock
 from hpcpolicy.simulate.identity import IdentityMap, MappingError
 from hpcpolicy.simulate.report import render_html, report_data, write_all
-from hpcpolicy.simulate.report.text import summary_rows
+from hpcpolicy.simulate.report.text import fairness_tables, summary_rows
 from hpcpolicy.simulate.requests import RequestError
 from hpcpolicy.simulate.run import Options, RunResult, Variant, run_variant
 from hpcpolicy.simulate.scheduler import MODELS
@@ -42,6 +44,7 @@ class Format(StrEnum):
 class Scheduler(StrEnum):
     fifo = "fifo"
     easy = "easy"
+    fairshare = "fairshare"
 
 
 class Duplicates(StrEnum):
@@ -54,14 +57,34 @@ def simulate(
     fmt: Annotated[Format, typer.Option("--format", help="Trace format; auto tells them apart.")] = Format.auto,
     policy: Annotated[Path | None, typer.Option(help="Policy file every job is decided against.")] = None,
     no_policy: Annotated[bool, typer.Option("--no-policy", help="Scheduling alone: every job is admitted.")] = False,
-    scheduler: Annotated[Scheduler, typer.Option(help="Scheduler model.")] = Scheduler.easy,
+    scheduler: Annotated[
+        Scheduler,
+        typer.Option(help="Scheduler model: fifo, easy (EASY backfill), fairshare (EASY over fair-share priority)."),
+    ] = Scheduler.easy,
+    queue: Annotated[
+        bool | None,
+        typer.Option(
+            "--queue/--no-queue",
+            help="Hold a job the policy refuses only for a concurrency cap (max_jobs, max_gpus) and decide it "
+            "again, in priority order, when a job on that cap ends, instead of counting it denied; held time "
+            "counts in its wait. Default: on with --scheduler fairshare, off otherwise; --compare runs alike.",
+        ),
+    ] = None,
+    queue_ttl_hours: Annotated[
+        float, typer.Option(min=0.0, max=87600.0, help="How long a held job waits at most (the queue's TTL).")
+    ] = QueueSettings().ttl.total_seconds() / 3600,
+    priority_calc_minutes: Annotated[
+        float,
+        typer.Option(min=0.0, help="Recompute fair-share factors at most this often (Slurm's PriorityCalcPeriod)."),
+    ] = 5.0,
     capacity: Annotated[int | None, typer.Option(min=1, help="Processors (default: the trace header).")] = None,
     mapping: Annotated[Path | None, typer.Option(help="Identity mapping (YAML); default u<id>, g<id>.")] = None,
     lenient: Annotated[bool, typer.Option(help="Skip malformed trace lines (counted in the report).")] = False,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the report as JSON here.")] = None,
     html_out: Annotated[Path | None, typer.Option("--html", help="Write the report as one HTML page.")] = None,
     compare: Annotated[
-        str | None, typer.Option(help="A second run side by side: fifo, easy, no-policy, or another policy file.")
+        str | None,
+        typer.Option(help="A second run side by side: fifo, easy, fairshare, no-policy, or another policy file."),
     ] = None,
     requested_time_field: Annotated[int, typer.Option(help="SWF field holding the requested time (Theta: 6).")] = 9,
     columns: Annotated[str | None, typer.Option(help="sacct without header: the --format list (a,b,c).")] = None,
@@ -75,14 +98,17 @@ def simulate(
     kill_at_limit: Annotated[bool, typer.Option(help="Jobs stop at their requested time.")] = True,
     progress: Annotated[bool, typer.Option(help="Progress bar (only shown on a terminal).")] = True,
 ) -> None:
-    """Replay a workload trace through a policy and a FIFO or EASY scheduler on a virtual clock."""
+    """Replay a workload trace through a policy and a FIFO, EASY or fair-share scheduler on a virtual clock."""
     if no_policy == (policy is not None):
         fail("pass exactly one of --policy FILE and --no-policy", EXIT_USAGE)
+    if queue and policy is None:
+        fail("--queue holds jobs the policy refuses; it needs --policy FILE", EXIT_USAGE)
     for target in (json_out, html_out):
         if target is not None and not target.parent.is_dir():
             fail(f"cannot write {target}: directory {target.parent} does not exist")
     loaded = load_checked(policy) if policy is not None else None
-    variants = _variants(Variant(scheduler.value, loaded, str(policy) if policy else None), compare)
+    held = queue if queue is not None else scheduler is Scheduler.fairshare
+    variants = _variants(Variant(scheduler.value, loaded, str(policy) if policy else None, held), compare)
     identities = _identities(mapping)
     data = _read(trace, fmt, lenient, requested_time_field, columns, duplicates)
     size = capacity or data.capacity
@@ -90,7 +116,15 @@ def simulate(
         fail(f"{trace}: the trace gives no machine size (MaxProcs/MaxNodes); pass --capacity N")
     epoch = start.replace(tzinfo=start.tzinfo or UTC).timestamp() if start is not None else data.epoch
     clock = TraceClock(epoch)
-    options = Options(size, clock, identities, timedelta(hours=lien_ttl_hours), kill_at_limit)
+    options = Options(
+        size,
+        clock,
+        identities,
+        timedelta(hours=lien_ttl_hours),
+        kill_at_limit,
+        priority_calc_minutes * 60.0,
+        replace(QueueSettings(), ttl=timedelta(hours=queue_ttl_hours)),
+    )
     # The trace stays loaded for the whole replay: keep the collector from re-scanning it (~7 % faster).
     gc.collect()
     gc.freeze()
@@ -118,15 +152,15 @@ def _variants(first: Variant, compare: str | None) -> list[Variant]:
     if compare in MODELS:
         if compare == first.scheduler:
             fail(f"--compare {compare} is the scheduler already chosen; compare with the other one", EXIT_USAGE)
-        return [first, Variant(compare, first.policy, first.source)]
+        return [first, Variant(compare, first.policy, first.source, first.queue)]
     if compare == "no-policy":
         if first.policy is None:
             fail("--compare no-policy needs --policy for the first run", EXIT_USAGE)
         return [first, Variant(first.scheduler)]
     path = Path(compare)
     if not path.is_file():
-        fail(f"--compare {compare}: not fifo, easy, no-policy or an existing policy file", EXIT_USAGE)
-    return [first, Variant(first.scheduler, load_checked(path), str(path))]
+        fail(f"--compare {compare}: not {', '.join(MODELS)}, no-policy or an existing policy file", EXIT_USAGE)
+    return [first, Variant(first.scheduler, load_checked(path), str(path), first.queue)]
 
 
 def _identities(mapping: Path | None) -> IdentityMap:
@@ -193,3 +227,10 @@ def _summary(report: dict[str, Any], trace: Trace) -> None:
     for label, cells in summary_rows(report):
         table.add_row(label, *cells)
     out.print(table)
+    for label, header, rows in fairness_tables(report):
+        accounts = Table(title=f"accounts that used most: {label}", title_justify="left")
+        for index, name in enumerate(header):
+            accounts.add_column(name, justify="left" if index == 0 else "right")
+        for row in rows:
+            accounts.add_row(*row)
+        out.print(accounts)

@@ -13,6 +13,7 @@ from ..clock import TraceClock
 from ..metrics import percentile, summarize, waits
 from ..run import RunResult
 from ..source import Trace
+from .fairness import fairness_data
 from .series import time_series, wait_histogram
 
 FORMAT_VERSION = 1
@@ -58,6 +59,7 @@ def run_data(result: RunResult, clock: TraceClock) -> dict[str, Any]:
     return {
         "label": variant.label,
         "scheduler": variant.scheduler,
+        "queue": variant.queue and policy is not None,
         "policy": {"version": policy.version, "file": variant.source} if policy is not None else None,
         "capacity": result.capacity,
         "kill_at_limit": result.kill_at_limit,
@@ -76,6 +78,7 @@ def run_data(result: RunResult, clock: TraceClock) -> dict[str, Any]:
             "makespan_s": metrics.makespan,
         },
         "governance": result.tally.to_dict() if result.tally is not None else None,
+        "fairness": fairness_data(result, clock.epoch),
         "series": {
             "bucket_s": series.width,
             "time": [clock.epoch + t for t in series.times],

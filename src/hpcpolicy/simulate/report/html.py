@@ -75,6 +75,24 @@ def duration(seconds: float) -> str:
     return f"{seconds:.3g} s"
 
 
+FAIRNESS_HEADER = ("account", "jobs run", "mean wait", "p95 wait", "held", "share", "usage", "fair-share factor")
+
+
+def fairness_table(fairness: dict[str, Any], top: int = TOP_ACCOUNTS) -> tuple[Sequence[str], list[list[str]]]:
+    """Per-account waits, held jobs, share against usage and factor: the accounts that used most first."""
+    accounts = sorted(fairness["accounts"].items(), key=lambda item: (-item[1]["usage"], item[0]))[:top]
+
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1%}"
+
+    rows = [
+        [name, str(a["jobs_run"]), duration(a["mean_wait_s"]), duration(a["p95_wait_s"]), str(a["held"]),
+         pct(a["share"]), pct(a["usage"]), "-" if a["fairshare_factor"] is None else f"{a['fairshare_factor']:.3f}"]
+        for name, a in accounts
+    ]  # fmt: skip
+    return FAIRNESS_HEADER, rows
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     head = "".join(f"<th>{escape(str(h))}</th>" for h in header)
     lines = ["<tr>" + "".join(f"<td>{escape(str(cell))}</td>" for cell in row) + "</tr>" for row in rows]
@@ -153,6 +171,9 @@ def _run_governance(run: dict[str, Any]) -> list[str]:
         for name, a in accounts
     ]
     out.append(_table(("account", "allowed", "denied", "CPU-hours charged", "cost charged"), rows2))
+    if run.get("fairness"):
+        header, rows3 = fairness_table(run["fairness"])
+        out.append(_table(header, rows3))
     out.append(_burn_down(run["label"], gov["burn_down"], {(d["quota"], d["metric"]) for d in dry}))
     return out
 

@@ -1,12 +1,15 @@
-"""The short summary a terminal shows after a replay: one row per figure, one column per run."""
+"""The short summary a terminal shows after a replay: one row per figure, one column per run; then, per
+governed run, the accounts' waits and share against usage (:func:`fairness_tables`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from .html import duration
+from .html import duration, fairness_table
 
 TOP_CODES = 5
+TOP_ACCOUNTS = 10
 
 
 def summary_rows(report: dict[str, Any]) -> list[tuple[str, list[str]]]:
@@ -28,6 +31,8 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, list[str]]]:
             ("allowed / denied", each(lambda r: _gov(r, lambda g: f"{g['allowed']:,} / {g['denied']:,}"))),
             ("budgets ran dry", each(lambda r: _gov(r, lambda g: f"{len(g['budgets_ran_dry']):,}"))),
         ]
+        if any(run.get("queue") for run in runs):
+            rows.append(("held by the admission queue", each(lambda r: _gov(r, lambda g: f"{g['held']:,}"))))
         codes: dict[str, int] = {}
         for run in runs:
             for code, count in (run["governance"] or {}).get("denied_by_code", {}).items():
@@ -35,6 +40,13 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, list[str]]]:
         for code in sorted(codes, key=lambda c: -codes[c])[:TOP_CODES]:
             rows.append((f"denied: {code}", [_gov(run, _count(code)) for run in runs]))
     return rows
+
+
+def fairness_tables(report: dict[str, Any]) -> list[tuple[str, Sequence[str], list[list[str]]]]:
+    """(run label, header, rows) per governed run: the accounts that used most, their waits and shares."""
+    return [
+        (run["label"], *fairness_table(run["fairness"], TOP_ACCOUNTS)) for run in report["runs"] if run.get("fairness")
+    ]
 
 
 def _count(code: str) -> Any:
