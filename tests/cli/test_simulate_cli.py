@@ -191,22 +191,7 @@ def test_every_shared_trace_replays(tmp_path: Path, name: str, flags: list[str])
         assert result["scheduling"]["jobs_run"] + result["scheduling"]["jobs_skipped"] == data["trace"]["jobs"]
 
 
-CAPPED = """\
-apiVersion: hpcpolicy/v2
-metadata: {name: capped}
-defaults:
-  user_quota: {cpu_hours: 1000000, max_jobs: 3}
-clusters:
-  sp2:
-    scheduler: slurm
-    partitions:
-      batch:
-        nodes: {count: 128, cpus: 1, memory_gb: 1}
-orgs:
-  sdsc: {teams: {all: {projects: {chemistry: {}}}}}
-users:
-  alice: {projects: [chemistry]}
-"""
+CAPPED = (POLICY % 1000).replace("{cpu_hours: 100000}", "{cpu_hours: 100000, max_jobs: 3}")  # 3 jobs a user
 
 
 @needs_shared
