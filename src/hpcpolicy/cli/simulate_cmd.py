@@ -75,7 +75,9 @@ def simulate(
     ] = QueueSettings().ttl.total_seconds() / 3600,
     priority_calc_minutes: Annotated[
         float,
-        typer.Option(min=0.0, help="Recompute fair-share factors at most this often (Slurm's PriorityCalcPeriod)."),
+        typer.Option(
+            min=0.0, max=525600.0, help="Recompute fair-share factors at most this often (Slurm's PriorityCalcPeriod)."
+        ),
     ] = 5.0,
     capacity: Annotated[int | None, typer.Option(min=1, help="Processors (default: the trace header).")] = None,
     mapping: Annotated[Path | None, typer.Option(help="Identity mapping (YAML); default u<id>, g<id>.")] = None,
