@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hpcpolicy.engine.fairshare import Row, build, decayed, rank
+from hpcpolicy.engine.fairshare import factors as factors_of
 
 PATHS = [("o", "t", "a"), ("o", "t", "b")]
 
@@ -194,6 +195,7 @@ def test_rows_are_exactly_the_reference_walks_on_random_trees_with_ties(
     rows = rank(tree)
     assert as_tuples(rows) == reference(paths, members, shares, usage)
     assert rank(tree) == rows  # ranking again reads the same tree the same way
+    assert factors_of(tree) == {r.scope: r.factor for r in rows if r.factor is not None}  # the queue's view
 
 
 def test_a_large_tree_with_ties_matches_the_reference() -> None:

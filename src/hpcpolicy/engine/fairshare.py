@@ -168,6 +168,50 @@ def _sum_usage(node: Node, used: list[float]) -> float:
 def rank(tree: Tree) -> list[Row]:
     """Every account's and user's normalised shares, usage and level fair share and every user's factor, as
     rows: each parent followed by its children in descending level fair share (then scope), depth first."""
+    r = _ranked(tree)
+    scopes, used, perm, counts = tree.scopes, tree.usage, r.perm, r.counts
+    if tree.shares is None:
+        raw_shares: Iterable[float] = repeat(1.0)
+        shown_shares: Iterable[float] = chain.from_iterable(
+            map(repeat, [1.0 / o.total_shares if o.total_shares > 0 else 0.0 for o in r.owners], counts))
+    else:
+        raw_shares, shown_shares = map(tree.shares.__getitem__, perm), map(r.norm_shares.__getitem__, perm)
+    columns = zip(map(scopes.__getitem__, perm), chain.from_iterable(map(repeat, r.depths, counts)), raw_shares,
+                  shown_shares, map(used.__getitem__, perm), map(r.norm_usage.__getitem__, perm), r.shown_level,
+                  r.shown, strict=False)  # fmt: skip  # repeat(1.0) never ends
+    users: Iterator[Row] = map(tuple.__new__, repeat(Row), columns)  # in C, and zip reuses its tuple
+    rows: list[Row] = []
+    for item in r.layout:
+        if isinstance(item, int):
+            rows += islice(users, item)
+        else:
+            rows.append(item)
+    return rows
+
+
+def factors(tree: Tree) -> dict[str, float]:
+    """Each user association's factor by scope (``project:p/user:u``, ``user:u``): what the admission queue
+    ranks by, without making a row per user (which, with the collector's passes over them, was most of the
+    time a table of 20,000 users took)."""
+    r = _ranked(tree)
+    return dict(zip(map(tree.scopes.__getitem__, r.perm), r.shown, strict=True))  # type: ignore[arg-type]
+
+
+class _Ranking(NamedTuple):
+    layout: list[Row | int]
+    perm: list[int]
+    counts: list[int]
+    owners: list[Node]
+    depths: list[int]
+    norm_shares: list[float]
+    norm_usage: list[float]
+    shown_level: list[float]
+    shown: Iterable[float | None]
+
+
+def _ranked(tree: Tree) -> _Ranking:
+    """The ranking both :func:`rank` and :func:`factors` read: levels, the display order of users (``perm``)
+    and accounts (``layout``), and each user's factor in display order (``shown``)."""
     root, accounts, owner, scopes, used = tree.root, tree.accounts, tree.owner, tree.scopes, tree.usage
     total = sum(len(p.positions) for p in tree.parents)
     merges = _levels(root, tree.shares)
@@ -205,23 +249,7 @@ def rank(tree: Tree) -> list[Row]:
         shown = list(map(truediv, range(total, 0, -1), repeat(total)))
         for j in tied:
             shown[j] = shown[j - 1]
-    if tree.shares is None:
-        raw_shares: Iterable[float] = repeat(1.0)
-        shown_shares: Iterable[float] = chain.from_iterable(
-            map(repeat, [1.0 / o.total_shares if o.total_shares > 0 else 0.0 for o in owners], counts))
-    else:
-        raw_shares, shown_shares = map(tree.shares.__getitem__, perm), map(norm_shares.__getitem__, perm)
-    columns = zip(map(scopes.__getitem__, perm), chain.from_iterable(map(repeat, depths, counts)), raw_shares,
-                  shown_shares, map(used.__getitem__, perm), map(norm_usage.__getitem__, perm), shown_level,
-                  shown, strict=False)  # fmt: skip  # repeat(1.0) never ends
-    users: Iterator[Row] = map(tuple.__new__, repeat(Row), columns)  # in C, and zip reuses its tuple
-    rows: list[Row] = []
-    for item in layout:
-        if isinstance(item, int):
-            rows += islice(users, item)
-        else:
-            rows.append(item)
-    return rows
+    return _Ranking(layout, perm, counts, owners, depths, norm_shares, norm_usage, shown_level, shown)
 
 
 def _levels(node: Node, user_shares: list[float] | None) -> bool:

@@ -13,8 +13,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from hpcpolicy.engine.fairshare import Row, decayed
-from hpcpolicy.engine.fairusage import Association, fair_tree, running_usage, weighted
+from hpcpolicy.engine.fairshare import Row, decayed, factors
+from hpcpolicy.engine.fairusage import Association, fair_tree, policy_tree, running_usage, weighted
+from hpcpolicy.engine.snapshot import PolicySnapshot
 from hpcpolicy.ledger import LienState
 from hpcpolicy.service.context import Context
 
@@ -30,6 +31,15 @@ class FairShares:
         """Every association in Fair Tree order, with shares, usage, level fair share and users' factors."""
         now = now or self.ctx.clock()
         snapshot = self.ctx.policies.current.snapshot
+        return fair_tree(snapshot, self._usage(snapshot, now))
+
+    def factors(self, now: datetime | None = None) -> dict[str, float]:
+        """Each user association's factor by scope (``project:p/user:u``): what the admission queue reads."""
+        now = now or self.ctx.clock()
+        snapshot = self.ctx.policies.current.snapshot
+        return factors(policy_tree(snapshot, self._usage(snapshot, now)))
+
+    def _usage(self, snapshot: PolicySnapshot, now: datetime) -> dict[Association, float]:
         settings = snapshot.policy.fairshare
         half_life, weights = settings.half_life_days, settings.usage
         usage: dict[Association, float] = defaultdict(float)
@@ -43,7 +53,7 @@ class FairShares:
                     elapsed = (now - lien.started_at).total_seconds() / 3600
                     estimate = weighted(lien.amounts, weights)
                     usage[(lien.project, lien.user_id)] += running_usage(estimate, lien.walltime_hours, elapsed)
-        return fair_tree(snapshot, usage)
+        return usage
 
     def visible(self, rows: list[Row], user: str, groups: Iterable[str] = ()) -> list[Row]:
         """The rows a user may read: their own associations, the projects they may charge, and the teams

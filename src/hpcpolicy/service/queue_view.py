@@ -38,12 +38,9 @@ class Factors:
         if now - self._at < self.recalc and version == self._version:
             return
         factors: dict[tuple[str | None, str], float] = {}
-        for row in self.fairshare.tree(now):
-            if row.factor is None:
-                continue
-            head, _, user = row.scope.rpartition("user:")
-            project = head.removeprefix("project:").removesuffix("/") or None
-            factors[(project, user)] = row.factor
+        for scope, factor in self.fairshare.factors(now).items():
+            head, _, user = scope.rpartition("user:")
+            factors[(head.removeprefix("project:").removesuffix("/") or None, user)] = factor
         self._factors, self._at, self._version = factors, now, version
 
 
