@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from hpcpolicy.engine import Request
 from hpcpolicy.ledger import JobUsage, LienState
 from hpcpolicy.ledger.queue import QueueState
 from hpcpolicy.service import Governance
 from hpcpolicy.service.dispatcher import Dispatcher
 from hpcpolicy.service.holding import Hold
+from hpcpolicy.service.reconcile import Reconciler
 from tests.queue.conftest import submit
 from tests.service.conftest import Clock
 
@@ -213,3 +215,13 @@ def test_a_past_dated_end_reported_elsewhere_frees_the_slot_at_the_next_poll(gov
     dispatcher._last_full = float("inf")  # no full pass: only the poll may find it
     clock.advance(seconds=1)
     assert [e.id for e in dispatcher.step(poll=True).admitted] == [out.decision_id]
+
+
+def test_a_resized_service_run_does_not_count_against_its_own_service_cap(gov: Governance) -> None:
+    """The run's old lien is left out when a change is decided (as for its account's caps): u1's one
+    galaxy run may grow though u1's galaxy cap is one run."""
+    run = submit(gov, "u1", service="galaxy")
+    gov.jobs.start(run.decision_id, "42")
+    longer = Request(user_id="u1", partition="cpu", cpus=1, walltime_hours=2, service="galaxy")
+    outcome = Reconciler(gov.ctx).resize("42", None, longer, "user:u1", "resize-1")
+    assert outcome.allow, outcome.decision["violations"]

@@ -90,13 +90,17 @@ def counter(target: Target) -> Counter:
 
 
 def entry_scopes(entry: OnPath) -> list[str]:
-    """The scopes a lien or charge draws on, most specific first (its member scope after its user's)."""
+    """The scopes a lien or charge draws on, most specific first (its member scope after its user's), and
+    a lien's service: the user's runs of it and all its runs (policy ``services``)."""
     scopes = [f"user:{entry.user_id}"]
     if entry.project:
         scopes.append(member_scope(entry.project, entry.user_id))
     for kind, name in (("project", entry.project), ("team", entry.team), ("org", entry.org)):
         if name:
             scopes.append(f"{kind}:{name}")
+    service = getattr(entry, "service", None)  # liens only: a charge is the account's, not the service's
+    if service:
+        scopes += [f"service:{service}{_MEMBER}{entry.user_id}", f"service:{service}"]
     return scopes
 
 

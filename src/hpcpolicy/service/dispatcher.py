@@ -50,11 +50,8 @@ class PassReport:
 
 
 def lien_slots(lien: Lien) -> set[str]:
-    """The scopes whose slots a closed lien frees: its account path, member scope, and service."""
-    scopes = set(entry_scopes(lien))
-    if lien.service:
-        scopes |= {f"service:{lien.service}", f"service:{lien.service}/user:{lien.user_id}"}
-    return scopes
+    """The scopes whose slots a closed lien frees: every scope it counted on."""
+    return set(entry_scopes(lien))
 
 
 class Dispatcher:
