@@ -36,7 +36,7 @@ from hpcpolicy.service.fairshare import FairShares
 from hpcpolicy.service.holding import Hold, behind_the_queue, blocked_by, held_entry, holdable, queue_full
 from hpcpolicy.service.jobs import Jobs
 from hpcpolicy.service.policy_store import ActivePolicy
-from hpcpolicy.service.queue_view import QueueView
+from hpcpolicy.service.queue_view import QueueView, Standing
 from hpcpolicy.service.retry import retrying
 
 
@@ -55,6 +55,32 @@ class Outcome:
     @property
     def allow(self) -> bool:
         return bool(self.decision["allow"])
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """What a decision id names: the decision record (made at once, or when a held request was resolved by
+    a decision) and the queue entry with its standing (if it was ever held); at least one of them."""
+
+    record: DecisionRecord | None
+    standing: Standing | None
+
+    @property
+    def status(self) -> str:
+        """``allowed``/``denied`` for a decision made at once; for a held request ``queued``, then
+        ``admitted``, ``denied``, ``cancelled`` or ``expired``."""
+        entry = self.standing.entry if self.standing is not None else None
+        if entry is not None and (self.record is None or entry.state is QueueState.ADMITTED):
+            return entry.state.value
+        assert self.record is not None
+        return "allowed" if self.record.allow else "denied"
+
+    @property
+    def owner(self) -> tuple[str, str]:
+        """(user, caller) of the request: who may read it."""
+        held = self.record or (self.standing.entry if self.standing is not None else None)
+        assert held is not None
+        return held.user_id, held.caller
 
 
 class Governance:
@@ -210,6 +236,16 @@ class Governance:
         with self.ctx.ledger.session() as tx:
             return tx.get_queued(entry_id)
 
+    def lookup(self, decision_id: str) -> Found:
+        """A decision id's record and, if it was ever held, its queue entry with its place; NotFound for
+        neither."""
+        with self.ctx.ledger.session() as tx:
+            record = tx.get_decision(decision_id)
+            entry = tx.get_queued(decision_id)
+        if record is None and entry is None:
+            raise NotFound(f"no decision {decision_id}")
+        return Found(record, self.queue.standing(entry) if entry is not None else None)
+
     def fail_open(self, request: Request, error: LedgerUnavailable) -> Decision:
         """The decision when the ledger cannot be reached, or ``error`` re-raised (fail closed).
 
@@ -288,13 +324,16 @@ def decision_record(
     )
 
 
-def _replay_held(entry: QueuedRequest, request: Request) -> Outcome:
-    if entry.request != request.model_dump(mode="json"):
+def _same_request(stored: dict[str, Any], request: Request) -> None:
+    if stored != request.model_dump(mode="json"):
         raise Conflict("idempotency key already used for a different request")
+
+
+def _replay_held(entry: QueuedRequest, request: Request) -> Outcome:
+    _same_request(entry.request, request)
     return Outcome(entry.id, entry.decision, None, entry.at, replayed=True, held=entry)
 
 
 def _replay(previous: DecisionRecord, request: Request) -> Outcome:
-    if previous.request != request.model_dump(mode="json"):
-        raise Conflict("idempotency key already used for a different request")
+    _same_request(previous.request, request)
     return Outcome(previous.id, previous.decision, previous.lien_id, previous.at, replayed=True)

@@ -44,7 +44,6 @@ class Factors:
         self._factors, self._at, self._version = factors, now, version
 
 
-
 @dataclass(frozen=True, slots=True)
 class Standing:
     """A held request with its place: ``position`` in its group (1: next), its ``priority`` now."""

@@ -16,9 +16,7 @@ from hpcpolicy.api.deps import CallerDep, GovernanceDep, OffloadDep, identity
 from hpcpolicy.api.dto import DecisionIn, DecisionOut, DecisionRecordOut, IdentPath, QueueOut
 from hpcpolicy.api.queue_worker import Waiters
 from hpcpolicy.auth import Caller, Forbidden
-from hpcpolicy.ledger import DecisionRecord
 from hpcpolicy.ledger.base import LedgerUnavailable
-from hpcpolicy.ledger.queue import QueuedRequest, QueueState
 from hpcpolicy.service import Governance
 from hpcpolicy.service.errors import Conflict, NotFound
 from hpcpolicy.service.holding import Hold
@@ -161,34 +159,22 @@ async def cancel(decision_id: IdentPath, gov: GovernanceDep, who: CallerDep, run
 
 
 def _lookup(gov: Governance, decision_id: str, who: Caller) -> DecisionRecordOut:
-    """The decision record if one was written (at once, or when a held request was resolved by a
-    decision), else the held request; 404 for neither, 403 for another user's."""
-    with gov.ctx.ledger.session() as tx:
-        record = tx.get_decision(decision_id)
-        entry = tx.get_queued(decision_id)
-    if record is None and entry is None:
-        raise NotFound(f"no decision {decision_id}")
-    held_by = record if record is not None else entry
-    assert held_by is not None
-    _check_reader(who, held_by.user_id, held_by.caller)
-    queue = _queue_out(gov.queue.standing(entry)) if entry is not None else None
+    """``GET /v1/decisions/{id}``'s answer: 404 for an unknown id, 403 for another user's."""
+    found = gov.lookup(decision_id)
+    _check_reader(who, *found.owner)
+    queue = _queue_out(found.standing) if found.standing is not None else None
+    record, status = found.record, found.status
     if record is not None:
-        status = _record_status(record, entry)
         return DecisionRecordOut(status=status, decision_id=record.id, at=record.at, caller=record.caller,
                                  user_id=record.user_id, allow=record.allow, policy_version=record.policy_version,
                                  lien_id=record.lien_id, request=record.request, decision=record.decision,
                                  queue=queue)  # fmt: skip
-    assert entry is not None
-    return DecisionRecordOut(status=entry.state.value, decision_id=entry.id, at=entry.at, caller=entry.caller,
+    assert found.standing is not None
+    entry = found.standing.entry
+    return DecisionRecordOut(status=status, decision_id=entry.id, at=entry.at, caller=entry.caller,
                              user_id=entry.user_id, allow=False,
                              policy_version=str(entry.decision.get("policy_version", "")), lien_id=None,
                              request=entry.request, decision=entry.decision, queue=queue)  # fmt: skip
-
-
-def _record_status(record: DecisionRecord, entry: QueuedRequest | None) -> str:
-    if entry is not None and entry.state is QueueState.ADMITTED:
-        return "admitted"
-    return "allowed" if record.allow else "denied"
 
 
 def _check_reader(who: Caller, user_id: str, caller: str) -> None:
