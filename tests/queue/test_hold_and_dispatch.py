@@ -24,6 +24,13 @@ def finish(gov: Governance, decision_id: str, hours: float = 0) -> None:
     gov.jobs.finish(decision_id, JobUsage(elapsed_hours=hours))
 
 
+def one_job_in_p1(gov: Governance) -> None:
+    """Project p1 (u1 and u2) runs one job at a time: its members wait for the same slot."""
+    text = gov.ctx.policies.current.text.replace("p1: {quotas: [{cpu_hours: 50000}]}",
+                                                 "p1: {quotas: [{cpu_hours: 50000, max_jobs: 1}]}")  # fmt: skip
+    gov.ctx.policies.replace(text)
+
+
 def test_a_request_over_its_cap_is_held_then_admitted_when_a_slot_frees(gov: Governance) -> None:
     dispatcher = Dispatcher(gov)
     gov.ctx.observers.on_freed(dispatcher.freed)
@@ -136,9 +143,7 @@ def test_a_cancelled_request_is_never_admitted(gov: Governance) -> None:
 def test_equal_priority_users_take_turns(gov: Governance, clock: Clock) -> None:
     """u1 and u2 share p1's cap once the policy allows p1 one job: with equal fair share and age, the
     dispatcher alternates between them instead of admitting u1's requests in a row."""
-    text = gov.ctx.policies.current.text.replace("p1: {quotas: [{cpu_hours: 50000}]}",
-                                                 "p1: {quotas: [{cpu_hours: 50000, max_jobs: 1}]}")  # fmt: skip
-    gov.ctx.policies.replace(text)
+    one_job_in_p1(gov)
     dispatcher = Dispatcher(gov)
     gov.ctx.observers.on_freed(dispatcher.freed)
     running = submit(gov, "u1")
@@ -155,9 +160,7 @@ def test_equal_priority_users_take_turns(gov: Governance, clock: Clock) -> None:
 
 
 def test_a_user_with_less_usage_goes_first(gov: Governance, clock: Clock) -> None:
-    text = gov.ctx.policies.current.text.replace("p1: {quotas: [{cpu_hours: 50000}]}",
-                                                 "p1: {quotas: [{cpu_hours: 50000, max_jobs: 1}]}")  # fmt: skip
-    gov.ctx.policies.replace(text)
+    one_job_in_p1(gov)
     heavy = submit(gov, "u1", cpus=64, hours=10)
     finish(gov, heavy.decision_id, hours=10)  # u1 used 640 CPU-hours, u2 nothing
     running = submit(gov, "u2")
@@ -173,9 +176,7 @@ def test_a_user_with_less_usage_goes_first(gov: Governance, clock: Clock) -> Non
 
 def test_age_wins_in_the_end(gov: Governance, clock: Clock) -> None:
     """A heavy user's request held past max_age_hours outranks a light user's fresh one (age bounds the wait)."""
-    text = gov.ctx.policies.current.text.replace("p1: {quotas: [{cpu_hours: 50000}]}",
-                                                 "p1: {quotas: [{cpu_hours: 50000, max_jobs: 1}]}")  # fmt: skip
-    gov.ctx.policies.replace(text)
+    one_job_in_p1(gov)
     heavy = submit(gov, "u1", cpus=64, hours=10)
     finish(gov, heavy.decision_id, hours=10)
     running = submit(gov, "u2", hours=30)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.dbservers import server_database
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -64,6 +66,17 @@ def replicas(count: int, database_url: str, policy: Path, cwd: Path, **env: str)
                 proc.wait()
         for log in logs:
             log.close()
+
+
+@contextmanager
+def shared_database(kind: str, tmp_path: Path, suffix: str) -> Iterator[str]:
+    """The URL every replica of a test opens: a SQLite file, or a fresh database on the ``kind`` server
+    (``suffix`` tells the test packages' databases apart), dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'shared.db'}"
+        return
+    with server_database(kind, suffix=suffix) as url:
+        yield url
 
 
 def wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:

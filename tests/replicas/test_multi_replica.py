@@ -23,8 +23,7 @@ from hpcpolicy.ledger.sql.ledger import SqlLedger
 from hpcpolicy.ledger.sql.tables import charges, decisions, liens
 from hpcpolicy.service import Governance, PolicyStore
 from hpcpolicy.service.context import Context
-from tests.dbservers import server_database
-from tests.replicas.servers import replicas
+from tests.replicas.servers import replicas, shared_database
 
 POLICY = Path(__file__).parents[1] / "data" / "policies" / "tight.yaml"
 CLIENTS = 64
@@ -47,10 +46,7 @@ class Book:
 
 @pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'shared.db'}"
-        return
-    with server_database(request.param, suffix="_replicas") as url:
+    with shared_database(request.param, tmp_path, "_replicas") as url:
         yield url
 
 

@@ -16,17 +16,13 @@ from sqlalchemy import select
 
 from hpcpolicy.ledger.sql.connect import create_ledger_engine
 from hpcpolicy.ledger.sql.tables import leases, liens, queue
-from tests.dbservers import server_database
 from tests.queue.conftest import POLICY
-from tests.replicas.servers import replicas
+from tests.replicas.servers import replicas, shared_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'shared.db'}"
-        return
-    with server_database(request.param, suffix="_queue") as url:
+    with shared_database(request.param, tmp_path, "_queue") as url:
         yield url
 
 
