@@ -72,7 +72,7 @@ def create_app(
     )
     app.state.governance = governance
     app.state.waiters = waiters = Waiters()
-    app.state.queue_worker = queue_worker = QueueWorker(governance, waiters)
+    queue_worker = QueueWorker(governance, waiters)
     app.state.authenticator = authenticator
     app.state.offload = Offload(ledger_workers or _workers_for(governance), request_timeout)
     app.state.metrics = metrics = metrics or Metrics()

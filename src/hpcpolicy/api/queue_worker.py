@@ -70,11 +70,6 @@ class QueueWorker:
         self._holding = False
         self._renewed = 0.0
         self._stopped = False
-        self.passes = 0
-
-    @property
-    def holding(self) -> bool:
-        return self._holding
 
     async def run(self) -> None:
         settings = self.gov.ctx.queue
@@ -114,7 +109,6 @@ class QueueWorker:
         return holding
 
     def _pass(self) -> PassReport:
-        self.passes += 1
         return self.dispatcher.step(poll=True)
 
     async def stop(self) -> None:

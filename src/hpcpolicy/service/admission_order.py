@@ -30,6 +30,13 @@ def whole_priority(weights: PriorityWeights, factor: float, waited_seconds: floa
     return math.floor(priority(weights, factor, waited_seconds, size))
 
 
+def order_key(
+    entry: QueuedRequest, factor: float, weights: PriorityWeights, now: datetime, last_admitted: Mapping[str, datetime]
+) -> tuple[int, datetime, int]:
+    """What admission order sorts by: priority descending, then the user admitted least recently, then arrival."""
+    return -entry_priority(entry, factor, weights, now), last_admitted.get(entry.user_id, NEVER), entry.seq
+
+
 def ranked(
     entries: Iterable[QueuedRequest],
     factor: Callable[[QueuedRequest], float],
@@ -39,8 +46,4 @@ def ranked(
 ) -> list[QueuedRequest]:
     """``entries`` in admission order: priority descending, then round robin among users, then arrival."""
 
-    def key(entry: QueuedRequest) -> tuple[int, datetime, int]:
-        return (-entry_priority(entry, factor(entry), weights, now), last_admitted.get(entry.user_id, NEVER),
-                entry.seq)  # fmt: skip
-
-    return sorted(entries, key=key)
+    return sorted(entries, key=lambda entry: order_key(entry, factor(entry), weights, now, last_admitted))

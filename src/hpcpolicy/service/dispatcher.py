@@ -23,7 +23,6 @@ import heapq
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -31,7 +30,7 @@ from hpcpolicy.ledger import Lien
 from hpcpolicy.ledger.counters import entry_scopes
 from hpcpolicy.ledger.queue import QueuedRequest, QueueState, quota_scope
 from hpcpolicy.policy.schema.fairshare import PriorityWeights
-from hpcpolicy.service.admission_order import NEVER, entry_priority
+from hpcpolicy.service.admission_order import order_key
 from hpcpolicy.service.governance import Governance
 
 
@@ -55,11 +54,10 @@ def lien_slots(lien: Lien) -> set[str]:
 
 
 class Dispatcher:
-    def __init__(self, gov: Governance, on_resolved: Callable[[QueuedRequest], None] | None = None):
+    def __init__(self, gov: Governance):
         self.gov = gov
         self.settings = gov.ctx.queue
         self.factors = gov.queue.factors
-        self.on_resolved = on_resolved or (lambda entry: None)
         self.held: dict[str, QueuedRequest] = {}
         self._members: dict[str, set[str]] = defaultdict(set)  # group → ids of its held requests
         self._waiting_on: dict[str, set[str]] = defaultdict(set)  # scope → groups held by a quota on it
@@ -161,7 +159,6 @@ class Dispatcher:
             self._drop(entry_id)
             if state is QueueState.EXPIRED and result is not None:
                 report.expired.append(result)
-                self.on_resolved(result)
 
     def _attempt(self, candidates: list[QueuedRequest], now: datetime, report: PassReport) -> None:
         weights = self.gov.ctx.policies.current.snapshot.policy.fairshare.priority
@@ -194,8 +191,6 @@ class Dispatcher:
                 report.expired.append(result)
             else:
                 report.denied.append(result)
-            self.on_resolved(result)
 
     def _key(self, entry: QueuedRequest, weights: PriorityWeights, now: datetime) -> tuple[int, datetime, int, str]:
-        priority = entry_priority(entry, self.factors.of(entry), weights, now)
-        return -priority, self.last_admitted.get(entry.user_id, NEVER), entry.seq, entry.id
+        return (*order_key(entry, self.factors.of(entry), weights, now, self.last_admitted), entry.id)
