@@ -21,6 +21,7 @@ from hpcpolicy.api import create_app
 from hpcpolicy.auth import Authenticator
 from hpcpolicy.service import Governance
 from tests.api.conftest import dev_settings
+from tests.api.identities import secured_settings, user
 from tests.ledger.conftest import sqlite_ledger
 from tests.queue.conftest import make_gov
 from tests.service.conftest import Clock
@@ -201,3 +202,29 @@ def test_hostile_queue_fields_are_refused_and_nothing_is_held(client: TestClient
     assert 400 <= answer.status_code < 500, answer.text
     assert answer.headers["content-type"] == "application/problem+json" and field in answer.text
     assert client.get("/v1/queue").json()["waiting"] == []
+
+
+@pytest.fixture
+def users_client(gov: Governance, tmp_path: Path) -> Iterator[TestClient]:
+    """The same service with users signing in with their own tokens (no dev mode)."""
+    app = create_app(gov, Authenticator(secured_settings(tmp_path / "keys.yaml")))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+def test_another_users_held_request_is_not_theirs_to_read_or_cancel(users_client: TestClient) -> None:
+    u1 = user("u1")
+    for _ in range(2):
+        assert users_client.post("/v1/decisions", json=job("u1"), headers=u1).json()["status"] == "allowed"
+    held = users_client.post("/v1/decisions", json=job("u1", queue=True), headers=u1)
+    assert held.status_code == 202
+    decision_id = held.json()["decision_id"]
+    u2 = user("u2")
+    for method, path in [("GET", f"/v1/decisions/{decision_id}"), ("GET", f"/v1/decisions/{decision_id}/events"),
+                         ("DELETE", f"/v1/decisions/{decision_id}"), ("GET", "/v1/queue?user=u1")]:  # fmt: skip
+        refused = users_client.request(method, path, headers=u2)
+        assert refused.status_code == 403, (method, path, refused.text)
+    assert users_client.get("/v1/queue", headers=u2).json()["waiting"] == []  # only their own
+    assert users_client.post("/v1/decisions", json=job("u1", queue=True), headers=u2).status_code == 403
+    assert [w["decision_id"] for w in users_client.get("/v1/queue", headers=u1).json()["waiting"]] == [decision_id]
+    assert users_client.get(f"/v1/decisions/{decision_id}", headers=u1).json()["status"] == "queued"  # still held
