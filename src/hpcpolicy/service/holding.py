@@ -90,6 +90,11 @@ def job_size(request: Request, decision: Decision, snapshot: PolicySnapshot) -> 
     return min(request.cpus / (nodes.cpus * nodes.count), 1.0)
 
 
+def concurrency_limits(decision: Decision) -> tuple[str, ...]:
+    """The quotas an admitted job takes a concurrency slot of (those with ``jobs`` or ``gpus`` balances)."""
+    return tuple(quota for quota, balances in decision.remaining.items() if "jobs" in balances or "gpus" in balances)
+
+
 class Waiting(Protocol):
     """Who knows which limits held requests wait for: a ledger session, or the replay's admission queue."""
 
@@ -102,8 +107,8 @@ def behind_the_queue(tx: Waiting, decision: Decision) -> Decision:
     with them, and the dispatcher may still pick it first). Otherwise ``decision`` unchanged."""
     if not decision.allow:
         return decision
-    limits = [quota_id for quota_id, balances in decision.remaining.items() if "jobs" in balances or "gpus" in balances]
-    waited = tx.waited_for(limits) if limits else []
+    limits = concurrency_limits(decision)
+    waited = tx.waited_for(list(limits)) if limits else []
     if not waited:
         return decision
     ahead = tuple(Violation(Code.QUEUE_WAITING, "requests held before this one wait for a slot of this limit",

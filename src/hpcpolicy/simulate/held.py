@@ -8,9 +8,9 @@ same rules (``holdable``, ``blocked_by``, ``behind_the_queue``, ``queue_full`` a
 an admin sees the waits the queue would cause instead of a count of denials.
 
 Which held jobs are worth deciding again when a job ends? Only those held by a quota with a concurrency
-limit on that job's path (:func:`slots`): any other would be refused for the same reason again. This
-module is the bookkeeping (who is held, on which quotas, which quotas freed, who expires when); the
-replay loop decides the candidates (:mod:`.replay`).
+limit on that job's path (:func:`~hpcpolicy.service.holding.concurrency_limits`): any other would be
+refused for the same reason again. This module is the bookkeeping (who is held, on which quotas, which
+quotas freed, who expires when); the replay loop decides the candidates (:mod:`.replay`).
 """
 
 from __future__ import annotations
@@ -39,11 +39,6 @@ class Held:
     group: tuple[str, ...]
     rank: tuple[int, int] = (0, 0)  # (−priority, arrival) under the fair-share factors of ``version``
     version: int = -1
-
-
-def slots(decision: Decision) -> tuple[str, ...]:
-    """The quotas an admitted job holds a concurrency slot on (those with ``jobs`` or ``gpus`` balances)."""
-    return tuple(quota for quota, balances in decision.remaining.items() if "jobs" in balances or "gpus" in balances)
 
 
 class AdmissionQueue:

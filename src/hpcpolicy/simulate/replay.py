@@ -40,11 +40,11 @@ from operator import attrgetter
 
 from hpcpolicy.engine import Code, Decision, Estimate, Request
 from hpcpolicy.engine.fairusage import Association
-from hpcpolicy.service.holding import behind_the_queue, holdable, job_size, queue_full
+from hpcpolicy.service.holding import behind_the_queue, concurrency_limits, holdable, job_size, queue_full
 
 from .fairshare import FairSharePriorities
 from .governor import Governor
-from .held import AdmissionQueue, Held, slots
+from .held import AdmissionQueue, Held
 from .requests import RequestBuilder
 from .scheduler import Entry, Model, instants
 from .source import TraceJob
@@ -169,7 +169,7 @@ class _Governed:
         who = decision.project, request.user_id  # the association fair share charges the job to
         self.waiting[job_id] = (lien_id, account, who, decision.estimate)
         if self.queue is not None:
-            self.slots[lien_id] = slots(decision)
+            self.slots[lien_id] = concurrency_limits(decision)
         if self.fair is not None:
             self.fair.register(job_id, who, job_size(request, decision, self.governor.snapshot))
         self.model.enqueue(entry)
