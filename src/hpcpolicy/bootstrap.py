@@ -72,6 +72,7 @@ def build_governance(
         lien_ttl=timedelta(seconds=settings.lien_ttl_seconds),
         walltime_grace=timedelta(seconds=settings.walltime_grace_seconds),
         queue=queue_settings(settings),
+        standings_max_age=timedelta(seconds=settings.standings_max_age_seconds),
     )
     return Governance(ctx)
 

@@ -65,6 +65,9 @@ class ServiceSettings(BaseSettings):
     #: off: they are rejected, as before the queue.
     slurm_hold: bool = True
     fairshare_recalc_seconds: float = Field(default=300.0, ge=1, le=86400)  # Slurm's PriorityCalcPeriod
+    #: The dashboard's overview and the alert pass read every quota at once; on a busy ledger that reading
+    #: takes seconds (benchmarks/standings.py), so it is reused for this long (0: read afresh every time).
+    standings_max_age_seconds: float = Field(default=30.0, ge=0, le=3600)
     walltime_grace_seconds: int = Field(default=900, ge=0, le=7 * 86400)  # a usage report may overrun this much
     db_timeout_seconds: float = Field(default=5.0, gt=0)
     request_timeout_seconds: float = Field(default=5.0, gt=0)  # a request waits this long for the ledger, then 503

@@ -91,3 +91,5 @@ class Context:
     KillWait, a late end report); beyond it, an admin adjustment records the difference."""
     observers: Observers = field(default_factory=Observers)
     queue: QueueSettings = field(default_factory=QueueSettings)
+    standings_max_age: timedelta = field(default=timedelta(0))
+    """How long a reading of every quota's standing is reused (``Standings.current``; 0: never)."""

@@ -15,6 +15,7 @@ burn rate.
 from __future__ import annotations
 
 import math
+import threading
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
@@ -87,10 +88,39 @@ def ranked(standings: Iterable[QuotaStanding]) -> list[QuotaStanding]:
     return sorted(standings, key=key)
 
 
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Every quota's standing as read at ``as_of`` under the policy ``version``, most at risk first."""
+
+    as_of: datetime
+    version: str
+    standings: list[QuotaStanding]
+
+    def of(self, scopes: Collection[str] | None) -> list[QuotaStanding]:
+        return self.standings if scopes is None else [s for s in self.standings if s.scope in scopes]
+
+
 class Standings:
     def __init__(self, ctx: Context, accounts: Accounts):
         self.ctx = ctx
         self.accounts = accounts
+        self._snapshot: Snapshot | None = None
+        self._reading = threading.Lock()
+
+    def current(self) -> Snapshot:
+        """:meth:`all`, reused while it is younger than ``ctx.standings_max_age`` and the policy unchanged:
+        the dashboard's overview shows this, with its time. One thread reads; others wait for its result."""
+        with self._reading:
+            now = self.ctx.clock()
+            version = self.ctx.policies.current.snapshot.version
+            last = self._snapshot
+            if last is None or last.version != version or not timedelta(0) <= now - last.as_of <= self.max_age:
+                last = self._snapshot = Snapshot(now, version, self.all(now))
+            return last
+
+    @property
+    def max_age(self) -> timedelta:
+        return self.ctx.standings_max_age
 
     def all(self, now: datetime | None = None, scopes: Collection[str] | None = None) -> list[QuotaStanding]:
         """Every metered quota of the policy's org, team, project and user scopes (only those of ``scopes``
