@@ -99,7 +99,7 @@ Denial = tuple[datetime, tuple[str, ...]]
 @dataclass(frozen=True, slots=True)
 class Firing:
     """An alert to fire: its identity (``rule``, ``subject``, ``condition``, ``window_start``), the scope whose
-    contacts hear of it, a one-line ``summary`` and ``details`` (JSON) for the channels and the API."""
+    contacts hear of it, a one-line ``summary`` and ``details`` (JSON-ready: times as text) for the API."""
 
     rule: str
     scope: str
@@ -202,7 +202,8 @@ def stuck_candidates(
         if lien.started_at is None:
             continue
         ended = lien.started_at + timedelta(hours=lien.walltime_hours)
-        path = sorted((s for s in scopes if s.partition(":")[0] in _HOLDERS), key=lambda s: _HOLDERS[s.partition(":")[0]])
+        kinds = {scope: scope.partition(":")[0] for scope in scopes}
+        path = sorted((s for s, kind in kinds.items() if kind in _HOLDERS), key=lambda s: _HOLDERS[kinds[s]])
         for rule, stuck in stuck_rules:
             scope = next((s for s in path if applies(rule, s)), None)
             overdue = (now - ended).total_seconds() / 3600
@@ -212,7 +213,7 @@ def stuck_candidates(
             summary = (f"{scope}: {job} ({lien.user_id}, {lien.partition}) is {overdue:.1f} h past its "
                        f"{lien.walltime_hours:g} h walltime with no end reported; its reservation still counts")
             details = {"kind": STUCK, "lien_id": lien.id, "job_id": lien.job_id, "user_id": lien.user_id,
-                       "cluster": lien.cluster, "partition": lien.partition, "started_at": _utc(lien.started_at),
+                       "cluster": lien.cluster, "partition": lien.partition, "started_at": _iso(lien.started_at),
                        "walltime_hours": lien.walltime_hours, "overdue_hours": round(overdue, 3)}  # fmt: skip
             firing = Firing(rule.name, scope, f"lien:{lien.id}", STUCK, _utc(lien.started_at), summary, details,
                             tuple(rule.channels))  # fmt: skip
@@ -237,7 +238,7 @@ def spike_candidates(rules: Sequence[AlertRule], denials: Sequence[Denial], now:
                 continue
             summary = f"{scope}: {count} requests denied in the last {spike.minutes} min (alert at {spike.count})"
             details = {"kind": SPIKE, "count": count, "minutes": spike.minutes, "threshold": spike.count,
-                       "since": _utc(since)}  # fmt: skip
+                       "since": _iso(since)}  # fmt: skip
             firing = Firing(rule.name, scope, scope, SPIKE, bucket, summary, details, tuple(rule.channels))
             before = identity(rule.name, scope, SPIKE, bucket - span)
             out.append(Candidate(firing, (firing.key, before)))
@@ -255,7 +256,7 @@ def window_id(label: str, start: datetime, end: datetime) -> datetime:
 
 def _details(kind: str, standing: QuotaView, metrics: Sequence[MetricView], **extra: Any) -> dict[str, Any]:
     return {"kind": kind, "quota_id": standing.quota_id, "window": standing.window,
-            "window_start": _utc(standing.window_start), "window_end": _utc(standing.window_end), **extra,
+            "window_start": _iso(standing.window_start), "window_end": _iso(standing.window_end), **extra,
             "metrics": [_metric(m) for m in metrics]}  # fmt: skip
 
 
@@ -263,7 +264,7 @@ def _metric(m: MetricView) -> dict[str, Any]:
     f = m.forecast
     return {"metric": m.metric, "limit": m.limit, "charged": m.charged, "reserved": m.reserved,
             "available": m.available, "used": _finite(m.used), "rate_per_day": _finite(f.rate_per_day),
-            "runs_dry_at": _utc(f.runs_dry_at) if f.runs_dry_at else None,
+            "runs_dry_at": _iso(f.runs_dry_at) if f.runs_dry_at else None,
             "dry_before_end": f.dry_before_end}  # fmt: skip
 
 
@@ -282,6 +283,11 @@ def _amount(value: float) -> str:
 
 def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
+
+
+def _iso(moment: datetime) -> str:
+    """Details are JSON as stored: times as RFC 3339 UTC text."""
+    return _utc(moment).isoformat().replace("+00:00", "Z")
 
 
 def _utc(moment: datetime) -> datetime:
