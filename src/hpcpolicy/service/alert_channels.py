@@ -130,7 +130,13 @@ class Channels:
 
     def __init__(self, settings: AlertSettings, client: httpx.Client | None = None):
         self.settings = settings
-        self.client = client or httpx.Client()
+        self._client = client  # made at the first post: most processes never send an alert
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client()
+        return self._client
 
     def send(self, delivery: AlertDelivery, alert: AlertRecord) -> None:
         if delivery.channel == EMAIL:
@@ -165,7 +171,8 @@ class Channels:
         send_mail(smtp, message, to)
 
     def close(self) -> None:
-        self.client.close()
+        if self._client is not None:
+            self._client.close()
 
 
 def send_mail(smtp: SmtpSettings, message: EmailMessage, to: str) -> None:

@@ -59,6 +59,7 @@ class Sent:
 
 class Alerting:
     def __init__(self, ctx: Context, settings: AlertSettings, channels: Channels, standings: StandingsSource):
+        """``standings``: every quota's standing at a moment (``Governance.standings.all``)."""
         self.ctx, self.settings, self.channels, self.standings = ctx, settings, channels, standings
 
     # -- firing ------------------------------------------------------------------------------------------

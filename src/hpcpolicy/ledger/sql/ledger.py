@@ -27,8 +27,8 @@ from hpcpolicy.ledger.counters import Target, counter, scope_columns
 from hpcpolicy.ledger.events import Event, adjustment_event, charge_event, decision_event, lien_event
 from hpcpolicy.ledger.model import Adjustment, AdjustmentKind, Charge, DecisionRecord, Lien, LienState
 from hpcpolicy.ledger.rules import ADJUSTMENT_SIGN, OPEN_STATES
-from hpcpolicy.ledger.sql.alert_rows import AlertRows
 from hpcpolicy.ledger.sql import totals
+from hpcpolicy.ledger.sql.alert_rows import AlertRows
 from hpcpolicy.ledger.sql.queue_rows import QueueRows
 from hpcpolicy.ledger.sql.rows import (
     CHARGE_KIND,
