@@ -23,6 +23,7 @@ from hpcpolicy.api.limits import BodyLimits, LimitBodies
 from hpcpolicy.api.middleware import RequestContext
 from hpcpolicy.api.queue_worker import QueueWorker, Waiters
 from hpcpolicy.api.routes import accounts, compat, decisions, events, fairshare, jobs, policy, queue, ready, slurm
+from hpcpolicy.api.routes import alerts as alert_routes
 from hpcpolicy.auth import Authenticator
 from hpcpolicy.delivery.metrics import DeliveryCollector
 from hpcpolicy.delivery.worker import DeliveryWorker
@@ -89,7 +90,7 @@ def create_app(
     governance.ctx.observers.subscribe(MetricsObserver(metrics))
     problems.install(app)
     openapi.install(app)
-    for module in (compat, ready, decisions, queue, jobs, accounts, fairshare, events, policy, slurm):
+    for module in (compat, ready, decisions, queue, jobs, accounts, alert_routes, fairshare, events, policy, slurm):
         app.include_router(module.router)
 
     @app.get("/metrics", include_in_schema=False)

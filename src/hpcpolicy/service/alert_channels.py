@@ -93,7 +93,7 @@ def parse_webhooks(text: str) -> dict[str, str]:
 
 
 def dashboard_link(public_url: str | None, scope: str) -> str | None:
-    return f"{public_url.rstrip('/')}/ui/scopes/{quote(scope, safe=':')}" if public_url else None
+    return f"{public_url.rstrip('/')}/ui/scopes/{quote(scope, safe=':/')}" if public_url else None
 
 
 def text_of(alert: AlertRecord, public_url: str | None) -> str:
