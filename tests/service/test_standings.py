@@ -9,9 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hpcpolicy.engine import Amounts, Request
+from hpcpolicy.engine.forecast import forecast
+from hpcpolicy.engine.standing import MetricStanding, QuotaStanding, ranked
 from hpcpolicy.ledger import AdjustmentKind, JobUsage
 from hpcpolicy.service import Governance, NotFound
-from hpcpolicy.service.standings import LOOKBACK_DAYS, QuotaStanding, ranked
+from hpcpolicy.service.standings import LOOKBACK_DAYS
 
 JOBS = [
     Request(user_id="alice", partition="cpu", cpus=64, walltime_hours=10),
@@ -134,9 +136,6 @@ def test_burn_down_gives_each_day_of_the_window_with_adjustments(gov: Governance
 
 
 def test_quotas_at_risk_come_first() -> None:
-    from hpcpolicy.engine.forecast import forecast
-    from hpcpolicy.service.standings import MetricStanding
-
     now = datetime(2026, 11, 10, tzinfo=UTC)
     end = datetime(2026, 12, 1, tzinfo=UTC)
 

@@ -28,47 +28,11 @@ from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Any, Protocol
 
-from hpcpolicy.engine.forecast import Forecast
+from hpcpolicy.engine.standing import MetricStanding, QuotaStanding
 from hpcpolicy.policy.schema.alerts import AlertRule
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 USED, RUNS_DRY, STUCK, SPIKE = "used", "runs_dry", "stuck_lien", "denied_spike"
-
-
-class MetricView(Protocol):
-    """One metered metric of a quota's standing (``hpcpolicy.service.standings.MetricStanding``)."""
-
-    @property
-    def metric(self) -> str: ...
-    @property
-    def limit(self) -> float: ...
-    @property
-    def charged(self) -> float: ...
-    @property
-    def reserved(self) -> float: ...
-    @property
-    def available(self) -> float: ...
-    @property
-    def used(self) -> float: ...
-    @property
-    def forecast(self) -> Forecast: ...
-
-
-class QuotaView(Protocol):
-    """A quota's standing in its current window (``hpcpolicy.service.standings.QuotaStanding``)."""
-
-    @property
-    def quota_id(self) -> str: ...
-    @property
-    def scope(self) -> str: ...
-    @property
-    def window(self) -> str: ...
-    @property
-    def window_start(self) -> datetime: ...
-    @property
-    def window_end(self) -> datetime: ...
-    @property
-    def metrics(self) -> Sequence[MetricView]: ...
 
 
 class RunningJob(Protocol):
@@ -146,7 +110,7 @@ def applies(rule: AlertRule, scope: str) -> bool:
     return any(fnmatchcase(named, pattern) for pattern in rule.scopes)
 
 
-def budget_candidates(rules: Sequence[AlertRule], standings: Iterable[QuotaView]) -> list[Candidate]:
+def budget_candidates(rules: Sequence[AlertRule], standings: Iterable[QuotaStanding]) -> list[Candidate]:
     """``used`` and ``runs_dry_before_end`` alerts of every rule on the quotas it applies to."""
     out: list[Candidate] = []
     for standing in standings:
@@ -161,7 +125,7 @@ def budget_candidates(rules: Sequence[AlertRule], standings: Iterable[QuotaView]
     return out
 
 
-def _used(rule: AlertRule, standing: QuotaView, start: datetime) -> list[Candidate]:
+def _used(rule: AlertRule, standing: QuotaStanding, start: datetime) -> list[Candidate]:
     top = max(standing.metrics, key=lambda m: m.used, default=None)
     reached = [t for t in rule.used if top is not None and top.used >= t]
     if top is None or not reached:
@@ -177,7 +141,7 @@ def _used(rule: AlertRule, standing: QuotaView, start: datetime) -> list[Candida
     return [Candidate(firing, (firing.key, *higher))]
 
 
-def _runs_dry(rule: AlertRule, standing: QuotaView, start: datetime) -> list[Candidate]:
+def _runs_dry(rule: AlertRule, standing: QuotaStanding, start: datetime) -> list[Candidate]:
     drying = [m for m in standing.metrics if m.available > 0 and m.forecast.dry_before_end]
     if not drying:
         return []
@@ -254,13 +218,13 @@ def window_id(label: str, start: datetime, end: datetime) -> datetime:
     return EPOCH + length * ((_utc(end) - EPOCH) // length)
 
 
-def _details(kind: str, standing: QuotaView, metrics: Sequence[MetricView], **extra: Any) -> dict[str, Any]:
+def _details(kind: str, standing: QuotaStanding, metrics: Sequence[MetricStanding], **extra: Any) -> dict[str, Any]:
     return {"kind": kind, "quota_id": standing.quota_id, "window": standing.window,
             "window_start": _iso(standing.window_start), "window_end": _iso(standing.window_end), **extra,
             "metrics": [_metric(m) for m in metrics]}  # fmt: skip
 
 
-def _metric(m: MetricView) -> dict[str, Any]:
+def _metric(m: MetricStanding) -> dict[str, Any]:
     f = m.forecast
     return {"metric": m.metric, "limit": m.limit, "charged": m.charged, "reserved": m.reserved,
             "available": m.available, "used": _finite(m.used), "rate_per_day": _finite(f.rate_per_day),
@@ -268,7 +232,7 @@ def _metric(m: MetricView) -> dict[str, Any]:
             "dry_before_end": f.dry_before_end}  # fmt: skip
 
 
-def _dry_note(metrics: Sequence[MetricView]) -> str:
+def _dry_note(metrics: Sequence[MetricStanding]) -> str:
     dates = [m.forecast.runs_dry_at for m in metrics if m.available > 0 and m.forecast.runs_dry_at is not None]
     return f"; runs dry about {_utc(min(dates)).date().isoformat()}" if dates else ""
 

@@ -28,13 +28,13 @@ from hpcpolicy.delivery.backoff import Backoff
 from hpcpolicy.engine.alerts import (
     Candidate,
     Firing,
-    QuotaView,
     budget_candidates,
     due,
     spike_candidates,
     stuck_candidates,
 )
 from hpcpolicy.engine.contacts import contacts_by_scope, recipients
+from hpcpolicy.engine.standing import QuotaStanding
 from hpcpolicy.ledger.alerts import EMAIL, WEBHOOK, AlertDelivery, AlertRecord, FiredAlert
 from hpcpolicy.ledger.base import DuplicateKey
 from hpcpolicy.ledger.rules import lien_scopes
@@ -45,7 +45,7 @@ from hpcpolicy.service.retry import retrying
 log = logging.getLogger("hpcpolicy.alerts")
 
 #: The standings of every quota at a moment (``Governance.standings.all``).
-StandingsSource = Callable[[datetime], Sequence[QuotaView]]
+StandingsSource = Callable[[datetime], Sequence[QuotaStanding]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +64,9 @@ class Alerting:
 
     # -- firing ------------------------------------------------------------------------------------------
 
-    def evaluate(self, now: datetime | None = None, standings: Sequence[QuotaView] | None = None) -> list[AlertRecord]:
+    def evaluate(
+        self, now: datetime | None = None, standings: Sequence[QuotaStanding] | None = None
+    ) -> list[AlertRecord]:
         """Fire every alert the rules call for at ``now`` that has not fired in its window; the alerts fired."""
         now = now or self.ctx.clock()
         policy = self.ctx.policies.current.snapshot.policy
