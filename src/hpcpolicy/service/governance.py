@@ -37,6 +37,7 @@ from hpcpolicy.service.holding import Hold, behind_the_queue, blocked_by, held_e
 from hpcpolicy.service.jobs import Jobs
 from hpcpolicy.service.policy_store import ActivePolicy
 from hpcpolicy.service.queue_view import QueueView, Standing
+from hpcpolicy.service.reports import Reports
 from hpcpolicy.service.retry import retrying
 
 
@@ -91,6 +92,7 @@ class Governance:
         self.audit = AuditLog(ctx)
         self.fairshare = FairShares(ctx)
         self.queue = QueueView(ctx, self.fairshare)
+        self.reports = Reports(ctx)
 
     def decide(
         self,
