@@ -22,7 +22,19 @@ from hpcpolicy.api.deps import Offload
 from hpcpolicy.api.limits import BodyLimits, LimitBodies
 from hpcpolicy.api.middleware import RequestContext
 from hpcpolicy.api.queue_worker import QueueWorker, Waiters
-from hpcpolicy.api.routes import accounts, compat, decisions, events, fairshare, jobs, policy, queue, ready, slurm
+from hpcpolicy.api.routes import (
+    accounts,
+    compat,
+    decisions,
+    events,
+    fairshare,
+    jobs,
+    policy,
+    queue,
+    ready,
+    reports,
+    slurm,
+)
 from hpcpolicy.api.routes import alerts as alert_routes
 from hpcpolicy.auth import Authenticator
 from hpcpolicy.delivery.metrics import DeliveryCollector
@@ -34,6 +46,8 @@ from hpcpolicy.observability.sampling import LedgerSampler, MetricsObserver
 from hpcpolicy.service import Governance
 
 log = logging.getLogger("hpcpolicy.api")
+#: Threads running reports (long reads) on a SQL ledger, beside the ledger threads of decisions.
+READ_WORKERS = 2
 
 
 def create_app(
@@ -70,6 +84,7 @@ def create_app(
         if (sync := governance.ctx.policies.distribution) is not None:
             sync.stop()  # the policy watcher thread and its Redis connections
         app.state.offload.close()
+        app.state.reads.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -83,6 +98,9 @@ def create_app(
     alert_worker = AlertWorker(governance)
     app.state.authenticator = authenticator
     app.state.offload = Offload(ledger_workers or _workers_for(governance), request_timeout)
+    # Reports read a snapshot on connections of their own; the in-memory ledger has one thread, so shares it.
+    sql = isinstance(governance.ctx.ledger, SqlLedger)
+    app.state.reads = Offload(READ_WORKERS, request_timeout) if sql else app.state.offload
     app.state.metrics = metrics = metrics or Metrics()
     metrics.sample(LedgerSampler(governance))
     if deliveries:
@@ -90,7 +108,8 @@ def create_app(
     governance.ctx.observers.subscribe(MetricsObserver(metrics))
     problems.install(app)
     openapi.install(app)
-    for module in (compat, ready, decisions, queue, jobs, accounts, alert_routes, fairshare, events, policy, slurm):
+    for module in (compat, ready, decisions, queue, jobs, accounts, alert_routes, fairshare, events, policy, slurm,
+                   reports):
         app.include_router(module.router)
 
     @app.get("/metrics", include_in_schema=False)

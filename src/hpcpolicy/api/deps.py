@@ -61,6 +61,13 @@ async def offload(request: Request) -> Offload:
     return runner
 
 
+async def read_offload(request: Request) -> Offload:
+    """The executor of long reads (reports): apart from :func:`offload`'s, so that on SQLite, whose one
+    ledger thread serialises writers, a report never holds up admissions (it reads a snapshot of its own)."""
+    runner: Offload = request.app.state.reads
+    return runner
+
+
 async def governance(request: Request) -> Governance:
     gov: Governance = request.app.state.governance
     return gov
@@ -102,6 +109,7 @@ async def reporter(who: Annotated[Caller, Depends(caller)]) -> Caller:
 
 
 OffloadDep = Annotated[Offload, Depends(offload)]
+ReadOffloadDep = Annotated[Offload, Depends(read_offload)]
 GovernanceDep = Annotated[Governance, Depends(governance)]
 CallerDep = Annotated[Caller, Depends(caller)]
 AdminDep = Annotated[Caller, Depends(admin)]

@@ -12,6 +12,7 @@ from hpcpolicy.cli import (
     keys_cmd,
     policy_cmd,
     queue_cmd,
+    report_cmd,
     service_cmds,
     simulate_cmd,
     slurm_cmd,
@@ -35,6 +36,7 @@ app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(slurm_cmd.app, name="slurm")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(alerts_cmd.app, name="alerts")
+app.add_typer(report_cmd.app, name="report")
 app.command("simulate")(simulate_cmd.simulate)
 
 

@@ -19,6 +19,7 @@ from hpcpolicy.ledger.counters import Target
 from hpcpolicy.ledger.events import Event
 from hpcpolicy.ledger.model import Adjustment, Charge, DecisionRecord, Lien
 from hpcpolicy.ledger.queue import QueuedRequest
+from hpcpolicy.ledger.reports import PeriodSums
 
 
 class LedgerUnavailable(RuntimeError):
@@ -180,4 +181,9 @@ class Ledger(Protocol):
         """Sealed audit events with ``seq`` > ``after``, oldest first, at most ``limit``, of ``types`` (all when
         empty), concerning ``scope`` when given, and concerning or caused by ``user`` when given
         (:mod:`hpcpolicy.ledger.events`)."""
+        ...
+
+    def period_sums(self, start: datetime, end: datetime, project: str | None = None) -> PeriodSums:
+        """Charges and adjustments dated in ``[start, end)`` summed per group (:mod:`.reports`), of
+        ``project`` only when given, read from one consistent snapshot outside any admission's transaction."""
         ...

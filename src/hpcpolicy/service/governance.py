@@ -39,6 +39,7 @@ from hpcpolicy.service.holding import Hold, behind_the_queue, blocked_by, held_e
 from hpcpolicy.service.jobs import Jobs
 from hpcpolicy.service.policy_store import ActivePolicy
 from hpcpolicy.service.queue_view import QueueView, Standing
+from hpcpolicy.service.reports import Reports
 from hpcpolicy.service.retry import retrying
 from hpcpolicy.service.standings import Standings
 
@@ -96,6 +97,7 @@ class Governance:
         self.queue = QueueView(ctx, self.fairshare)
         self.standings = Standings(ctx, self.accounts)
         self.alerts = Alerting(ctx, ctx.alerts, Channels(ctx.alerts), self.standings.all)
+        self.reports = Reports(ctx)
 
     def decide(
         self,

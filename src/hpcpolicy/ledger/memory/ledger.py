@@ -28,6 +28,7 @@ from hpcpolicy.ledger.memory.counting import Counting, Resolved
 from hpcpolicy.ledger.memory.queue import MemoryQueue
 from hpcpolicy.ledger.memory.records import Timeline, settled_between
 from hpcpolicy.ledger.model import Adjustment, Charge, DecisionRecord, Lien, LienState
+from hpcpolicy.ledger.reports import PeriodSums, group
 from hpcpolicy.ledger.rules import ADJUSTMENT_SIGN, OPEN_STATES, lien_counts
 
 __all__ = ["ChargeSpec", "MemoryLedger", "Resolved"]
@@ -76,6 +77,9 @@ class MemoryLedger(MemoryQueue, MemoryAlerts):
         self, after: int, limit: int, types: tuple[str, ...] = (), scope: str | None = None, user: str | None = None
     ) -> list[Event]:
         return []  # the in-memory ledger keeps no audit log (a replay is not an audit subject)
+
+    def period_sums(self, start: datetime, end: datetime, project: str | None = None) -> PeriodSums:
+        return group(self.charges.values(), self.adjustments.values(), start, end, project)
 
     # LedgerSession
     def lock(self, scopes: Sequence[str]) -> None:

@@ -1,7 +1,8 @@
 """Create the SQLAlchemy engine for a ledger URL, with the settings each backend needs to be correct.
 
 - SQLite (embedded default): WAL, ``synchronous=NORMAL``, a busy timeout, and ``BEGIN IMMEDIATE`` for
-  every transaction (pysqlite's own transaction handling is turned off so the BEGIN is ours).
+  every transaction (pysqlite's own transaction handling is turned off so the BEGIN is ours), except on a
+  connection marked :data:`READ_ONLY` (reports), whose deferred ``BEGIN`` takes no write lock.
 - PostgreSQL (``postgresql+psycopg://``) and MariaDB/MySQL (``mysql+pymysql://``): READ COMMITTED, so a
   balance read after taking scope locks sees everything committed before them; connections idle for a
   while are pinged before use, to drop dead ones after a database restart.
@@ -16,6 +17,10 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
+
+#: Execution option of a connection that only reads (``conn.execution_options(**{READ_ONLY: True})``): on
+#: SQLite its transaction is a deferred ``BEGIN``, a snapshot that holds no lock writers wait for (WAL).
+READ_ONLY = "hpcpolicy_read_only"
 
 
 def sqlite_url(data_dir: str | Path) -> str:
@@ -112,4 +117,4 @@ def _sqlite_transactions(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")

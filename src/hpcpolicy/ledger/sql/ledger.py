@@ -26,10 +26,12 @@ from hpcpolicy.ledger.checkpoints import CheckpointPolicy
 from hpcpolicy.ledger.counters import Target, counter, scope_columns
 from hpcpolicy.ledger.events import Event, adjustment_event, charge_event, decision_event, lien_event
 from hpcpolicy.ledger.model import Adjustment, AdjustmentKind, Charge, DecisionRecord, Lien, LienState
+from hpcpolicy.ledger.reports import PeriodSums
 from hpcpolicy.ledger.rules import ADJUSTMENT_SIGN, OPEN_STATES
 from hpcpolicy.ledger.sql import totals
 from hpcpolicy.ledger.sql.alert_rows import AlertRows
 from hpcpolicy.ledger.sql.queue_rows import QueueRows
+from hpcpolicy.ledger.sql.reports import read_period
 from hpcpolicy.ledger.sql.rows import (
     CHARGE_KIND,
     DECISION_BY_KEY,
@@ -113,6 +115,9 @@ class SqlLedger:
             return read_events(self, after, limit, types, scope, user)
         except SQLAlchemyError as exc:
             raise LedgerUnavailable(f"database error: {exc}") from exc
+
+    def period_sums(self, start: datetime, end: datetime, project: str | None = None) -> PeriodSums:
+        return read_period(self.engine, start, end, project)
 
 
 # Deadlock and serialization failures: the transaction was rolled back and may simply be run again.
