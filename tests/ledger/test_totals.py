@@ -64,3 +64,19 @@ def test_grouping_by_an_unknown_column_is_refused(ledger) -> None:
         pytest.skip("the memory ledger reads attributes; the SQL ledger builds a statement from the names")
     with ledger.session() as tx, pytest.raises(ValueError, match="grouped or filtered"):
         tx.charge_totals(("key",), T0, T0)
+
+
+def test_a_reading_session_sees_one_snapshot_and_blocks_no_writer(ledger) -> None:
+    _load(ledger)
+    if type(ledger).__name__ == "MemoryLedger":
+        with ledger.reading() as tx:
+            assert len(tx.charge_totals(("project",), T0 - timedelta(days=1), T0 + timedelta(days=9))) == 3
+        return
+    with ledger.reading() as tx:
+        before = tx.charge_totals(("project",), T0 - timedelta(days=1), T0 + timedelta(days=9))
+        with ledger.session() as writer:  # an admission commits while the reading is open: it does not wait
+            writer.add_charge(_charge(6, "cy", "p3", T0, Amounts(1, 0, 0)))
+        again = tx.charge_totals(("project",), T0 - timedelta(days=1), T0 + timedelta(days=9))
+    assert sorted(before, key=str) == sorted(again, key=str)  # the reading's snapshot, not the new charge
+    with ledger.reading() as tx:
+        assert len(tx.charge_totals(("project",), T0 - timedelta(days=1), T0 + timedelta(days=9))) == 4

@@ -171,6 +171,10 @@ class LedgerSession(Protocol):
 class Ledger(Protocol):
     def session(self) -> AbstractContextManager[LedgerSession]: ...
 
+    def reading(self) -> AbstractContextManager[LedgerSession]:
+        """A session for reads only, over one snapshot, that no admission waits for (nothing may be written)."""
+        ...
+
     def ping(self) -> None:
         """Raise :class:`LedgerUnavailable` unless the storage answers."""
         ...

@@ -63,9 +63,14 @@ class Standings:
             now = self.ctx.clock()
             version = self.ctx.policies.current.snapshot.version
             last = self._snapshot
-            if last is None or last.version != version or not timedelta(0) <= now - last.as_of <= self.max_age:
+            if last is None or not self._reusable(last, now, version):
                 last = self._snapshot = Snapshot(now, version, self.all(now))
             return last
+
+    def _reusable(self, last: Snapshot, now: datetime, version: str) -> bool:
+        """Same policy, and younger than the max age (0: never reused, even on a clock that has not moved)."""
+        age = now - last.as_of
+        return last.version == version and bool(self.max_age) and timedelta(0) <= age <= self.max_age
 
     @property
     def max_age(self) -> timedelta:
@@ -86,7 +91,7 @@ class Standings:
 
     def of(self, refs: list[QuotaRef], now: datetime) -> list[QuotaStanding]:
         now = now.astimezone(UTC)
-        with self.ctx.ledger.session() as tx:
+        with self.ctx.ledger.reading() as tx:
             tally = _Tally(tx, refs, now)
         out = []
         for ref in refs:
@@ -122,7 +127,7 @@ class Standings:
         stop = min(end, now)
         found = counter(ref)
         per_day: dict[date, Amounts] = defaultdict(lambda: ZERO)
-        with self.ctx.ledger.session() as tx:
+        with self.ctx.ledger.reading() as tx:
             for dims, day, amounts in tx.charge_totals(_slice_dims(ref), start, stop, daily=True, where=found.columns):
                 if day is not None and _in_slice(ref, dims):
                     per_day[day] += amounts

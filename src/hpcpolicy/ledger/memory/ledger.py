@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
 
 from hpcpolicy.engine import Active, Amounts, QuotaRef, UsageSnapshot
@@ -69,6 +69,9 @@ class MemoryLedger(MemoryQueue, MemoryAlerts):
     @contextmanager
     def session(self) -> Iterator[MemoryLedger]:
         yield self
+
+    def reading(self) -> AbstractContextManager[MemoryLedger]:
+        return self.session()
 
     def ping(self) -> None:
         return None

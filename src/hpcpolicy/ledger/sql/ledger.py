@@ -30,6 +30,7 @@ from hpcpolicy.ledger.reports import PeriodSums
 from hpcpolicy.ledger.rules import ADJUSTMENT_SIGN, OPEN_STATES
 from hpcpolicy.ledger.sql import totals
 from hpcpolicy.ledger.sql.alert_rows import AlertRows
+from hpcpolicy.ledger.sql.connect import READ_ONLY
 from hpcpolicy.ledger.sql.queue_rows import QueueRows
 from hpcpolicy.ledger.sql.reports import read_period
 from hpcpolicy.ledger.sql.rows import (
@@ -85,6 +86,22 @@ class SqlLedger:
             if exc.connection_invalidated or _is_operational(exc):
                 raise LedgerUnavailable(f"database error: {type(exc.orig).__name__}: {exc.orig}") from exc
             raise
+
+    @contextmanager
+    def reading(self) -> Iterator[SqlSession]:
+        """A session that only reads, over one consistent snapshot, holding no lock a writer waits for: on
+        SQLite a deferred ``BEGIN`` on a connection of its own (WAL), not the writers' ``BEGIN IMMEDIATE`` and
+        thread lock; elsewhere REPEATABLE READ. For long reads (every quota's standing) beside admissions."""
+        options: dict[str, Any] = {READ_ONLY: True}
+        if self.engine.dialect.name != "sqlite":
+            options["isolation_level"] = "REPEATABLE READ"
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(**options)
+                with conn.begin():
+                    yield SqlSession(conn)
+        except DBAPIError as exc:
+            raise LedgerUnavailable(f"database error: {type(exc.orig).__name__}: {exc.orig}") from exc
 
     def checkpoint(self) -> None:
         """SQLite: copy the write-ahead log into the database without waiting for anyone (PASSIVE), so
