@@ -25,7 +25,7 @@ from hpcpolicy.ledger.base import Contention, DuplicateKey, LedgerUnavailable
 from hpcpolicy.ledger.checkpoints import CheckpointPolicy
 from hpcpolicy.ledger.counters import Target, counter, scope_columns
 from hpcpolicy.ledger.events import Event, adjustment_event, charge_event, decision_event, lien_event
-from hpcpolicy.ledger.model import Adjustment, AdjustmentKind, Charge, DecisionRecord, Lien, LienState
+from hpcpolicy.ledger.model import Adjustment, AdjustmentKind, Charge, DecisionFilter, DecisionRecord, Lien, LienState
 from hpcpolicy.ledger.rules import ADJUSTMENT_SIGN, OPEN_STATES
 from hpcpolicy.ledger.sql.queue_rows import QueueRows
 from hpcpolicy.ledger.sql.rows import (
@@ -38,6 +38,7 @@ from hpcpolicy.ledger.sql.rows import (
     charge_from_row,
     counter_params,
     decision_from_row,
+    decisions_statement,
     event_row,
     from_db,
     insert_event_sql,
@@ -322,6 +323,9 @@ class SqlSession(QueueRows):
     def find_decision(self, key: str) -> DecisionRecord | None:
         row = self.conn.execute(DECISION_BY_KEY, {"key": key}).mappings().first()
         return decision_from_row(row) if row else None
+
+    def recent_decisions(self, where: DecisionFilter, limit: int) -> list[DecisionRecord]:
+        return [decision_from_row(row) for row in self.conn.execute(decisions_statement(where, limit)).mappings()]
 
     def expire_liens(self, now: datetime) -> int:
         if not self.audit:  # nothing to say per lien: one statement
