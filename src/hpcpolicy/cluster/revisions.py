@@ -44,18 +44,6 @@ class PolicyRevision:
     previous_id: int = 0  # the revision this one replaced (0: the first)
 
 
-@dataclass(frozen=True, slots=True)
-class RevisionEntry:
-    """A revision without its text: a line of the policy's history."""
-
-    id: int
-    previous_id: int
-    version: str
-    source: str
-    author: str
-    created_at: datetime
-
-
 class RevisionStore:
     def __init__(self, ledger: SqlLedger, *, attempts: int = 5, clock: Callable[[], datetime] | None = None):
         self._ledger = ledger
@@ -77,7 +65,7 @@ class RevisionStore:
             row = session.conn.execute(select(table).where(table.c.id == revision_id)).mappings().first()
         return _revision(row) if row else None
 
-    def history(self, limit: int, before: int | None = None) -> list[RevisionEntry]:
+    def history(self, limit: int, before: int | None = None) -> list[PolicyRevisionFacts]:
         """The newest ``limit`` revisions (with an id below ``before`` when given), newest first, texts left out."""
         columns = [table.c.id, table.c.previous_id, table.c.version, table.c.source, table.c.author, table.c.created_at]
         query = select(*columns).order_by(table.c.id.desc()).limit(limit)
@@ -85,7 +73,7 @@ class RevisionStore:
             query = query.where(table.c.id < before)
         with self._session() as session:
             rows = session.conn.execute(query).all()
-        return [RevisionEntry(int(r[0]), int(r[1]), r[2], r[3], r[4], _created(r[5])) for r in rows]
+        return [PolicyRevisionFacts(int(r[0]), int(r[1]), r[2], r[3], r[4], _created(r[5])) for r in rows]
 
     def newest_with(self, version: str) -> PolicyRevision | None:
         """The newest revision that stored a policy with this version (name and content hash), if any."""
