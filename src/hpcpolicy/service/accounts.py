@@ -10,8 +10,8 @@ from datetime import datetime
 from hpcpolicy.engine import Active, Amounts, QuotaRef, window_bounds
 from hpcpolicy.engine.rules.path import member_refs, per_user_ref
 from hpcpolicy.engine.windows import describe
-from hpcpolicy.ledger import Adjustment, AdjustmentKind, ScopeBalance
-from hpcpolicy.ledger.rules import split_scope
+from hpcpolicy.ledger import Adjustment, AdjustmentKind, Lien, ScopeBalance
+from hpcpolicy.ledger.rules import lien_counts, split_scope
 from hpcpolicy.policy.schema import Period
 from hpcpolicy.service.context import Context
 from hpcpolicy.service.errors import Conflict, InvalidInput, NotFound
@@ -98,6 +98,37 @@ class Accounts:
             charged = tx.settled(scope, start, end)
             held, active = tx.reserved(scope, now)
         return ScopeTotals(scope, describe(TOTALS_WINDOW), start, end, charged, held, active)
+
+    def open_liens(self, scope: str, now: datetime | None = None, limit: int = 100) -> list[Lien]:
+        """The liens counting on ``scope`` now (reserved and unexpired, or running), newest first."""
+        self.quotas(scope)  # the scope must exist
+        now = now or self.ctx.clock()
+        with self.ctx.ledger.session() as tx:
+            found = [lien for lien in tx.open_liens(scope) if lien_counts(lien.state, lien.expires_at, now)]
+        return sorted(found, key=lambda lien: (lien.created_at, lien.id), reverse=True)[:limit]
+
+    def top_users(self, scope: str, start: datetime, end: datetime, limit: int = 10) -> list[tuple[str, Amounts]]:
+        """Who charged most to a project, team or org in ``[start, end)`` (by cost, then GPU-, then CPU-hours).
+
+        Charges carry their project; teams and orgs are the policy's parents of it. Adjustments belong to a
+        scope, not a user, and are not counted here."""
+        kind, _, name = scope.partition(":")
+        parents = self.ctx.policies.current.snapshot.project_parents
+        if kind == "project":
+            projects = {name}
+        elif kind in ("team", "org"):
+            above = 0 if kind == "team" else 1
+            projects = {project for project, path in parents.items() if path[above] == name}
+        else:
+            raise InvalidInput(f"top users are listed for projects, teams and orgs, not {scope}")
+        per_user: dict[str, Amounts] = {}
+        with self.ctx.ledger.session() as tx:
+            for project, user, moment, amounts in tx.usage_since(start):
+                if moment < end and project in projects:
+                    per_user[user] = per_user.get(user, Amounts()) + amounts
+        ranked = sorted(per_user.items(), key=lambda item: (-item[1].cost, -item[1].gpu_hours,
+                                                            -item[1].cpu_hours, item[0]))  # fmt: skip
+        return ranked[:limit]
 
     def adjust(
         self,
