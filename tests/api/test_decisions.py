@@ -131,3 +131,21 @@ def test_metrics(client: TestClient) -> None:
     assert "hpcpolicy_decision_seconds_bucket" in text
     assert "hpcpolicy_reservations_open 1.0" in text
     assert 'hpcpolicy_quota_utilization{metric="cpu_hours",quota="project:wgs-cohort"}' in text
+
+
+def test_usage_carries_each_budgets_burn_rate_and_run_dry_day(client: TestClient, clock) -> None:
+    for _ in range(3):  # 40 CPU-hours a day for three days, of newbie's 120 a month
+        decision = client.post("/v1/decisions", json=JOB | {"reserve": True}).json()
+        client.post(f"/v1/jobs/{decision['decision_id']}/start", json={"job_id": decision["decision_id"][:8]})
+        clock.advance(hours=10)
+        client.post(f"/v1/jobs/{decision['decision_id'][:8]}/finish", json={"elapsed_hours": 10})
+        clock.advance(hours=14)
+    balances = client.get("/v1/usage", params={"scope": "user:newbie"}).json()["balances"]
+    cpu = next(b for b in balances if b["metric"] == "cpu_hours")
+    gpu = next(b for b in balances if b["metric"] == "gpu_hours")
+    jobs = next(b for b in balances if b["metric"] == "jobs")
+    assert cpu["available"] == 0 and cpu["forecast"]["days_to_dry"] == 0 and cpu["forecast"]["dry_before_end"]
+    assert gpu["forecast"] == {"rate_per_day": 0, "days_to_dry": None, "runs_dry_at": None,
+                               "balance_at_end": 24, "dry_before_end": False}  # fmt: skip
+    assert jobs["forecast"] is None  # a count now has no burn rate
+    assert cpu["forecast"]["rate_per_day"] > 0

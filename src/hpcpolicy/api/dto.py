@@ -6,12 +6,14 @@ the ledger can store), so hostile values are 422s naming the field before any se
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from hpcpolicy.engine.forecast import Forecast
 from hpcpolicy.engine.limits import (
     MAX_CPUS,
     MAX_ID_LENGTH,
@@ -27,7 +29,7 @@ from hpcpolicy.engine.limits import (
     check_ident,
 )
 from hpcpolicy.engine.request import MAX_GROUPS, MAX_ROLES, Request
-from hpcpolicy.ledger import AdjustmentKind
+from hpcpolicy.ledger import AdjustmentKind, ScopeBalance
 
 #: Elapsed time a usage report may state; the ledger bounds it further by the job's own walltime.
 Elapsed = Annotated[float, Field(ge=0, le=MAX_WALLTIME_HOURS, allow_inf_nan=False)]
@@ -165,6 +167,27 @@ class JobOut(BaseModel):
     expires_at: datetime
 
 
+class ForecastOut(BaseModel):
+    """Where the recent burn takes a budget (docs/dashboard.md#forecasts): ``rate_per_day`` weights recent
+    days more (3-day half-life, today left out); ``days_to_dry`` and ``runs_dry_at`` are null when it never
+    runs dry at that rate (or not within a century); ``balance_at_end`` is what the window ends with
+    (negative: overrun by that much)."""
+
+    rate_per_day: float
+    days_to_dry: float | None
+    runs_dry_at: datetime | None
+    balance_at_end: float
+    dry_before_end: bool
+
+    @classmethod
+    def of(cls, f: Forecast | None) -> ForecastOut | None:
+        if f is None:
+            return None
+        days = f.days_to_dry if math.isfinite(f.days_to_dry) and f.runs_dry_at is not None else None
+        return cls(rate_per_day=f.rate_per_day, days_to_dry=days, runs_dry_at=f.runs_dry_at,
+                   balance_at_end=f.balance_at_end, dry_before_end=f.dry_before_end)  # fmt: skip
+
+
 class BalanceOut(BaseModel):
     quota_id: str
     metric: str
@@ -175,6 +198,14 @@ class BalanceOut(BaseModel):
     window: str
     window_start: datetime
     window_end: datetime
+    forecast: ForecastOut | None = None
+    """Metered metrics with a limit: the burn rate and when the budget runs dry."""
+
+    @classmethod
+    def of(cls, b: ScopeBalance) -> BalanceOut:
+        return cls(quota_id=b.quota_id, metric=b.metric, limit=b.limit, charged=b.charged, reserved=b.reserved,
+                   available=b.available, window=b.window, window_start=b.window_start, window_end=b.window_end,
+                   forecast=ForecastOut.of(b.forecast))  # fmt: skip
 
 
 class UsageOut(BaseModel):

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hpcpolicy.engine import Decision, Estimate
+from hpcpolicy.engine.forecast import Forecast
 from hpcpolicy.engine.rules.quotas import EPSILON
 from hpcpolicy.ledger import ScopeBalance
 from hpcpolicy.policy.cases import CaseResult
@@ -131,6 +132,17 @@ def balances(console: Console, scope: str, rows: Sequence[ScopeBalance]) -> None
             values = (_amount(v, count) for v in (r.limit, r.charged, r.reserved, r.available))
             table.add_row(f"{r.metric} now" if count else r.metric, *values)
         console.print(table)
+        for r in quota_rows:
+            if r.forecast is not None:
+                console.print(f"  {r.metric}: {_ahead(r.forecast)}", markup=False)
+
+
+def _ahead(f: Forecast) -> str:
+    """A forecast in words: the burn rate, and when the budget runs dry or what the window ends with."""
+    rate = f"burns {_amount(f.rate_per_day)}/day"
+    if f.runs_dry_at is not None and f.dry_before_end:
+        return f"{rate}, runs dry {f.runs_dry_at:%Y-%m-%d %H:%M} UTC, before the window ends"
+    return f"{rate}, ends the window with {_amount(f.balance_at_end)}"
 
 
 def totals(console: Console, t: ScopeTotals) -> None:

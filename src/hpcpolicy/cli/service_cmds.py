@@ -11,6 +11,7 @@ import typer
 
 from hpcpolicy.cli import render
 from hpcpolicy.cli.common import err, fail, out
+from hpcpolicy.engine.forecast import Forecast
 from hpcpolicy.ledger.base import LedgerUnavailable
 from hpcpolicy.ledger.checkpoints import CheckpointKeyError
 from hpcpolicy.observability import logs
@@ -164,7 +165,7 @@ def usage(
     settings = settings_from(policy=policy, database_url=database_url, data_dir=data_dir)
     gov = governance_from(settings, migrate=False, distribute=False)
     try:
-        balances = gov.accounts.balances(scope)
+        balances = gov.standings.balances(scope)
         scope_totals = None if balances else gov.accounts.totals(scope)
     except ServiceError as exc:
         fail(exc.detail)
@@ -186,12 +187,26 @@ def usage(
                 "reserved": b.reserved,
                 "available": b.available,
                 "window": b.window,
+                "forecast": _forecast_json(b.forecast),
             }
             for b in balances
         ]
         out.print_json(json.dumps({"scope": scope, "balances": rows}))
         return
     render.balances(out, scope, balances)
+
+
+def _forecast_json(f: Forecast | None) -> dict[str, object] | None:
+    if f is None:
+        return None
+    dry = f.runs_dry_at
+    return {
+        "rate_per_day": f.rate_per_day,
+        "days_to_dry": None if dry is None else f.days_to_dry,
+        "runs_dry_at": None if dry is None else dry.isoformat(),
+        "balance_at_end": f.balance_at_end,
+        "dry_before_end": f.dry_before_end,
+    }
 
 
 def fairshare(

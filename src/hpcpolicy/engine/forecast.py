@@ -76,3 +76,22 @@ def forecast(
     days = balance / rate
     dry = now + timedelta(days=days) if days <= HORIZON_DAYS else None
     return Forecast(rate, days, dry, at_end, days < days_left)
+
+
+def elapsed_by_day(
+    started: datetime, walltime_hours: float, now: datetime, first_day: datetime, days: int
+) -> list[float]:
+    """The fraction of a running job's walltime spent in each of ``days`` UTC days from ``first_day``
+    (midnight), up to ``now``: how much of its estimate it burnt each day. A job past its walltime burns no
+    more (its estimate is used up); a job of no walltime burns nothing."""
+    out = [0.0] * days
+    if not walltime_hours > 0:
+        return out
+    span = walltime_hours * 3600
+    stop = min(now, started + timedelta(seconds=span))
+    for k in range(days):
+        lo = max(started, first_day + timedelta(days=k))
+        hi = min(stop, first_day + timedelta(days=k + 1))
+        if hi > lo:
+            out[k] = (hi - lo).total_seconds() / span
+    return out

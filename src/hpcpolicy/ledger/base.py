@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from hpcpolicy.engine import Active, Amounts
@@ -127,6 +127,28 @@ class LedgerSession(Protocol):
 
     def usage_since(self, since: datetime) -> Iterator[tuple[str | None, str, datetime, Amounts]]:
         """(project, user, time, amounts) of every charge dated at or after ``since``: fair-share usage."""
+        ...
+
+    def charge_totals(
+        self,
+        columns: tuple[str, ...],
+        start: datetime,
+        end: datetime,
+        *,
+        daily: bool = False,
+        where: tuple[tuple[str, str], ...] = (),
+    ) -> list[tuple[tuple[str | None, ...], date | None, Amounts]]:
+        """Charges dated in ``[start, end)`` whose ``where`` columns equal the values given, summed per
+        distinct value of ``columns`` (charge path columns: user_id, project, team, org, cluster, partition,
+        gpu_type) and, with ``daily``, per UTC day (else the day is None): every quota's consumption in a
+        few queries (:mod:`hpcpolicy.service.standings`)."""
+        ...
+
+    def adjustment_totals(
+        self, start: datetime, end: datetime, *, daily: bool = False, scopes: tuple[str, ...] | None = None
+    ) -> list[tuple[str, date | None, Amounts]]:
+        """Adjustments dated in ``[start, end)`` (on ``scopes`` only, when given) per scope or quota id and,
+        with ``daily``, per UTC day, signed as consumption (a grant is negative)."""
         ...
 
 

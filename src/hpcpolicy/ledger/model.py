@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from hpcpolicy.engine.forecast import Forecast
 from hpcpolicy.engine.records import fast_init
 from hpcpolicy.engine.usage import Amounts
 
@@ -182,7 +183,8 @@ class DecisionFilter:
 
 @dataclass(frozen=True, slots=True)
 class ScopeBalance:
-    """One quota's standing: ``available = limit - charged - reserved`` in ``window`` (None: unlimited)."""
+    """One quota's standing: ``available = limit - charged - reserved`` in ``window`` (None: unlimited);
+    ``forecast``: where the burn rate takes ``available`` (metered metrics with a limit, when asked for)."""
 
     quota_id: str
     metric: str
@@ -193,3 +195,4 @@ class ScopeBalance:
     window: str
     window_start: datetime
     window_end: datetime
+    forecast: Forecast | None = None

@@ -38,6 +38,7 @@ from hpcpolicy.service.jobs import Jobs
 from hpcpolicy.service.policy_store import ActivePolicy
 from hpcpolicy.service.queue_view import QueueView, Standing
 from hpcpolicy.service.retry import retrying
+from hpcpolicy.service.standings import Standings
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,7 @@ class Governance:
         self.audit = AuditLog(ctx)
         self.fairshare = FairShares(ctx)
         self.queue = QueueView(ctx, self.fairshare)
+        self.standings = Standings(ctx, self.accounts)
 
     def decide(
         self,

@@ -24,17 +24,14 @@ async def usage(
         Scope | None, Query(description="user:<id>, project:<name>, team:<name> or org:<name>")
     ] = None,
 ) -> UsageOut:
-    """Balances per quota of a scope (default: the caller's own user scope)."""
+    """Balances per quota of a scope (default: the caller's own user scope), with each budget's burn rate
+    and the day it runs dry at that rate."""
     scope = scope or f"user:{who.subject}"
     if not (who.trusted or (who.kind == "user" and gov.accounts.belongs_to(who.subject, scope, who.groups))):
         raise Forbidden(f"{who.describe()} may not read {scope}")
     now = gov.ctx.clock()
-    balances = await run(gov.accounts.balances, scope, now)
-    return UsageOut(
-        scope=scope,
-        at=now,
-        balances=[BalanceOut.model_validate(b, from_attributes=True) for b in balances],
-    )
+    balances = await run(gov.standings.balances, scope, now)
+    return UsageOut(scope=scope, at=now, balances=[BalanceOut.of(b) for b in balances])
 
 
 @router.post("/adjustments", response_model=AdjustmentOut, status_code=201)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 
 from hpcpolicy.engine import Active, Amounts, QuotaRef, UsageSnapshot
 from hpcpolicy.engine.rules.quotas import Used
@@ -265,6 +265,34 @@ class MemoryLedger(MemoryQueue):
         for charge in self.charges.values():
             if charge.at >= since:
                 yield charge.project, charge.user_id, charge.at, charge.amounts
+
+    def charge_totals(
+        self,
+        columns: tuple[str, ...],
+        start: datetime,
+        end: datetime,
+        *,
+        daily: bool = False,
+        where: tuple[tuple[str, str], ...] = (),
+    ) -> list[tuple[tuple[str | None, ...], date | None, Amounts]]:
+        summed: dict[tuple[tuple[str | None, ...], date | None], Amounts] = {}
+        for charge in self.charges.values():
+            if start <= charge.at < end and all(getattr(charge, column) == value for column, value in where):
+                key = (tuple(getattr(charge, column) for column in columns), charge.at.date() if daily else None)
+                summed[key] = summed.get(key, ZERO) + charge.amounts
+        return [(values, day, amounts) for (values, day), amounts in summed.items()]
+
+    def adjustment_totals(
+        self, start: datetime, end: datetime, *, daily: bool = False, scopes: tuple[str, ...] | None = None
+    ) -> list[tuple[str, date | None, Amounts]]:
+        summed: dict[tuple[str, date | None], Amounts] = {}
+        for a in self.adjustments.values():
+            if start <= a.at < end and (scopes is None or a.scope in scopes):
+                sign = ADJUSTMENT_SIGN[a.kind]
+                signed = Amounts(sign * a.amounts.cpu_hours, sign * a.amounts.gpu_hours, sign * a.amounts.cost)
+                key = (a.scope, a.at.date() if daily else None)
+                summed[key] = summed.get(key, ZERO) + signed
+        return [(scope, day, amounts) for (scope, day), amounts in summed.items()]
 
     def freed_since(self, since: datetime, now: datetime) -> list[Lien]:
         return [lien for lien in self.liens.values()

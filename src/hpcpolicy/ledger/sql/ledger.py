@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
@@ -27,6 +27,7 @@ from hpcpolicy.ledger.counters import Target, counter, scope_columns
 from hpcpolicy.ledger.events import Event, adjustment_event, charge_event, decision_event, lien_event
 from hpcpolicy.ledger.model import Adjustment, AdjustmentKind, Charge, DecisionFilter, DecisionRecord, Lien, LienState
 from hpcpolicy.ledger.rules import ADJUSTMENT_SIGN, OPEN_STATES
+from hpcpolicy.ledger.sql import totals
 from hpcpolicy.ledger.sql.queue_rows import QueueRows
 from hpcpolicy.ledger.sql.rows import (
     CHARGE_KIND,
@@ -352,6 +353,22 @@ class SqlSession(QueueRows):
                        charges.c.cost).where(charges.c.at >= to_db(since))  # fmt: skip
         for project, user, at, cpu, gpu, cost in self.conn.execute(query):
             yield project, user, from_db(at) or at, Amounts(float(cpu), float(gpu), float(cost))
+
+    def charge_totals(
+        self,
+        columns: tuple[str, ...],
+        start: datetime,
+        end: datetime,
+        *,
+        daily: bool = False,
+        where: tuple[tuple[str, str], ...] = (),
+    ) -> list[tuple[tuple[str | None, ...], date | None, Amounts]]:
+        return totals.charge_totals(self.conn, columns, start, end, daily, where)
+
+    def adjustment_totals(
+        self, start: datetime, end: datetime, *, daily: bool = False, scopes: tuple[str, ...] | None = None
+    ) -> list[tuple[str, date | None, Amounts]]:
+        return totals.adjustment_totals(self.conn, start, end, daily, scopes)
 
     def freed_since(self, since: datetime, now: datetime) -> list[Lien]:
         start, end = to_db(since), to_db(now)
