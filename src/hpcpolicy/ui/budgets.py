@@ -48,14 +48,14 @@ def alerts(standings: Sequence[QuotaStanding]) -> list[Alert]:
             why = [f"{pct(m.used)} used"]
             if m.forecast.dry_before_end and m.forecast.runs_dry_at is not None and m.available > 0:
                 why.append(f"runs dry {day(m.forecast.runs_dry_at)}, before the window ends {day(s.window_end)}")
-            found.append(Alert(s, m, level, f"{quota_name(s.quota_id)} {m.metric}: " + "; ".join(why)))
+            name = quota_name(s.quota_id)
+            found.append(Alert(s, m, level, f"{name + ' ' if name else ''}{m.metric}: " + "; ".join(why)))
     return sorted(found, key=lambda a: a.level != "over")
 
 
 def quota_name(quota_id: str) -> str:
-    """``project:p#monthly`` → ``monthly``; a quota without a name is known by its scope."""
-    scope, _, name = quota_id.partition("#")
-    return name or scope
+    """``project:p#monthly`` → ``monthly``; empty for a scope's one unnamed quota."""
+    return quota_id.partition("#")[2]
 
 
 def metric_bar(m: MetricStanding) -> Markup:
@@ -67,7 +67,7 @@ def burn_charts(s: QuotaStanding, days: Sequence[tuple[date, Amounts]], now: dat
     charts = []
     for m in s.metrics:
         f = m.forecast
-        chart = svg.BurnDown(f"{quota_name(s.quota_id)} · {m.metric} left", m.limit,
+        chart = svg.BurnDown(f"{quota_name(s.quota_id) or s.window} · {m.metric} left", m.limit,
                              [(d, float(getattr(a, m.metric))) for d, a in days], s.window_start, s.window_end, now,
                              m.available, f.rate_per_day, f.runs_dry_at, f.balance_at_end)  # fmt: skip
         charts.append(Markup(svg.burn_down(chart)))
