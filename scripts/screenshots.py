@@ -55,26 +55,28 @@ def main() -> None:
         key, _ = create_key(Path(tmp) / "keys.yaml", "docs-admin", ["admin"])
         settings = AuthSettings(_env_file=None, keys_file=Path(tmp) / "keys.yaml", api_keys=None, jwt_secret=None,
                                 jwt_public_key=None)  # fmt: skip
-        server, url = _serve(create_app(gov, Authenticator(settings)))
+        server, thread, url = _serve(create_app(gov, Authenticator(settings)))
         try:
             _shoot(url, key, args.out, args.chromium)
         finally:
             server.should_exit = True
+            thread.join(timeout=15)  # its lifespan stops the background tasks before the data goes
         engine.dispose()
 
 
-def _serve(app: object) -> tuple[uvicorn.Server, str]:
+def _serve(app: object) -> tuple[uvicorn.Server, threading.Thread, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))  # type: ignore[arg-type]
-    threading.Thread(target=server.run, daemon=True).start()
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
         if time.monotonic() > deadline:
             raise SystemExit("the server did not start")
         time.sleep(0.05)
-    return server, f"http://127.0.0.1:{port}"
+    return server, thread, f"http://127.0.0.1:{port}"
 
 
 def _shoot(url: str, key: str, out: Path, chromium: str) -> None:
