@@ -78,6 +78,7 @@ def test_burn_down_escapes_its_title_and_refuses_what_it_cannot_draw() -> None:
     markup = svg.burn_down(chart(title="<script>x</script> & co"))
     assert "<script>" not in markup and "&lt;script&gt;x&lt;/script&gt; &amp; co" in markup
     parse(markup)
+    assert "polyline" in svg.burn_down(chart(limit=0.0, days=[], available=5e-324))  # no tick step from 1e-324
     broken = svg.burn_down(chart(available=math.inf))
     assert "cannot be drawn" in broken and "polyline" not in broken
     assert "cannot be drawn" in svg.burn_down(chart(window_end=START))

@@ -89,7 +89,8 @@ def burn_down(chart: BurnDown) -> str:
     values = [v for _, v in left + ahead] + [0.0]
     if not all(math.isfinite(v) for v in values) or chart.window_end <= chart.window_start:
         return _frame(chart.title, '<text x="50%" y="50%" text-anchor="middle" class="note">cannot be drawn</text>')
-    ticks = nice_ticks(min(values), max(values))
+    low, high = min(values), max(values)
+    ticks = nice_ticks(low, max(high, low + 1e-3))  # a span of subnormal floats would make no tick step
     y0, y1 = ticks[0], ticks[-1]
     t0, t1 = chart.window_start.timestamp(), chart.window_end.timestamp()
     w, h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
