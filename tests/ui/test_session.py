@@ -152,3 +152,4 @@ def test_dev_mode_needs_no_sign_in_and_says_so(gov: Governance) -> None:
         page = client.get("/ui/")
         assert page.status_code == 200 and "Dev mode" in page.text and "Sign out" not in page.text
         assert client.get("/ui/login").headers["location"] == "/ui/"
+        assert client.get("/ui").headers["location"] == "http://testserver/ui/"  # the README's address works
