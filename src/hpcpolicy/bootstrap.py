@@ -11,6 +11,7 @@ from hpcpolicy.ledger.sql.connect import create_ledger_engine
 from hpcpolicy.ledger.sql.ledger import SqlLedger
 from hpcpolicy.ledger.sql.migrate import upgrade
 from hpcpolicy.service import Governance, PolicyStore
+from hpcpolicy.service.alert_channels import AlertSettings, SmtpSettings, parse_webhooks
 from hpcpolicy.service.context import Context, QueueSettings, utc_now
 from hpcpolicy.settings import ServiceSettings
 
@@ -72,6 +73,8 @@ def build_governance(
         lien_ttl=timedelta(seconds=settings.lien_ttl_seconds),
         walltime_grace=timedelta(seconds=settings.walltime_grace_seconds),
         queue=queue_settings(settings),
+        standings_max_age=timedelta(seconds=settings.standings_max_age_seconds),
+        alerts=alert_settings(settings),
     )
     return Governance(ctx)
 
@@ -93,4 +96,23 @@ def queue_settings(settings: ServiceSettings) -> QueueSettings:
         full_pass_seconds=settings.queue_full_pass_seconds,
         recalc_seconds=settings.fairshare_recalc_seconds,
         slurm_hold=settings.slurm_hold,
+    )
+
+
+def alert_settings(settings: ServiceSettings) -> AlertSettings:
+    """How alerts are evaluated and sent (``HPCPOLICY_ALERT_*``, ``HPCPOLICY_SMTP_*``, ``HPCPOLICY_PUBLIC_URL``);
+    ValueError for a webhook list that does not parse (naming the entry, never its URL)."""
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password is not None else None
+    smtp = None
+    if settings.smtp_host:
+        smtp = SmtpSettings(settings.smtp_host, settings.smtp_port, settings.smtp_from, settings.smtp_user, password,
+                            settings.smtp_starttls, settings.smtp_ssl, settings.smtp_timeout_seconds)  # fmt: skip
+    return AlertSettings(
+        webhooks=parse_webhooks(settings.alert_webhooks.get_secret_value()),
+        smtp=smtp,
+        public_url=settings.public_url,
+        evaluate_seconds=settings.alert_evaluate_seconds,
+        max_attempts=settings.alert_max_attempts,
+        retry_max_seconds=settings.alert_retry_max_seconds,
+        webhook_timeout=settings.alert_webhook_timeout_seconds,
     )

@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hpcpolicy.delivery.urls import HttpUrl, NatsUrls
 from hpcpolicy.ledger.sql.connect import sqlite_url
+from hpcpolicy.policy.schema.alerts import Email
 
 
 class ServiceSettings(BaseSettings):
@@ -65,6 +66,26 @@ class ServiceSettings(BaseSettings):
     #: off: they are rejected, as before the queue.
     slurm_hold: bool = True
     fairshare_recalc_seconds: float = Field(default=300.0, ge=1, le=86400)  # Slurm's PriorityCalcPeriod
+    #: The dashboard's overview and the alert pass read every quota at once; on a busy ledger that reading
+    #: takes seconds (benchmarks/standings.py), so it is reused for this long (0: read afresh every time).
+    standings_max_age_seconds: float = Field(default=30.0, ge=0, le=3600)
+    # Budget alerts (docs/alerts.md): evaluated by the replica holding the ``alerts`` lease, delivered from the outbox.
+    alert_evaluate_seconds: float = Field(default=60.0, ge=1, le=86_400)
+    #: ``name=url,...``: the webhooks the policy's ``alerts.webhooks`` name (Slack/Mattermost incoming webhooks).
+    alert_webhooks: SecretStr = Field(default=SecretStr(""), max_length=65_536)
+    alert_webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    alert_max_attempts: int = Field(default=12, ge=1, le=1000)  # per delivery, then given up (the error kept)
+    alert_retry_max_seconds: float = Field(default=3600.0, ge=1, le=7 * 86_400)  # cap of the backoff
+    smtp_host: str | None = Field(default=None, max_length=253, pattern=r"^[A-Za-z0-9.:\[\]-]+$")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_user: str | None = Field(default=None, max_length=256)
+    smtp_password: SecretStr | None = None
+    smtp_from: Email = "hpcpolicy@localhost.localdomain"
+    smtp_starttls: bool = False  # STARTTLS after connecting (port 587)
+    smtp_ssl: bool = False  # TLS from the start (port 465)
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    #: Where users reach this service (``https://hpc.example.org``): alerts link to ``/ui/scopes/<scope>`` there.
+    public_url: HttpUrl | None = None
     walltime_grace_seconds: int = Field(default=900, ge=0, le=7 * 86400)  # a usage report may overrun this much
     db_timeout_seconds: float = Field(default=5.0, gt=0)
     request_timeout_seconds: float = Field(default=5.0, gt=0)  # a request waits this long for the ledger, then 503
@@ -85,6 +106,13 @@ class ServiceSettings(BaseSettings):
         """A file name with a NUL or control character is a mistake (or worse), not a file to open later."""
         if value is not None and any(ord(c) < 32 or c == "\x7f" for c in str(value)):
             raise ValueError("a file name may not contain NUL or control characters")
+        return value
+
+    @field_validator("smtp_user")
+    @classmethod
+    def _no_controls(cls, value: str | None) -> str | None:
+        if value is not None and any(ord(c) < 32 or c == "\x7f" for c in value):
+            raise ValueError("may not contain NUL or control characters")
         return value
 
     def ledger_url(self) -> str:

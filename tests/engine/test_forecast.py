@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hpcpolicy.engine.forecast import burn_rate, forecast
+from hpcpolicy.engine.forecast import burn_rate, elapsed_by_day, forecast
 
 NOW = datetime(2026, 12, 10, tzinfo=UTC)
 END = datetime(2027, 1, 1, tzinfo=UTC)  # 22 days left
@@ -70,3 +70,13 @@ def test_a_constant_burn_projects_exactly(rate: float, days: int, balance: float
     assert f.dry_before_end == (f.days_to_dry < 22)
     if f.runs_dry_at is not None:
         assert abs((f.runs_dry_at - NOW).total_seconds() / 86400 - f.days_to_dry) < 1e-3
+
+
+def test_a_running_job_burns_its_walltime_share_of_each_day_until_its_walltime_ends() -> None:
+    first = datetime(2026, 11, 1, tzinfo=UTC)
+    started = datetime(2026, 11, 2, 18, tzinfo=UTC)  # 6 h on the 2nd, 24 h on the 3rd, 18 h on the 4th
+    shares = elapsed_by_day(started, 48, datetime(2026, 11, 9, tzinfo=UTC), first, 7)
+    assert shares == [0, 6 / 48, 24 / 48, 18 / 48, 0, 0, 0]
+    early = elapsed_by_day(started, 48, datetime(2026, 11, 3, 6, tzinfo=UTC), first, 7)
+    assert early == [0, 6 / 48, 6 / 48, 0, 0, 0, 0]  # up to now only
+    assert elapsed_by_day(started, 0, datetime(2026, 11, 9, tzinfo=UTC), first, 3) == [0, 0, 0]

@@ -9,9 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hpcpolicy.engine import Amounts, Request
+from hpcpolicy.engine.forecast import forecast
+from hpcpolicy.engine.standing import MetricStanding, QuotaStanding, ranked
 from hpcpolicy.ledger import AdjustmentKind, JobUsage
 from hpcpolicy.service import Governance, NotFound
-from hpcpolicy.service.standings import LOOKBACK_DAYS, QuotaStanding, ranked
+from hpcpolicy.service.standings import LOOKBACK_DAYS
 
 JOBS = [
     Request(user_id="alice", partition="cpu", cpus=64, walltime_hours=10),
@@ -134,9 +136,6 @@ def test_burn_down_gives_each_day_of_the_window_with_adjustments(gov: Governance
 
 
 def test_quotas_at_risk_come_first() -> None:
-    from hpcpolicy.engine.forecast import forecast
-    from hpcpolicy.service.standings import MetricStanding
-
     now = datetime(2026, 11, 10, tzinfo=UTC)
     end = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -149,3 +148,19 @@ def test_quotas_at_risk_come_first() -> None:
     assert busy.at_risk and full.at_risk and not quiet.at_risk
     assert [s.quota_id for s in ranked([quiet, idle, busy, full])] == ["c", "b", "a", "d"]
     assert idle.days_left == math.inf
+
+
+def test_the_reading_of_every_quota_is_reused_until_it_is_too_old(gov: Governance, clock) -> None:
+    from dataclasses import replace
+
+    gov.ctx = ctx = replace(gov.ctx, standings_max_age=timedelta(seconds=30))
+    gov.standings.ctx = ctx
+    first = gov.standings.current()
+    out = gov.decide(JOBS[0], "t", reserve=True)
+    assert out.allow and gov.standings.current() is first  # younger than 30 s: reused, with its time
+    clock.advance(seconds=31)
+    fresh = gov.standings.current()
+    assert fresh.as_of == clock.now and fresh is not first
+    used = {s.quota_id: s for s in fresh.of({"project:wgs-cohort"})}
+    assert used["project:wgs-cohort"].metrics[0].reserved == 640
+    assert {s.scope for s in fresh.of({"project:wgs-cohort"})} == {"project:wgs-cohort"}

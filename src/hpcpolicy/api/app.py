@@ -17,11 +17,13 @@ from starlette.concurrency import run_in_threadpool
 
 from hpcpolicy import __version__, ui
 from hpcpolicy.api import openapi, problems
+from hpcpolicy.api.alert_worker import AlertWorker
 from hpcpolicy.api.deps import Offload
 from hpcpolicy.api.limits import BodyLimits, LimitBodies
 from hpcpolicy.api.middleware import RequestContext
 from hpcpolicy.api.queue_worker import QueueWorker, Waiters
 from hpcpolicy.api.routes import accounts, compat, decisions, events, fairshare, jobs, policy, queue, ready, slurm
+from hpcpolicy.api.routes import alerts as alert_routes
 from hpcpolicy.auth import Authenticator
 from hpcpolicy.delivery.metrics import DeliveryCollector
 from hpcpolicy.delivery.worker import DeliveryWorker
@@ -56,9 +58,14 @@ def create_app(
         keys_watch = asyncio.create_task(_follow_keys_file(authenticator))
         delivering = [asyncio.create_task(worker.run()) for worker in deliveries]
         dispatching = asyncio.create_task(queue_worker.run())
+        alerting = asyncio.create_task(alert_worker.run())
         yield
         await queue_worker.stop()
         dispatching.cancel()
+        alert_worker.stop()
+        await asyncio.wait([alerting], timeout=5.0)
+        alerting.cancel()
+        governance.alerts.channels.close()
         housekeeping.cancel()
         keys_watch.cancel()
         await _stop_deliveries(deliveries, delivering)
@@ -75,6 +82,7 @@ def create_app(
     app.state.governance = governance
     app.state.waiters = waiters = Waiters()
     queue_worker = QueueWorker(governance, waiters)
+    alert_worker = AlertWorker(governance)
     app.state.authenticator = authenticator
     app.state.offload = Offload(ledger_workers or _workers_for(governance), request_timeout)
     app.state.metrics = metrics = metrics or Metrics()
@@ -84,7 +92,7 @@ def create_app(
     governance.ctx.observers.subscribe(MetricsObserver(metrics))
     problems.install(app)
     openapi.install(app)
-    for module in (compat, ready, decisions, queue, jobs, accounts, fairshare, events, policy, slurm):
+    for module in (compat, ready, decisions, queue, jobs, accounts, alert_routes, fairshare, events, policy, slurm):
         app.include_router(module.router)
     ui.mount(app, secure_cookies=secure_cookies)
 

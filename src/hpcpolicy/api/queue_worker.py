@@ -11,7 +11,6 @@ from the database, which holds all of it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -21,7 +20,7 @@ import httpx
 
 from hpcpolicy.ledger.base import LedgerUnavailable
 from hpcpolicy.ledger.queue import QueuedRequest
-from hpcpolicy.ledger.sql.lease import Lease
+from hpcpolicy.ledger.sql.lease import Keeper, Lease
 from hpcpolicy.ledger.sql.ledger import SqlLedger
 from hpcpolicy.service import Governance
 from hpcpolicy.service.callbacks import deliver_due
@@ -66,9 +65,7 @@ class QueueWorker:
         governance.ctx.observers.on_freed(self.dispatcher.freed)
         governance.ctx.observers.on_queued(lambda entry: self.dispatcher.wake.set())  # read it in a pass now
         ledger = governance.ctx.ledger
-        self.lease = Lease(ledger, LEASE, LEASE_TTL) if isinstance(ledger, SqlLedger) else None
-        self._holding = False
-        self._renewed = 0.0
+        self.keeper = Keeper(Lease(ledger, LEASE, LEASE_TTL) if isinstance(ledger, SqlLedger) else None)
         self._stopped = False
 
     async def run(self) -> None:
@@ -96,17 +93,10 @@ class QueueWorker:
 
     def _hold(self) -> bool:
         """Hold (or renew, every third of its TTL) the dispatcher lease; on losing it, forget the cache."""
-        if self.lease is None:
-            return True
-        if self._holding and time.monotonic() - self._renewed < LEASE_TTL.total_seconds() / 3:
-            return True
-        holding = self.lease.acquire()
-        if holding:
-            self._renewed = time.monotonic()
-        elif self._holding:
+        held = self.keeper.holding
+        if not self.keeper.hold() and held:
             self.dispatcher.forget()
-        self._holding = holding
-        return holding
+        return self.keeper.holding
 
     def _pass(self) -> PassReport:
         return self.dispatcher.step(poll=True)
@@ -114,6 +104,4 @@ class QueueWorker:
     async def stop(self) -> None:
         self._stopped = True
         self.dispatcher.wake.set()
-        if self.lease is not None and self._holding:
-            with contextlib.suppress(LedgerUnavailable):
-                await asyncio.to_thread(self.lease.release)
+        await asyncio.to_thread(self.keeper.release)

@@ -6,6 +6,7 @@ import typer
 
 from hpcpolicy import __version__
 from hpcpolicy.cli import (
+    alerts_cmd,
     audit_cmd,
     evaluate_cmd,
     keys_cmd,
@@ -33,6 +34,7 @@ app.add_typer(service_cmds.db_app, name="db")
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(slurm_cmd.app, name="slurm")
 app.add_typer(audit_cmd.app, name="audit")
+app.add_typer(alerts_cmd.app, name="alerts")
 app.command("simulate")(simulate_cmd.simulate)
 
 

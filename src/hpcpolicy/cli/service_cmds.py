@@ -77,6 +77,8 @@ def governance_from(settings: ServiceSettings, *, migrate: bool = True, distribu
         fail(f"cannot reach the ledger database ({_redact(settings.ledger_url())}): {exc}")
     except CheckpointKeyError as exc:
         fail(f"audit signing key (HPCPOLICY_AUDIT_SIGNING_KEY_FILE): {exc}")
+    except ValueError as exc:  # a setting read when the service is built (queue callback URLs, alert webhooks)
+        fail(str(exc))
 
 
 def serve(

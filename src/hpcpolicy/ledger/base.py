@@ -8,12 +8,13 @@ read the same balance and both spend it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Protocol
 
 from hpcpolicy.engine import Active, Amounts
+from hpcpolicy.ledger.alerts import AlertDelivery, AlertRecord, FiredAlert
 from hpcpolicy.ledger.counters import Target
 from hpcpolicy.ledger.events import Event
 from hpcpolicy.ledger.model import Adjustment, Charge, DecisionFilter, DecisionRecord, Lien
@@ -128,6 +129,25 @@ class LedgerSession(Protocol):
     def usage_since(self, since: datetime) -> Iterator[tuple[str | None, str, datetime, Amounts]]:
         """(project, user, time, amounts) of every charge dated at or after ``since``: fair-share usage."""
         ...
+
+    # Alerts (:mod:`hpcpolicy.ledger.alerts`)
+    def add_alert(self, alert: AlertRecord, deliveries: Sequence[AlertDelivery]) -> None:
+        """Store a fired alert with its deliveries (and its audit event); DuplicateKey if its key fired."""
+        ...
+
+    def fired_keys(self, keys: Collection[str]) -> set[str]: ...
+
+    def fired_alerts(self, scopes: Collection[str] | None = None, limit: int = 100) -> list[FiredAlert]: ...
+
+    def deliveries_due(self, now: datetime, limit: int = 100) -> list[tuple[AlertDelivery, AlertRecord]]: ...
+
+    def set_delivery(self, delivery: AlertDelivery) -> None: ...
+
+    def denials(self, since: datetime, limit: int = 100_000) -> list[tuple[datetime, tuple[str, ...]]]:
+        """Denied decisions at or after ``since``: when, and their account path's scopes."""
+        ...
+
+    def running_liens(self, started_before: datetime) -> list[Lien]: ...
 
     def charge_totals(
         self,

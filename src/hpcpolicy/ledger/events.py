@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from hpcpolicy.ledger.alerts import AlertDelivery, AlertRecord
 from hpcpolicy.ledger.model import Adjustment, Charge, DecisionRecord, Lien, LienState
 from hpcpolicy.ledger.queue import QueuedRequest, QueueState
 
@@ -39,6 +40,7 @@ ADJUSTMENT_RECORDED = "hpcpolicy.adjustment.recorded"
 POLICY_REVISED = "hpcpolicy.policy.revised"
 KEY_CREATED = "hpcpolicy.key.created"
 KEY_REVOKED = "hpcpolicy.key.revoked"
+ALERT_FIRED = "hpcpolicy.alert.fired"
 #: A held request's life in the admission queue (:mod:`hpcpolicy.ledger.queue`).
 QUEUE_STATE = {
     QueueState.QUEUED: "hpcpolicy.queue.held",
@@ -58,7 +60,7 @@ LIEN_STATE = {
     LienState.EXPIRED: "hpcpolicy.lien.expired",
 }
 TYPES = frozenset({DECISION_MADE, LIEN_RESERVED, CHARGE_RECORDED, ADJUSTMENT_RECORDED, POLICY_REVISED, KEY_CREATED,
-                   KEY_REVOKED, *LIEN_STATE.values(), *QUEUE_STATE.values()})  # fmt: skip
+                   KEY_REVOKED, ALERT_FIRED, *LIEN_STATE.values(), *QUEUE_STATE.values()})  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,6 +332,16 @@ def key_event(created: bool, key_id: str, name: str, scopes: Iterable[str], may_
     """An API key created or revoked (its id, holder and grants; never the secret or its hash)."""
     data = {"key_id": key_id, "name": name, "scopes": sorted(scopes), "may_assert_identity": may_assert_identity}
     return _event(KEY_CREATED if created else KEY_REVOKED, f"key:{key_id}", at, actor, None, ("keys",), data)
+
+
+def alert_event(alert: AlertRecord, deliveries: Iterable[AlertDelivery]) -> Event:
+    """An alert fired: its identity, what it says, and where it is to be delivered (webhook names and
+    addresses; never a webhook's URL)."""
+    data = {"id": alert.id, "key": alert.key, "rule": alert.rule, "scope": alert.scope, "subject": alert.subject,
+            "condition": alert.condition, "window_start": alert.window_start, "summary": alert.summary,
+            "details": alert.details,
+            "deliveries": [{"channel": d.channel, "recipient": d.recipient} for d in deliveries]}  # fmt: skip
+    return _event(ALERT_FIRED, f"alert:{alert.id}", alert.fired_at, None, None, (alert.scope,), data)
 
 
 def _event(kind: str, subject: str, at: datetime, actor: str | None, request_id: str | None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from hpcpolicy.policy.errors import Path, PolicyIssue
+from hpcpolicy.policy.lint_alerts import lint_alerts
 from hpcpolicy.policy.lint_budgets import lint_budgets, member_quota_lists
 from hpcpolicy.policy.lint_partitions import partition_issues
 from hpcpolicy.policy.lint_who import lint_who
@@ -29,6 +30,7 @@ def lint(policy: Policy) -> list[PolicyIssue]:
         *partition_issues(policy, project_names(policy)),
         *unreachable(policy),
         *lint_who(policy),
+        *lint_alerts(policy),
     ]
 
 

@@ -48,6 +48,12 @@ class Accounts:
         members = self.ctx.policies.current.snapshot.members
         return scope.startswith("project:") and members.is_member(user, groups, scope.removeprefix("project:"))
 
+    def own_scopes(self, user: str, groups: Iterable[str] = ()) -> list[str]:
+        """The scopes :meth:`belongs_to` grants ``user``: their own, and each project they may charge with their
+        member scope in it."""
+        projects = self.ctx.policies.current.snapshot.members.projects(user, groups)
+        return [f"user:{user}", *(f"project:{p}" for p in projects), *(f"project:{p}/user:{user}" for p in projects)]
+
     def quotas(self, scope: str) -> tuple[QuotaRef, ...]:
         try:
             kind, name = split_scope(scope)

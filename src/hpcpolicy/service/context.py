@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from hpcpolicy.ledger.base import Ledger
+from hpcpolicy.service.alert_channels import AlertSettings
 from hpcpolicy.service.policy_store import PolicyStore
 
 
@@ -91,3 +92,6 @@ class Context:
     KillWait, a late end report); beyond it, an admin adjustment records the difference."""
     observers: Observers = field(default_factory=Observers)
     queue: QueueSettings = field(default_factory=QueueSettings)
+    standings_max_age: timedelta = field(default=timedelta(0))
+    """How long a reading of every quota's standing is reused (``Standings.current``; 0: never)."""
+    alerts: AlertSettings = field(default_factory=AlertSettings)

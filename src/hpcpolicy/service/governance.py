@@ -29,6 +29,8 @@ from hpcpolicy.ledger.base import DuplicateKey, LedgerSession, LedgerUnavailable
 from hpcpolicy.ledger.queue import QueuedRequest, QueueState
 from hpcpolicy.ledger.rules import lien_for, snapshot
 from hpcpolicy.service.accounts import Accounts
+from hpcpolicy.service.alert_channels import Channels
+from hpcpolicy.service.alerts import Alerting
 from hpcpolicy.service.audit import AuditLog
 from hpcpolicy.service.context import Context
 from hpcpolicy.service.errors import Conflict, NotFound
@@ -93,6 +95,7 @@ class Governance:
         self.fairshare = FairShares(ctx)
         self.queue = QueueView(ctx, self.fairshare)
         self.standings = Standings(ctx, self.accounts)
+        self.alerts = Alerting(ctx, ctx.alerts, Channels(ctx.alerts), self.standings.all)
 
     def decide(
         self,

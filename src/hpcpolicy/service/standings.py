@@ -14,15 +14,16 @@ burn rate.
 
 from __future__ import annotations
 
-import math
+import threading
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 from hpcpolicy.engine import Amounts, QuotaRef
-from hpcpolicy.engine.forecast import Forecast, elapsed_by_day, forecast
+from hpcpolicy.engine.forecast import elapsed_by_day, forecast
 from hpcpolicy.engine.quotaref import METERED
+from hpcpolicy.engine.standing import MetricStanding, QuotaStanding, ranked, used_fraction
 from hpcpolicy.engine.usage import ZERO
 from hpcpolicy.ledger.base import LedgerSession
 from hpcpolicy.ledger.counters import counter, counts_toward, entry_scopes, scope_columns
@@ -33,64 +34,42 @@ from hpcpolicy.service.errors import NotFound
 
 #: Days of history the burn rate reads (the last is yesterday); with a 3-day half-life the oldest weighs 5 %.
 LOOKBACK_DAYS = 14
-#: A budget this used (charged plus reserved, of its limit) is at risk, as is one running dry before its end.
-AT_RISK = 0.8
 _SLICE_COLUMNS = ("cluster", "partition", "gpu_type")
 
 
 @dataclass(frozen=True, slots=True)
-class MetricStanding:
-    """One metered metric of a quota: ``available = limit - charged - reserved``; ``used`` is
-    ``(charged + reserved) / limit`` (0 when nothing is used, infinite on a zero limit that is used);
-    ``forecast`` projects ``available`` at the recent burn rate."""
+class Snapshot:
+    """Every quota's standing as read at ``as_of`` under the policy ``version``, most at risk first."""
 
-    metric: str
-    limit: float
-    charged: float
-    reserved: float
-    available: float
-    used: float
-    forecast: Forecast
+    as_of: datetime
+    version: str
+    standings: list[QuotaStanding]
 
-
-@dataclass(frozen=True, slots=True)
-class QuotaStanding:
-    quota_id: str
-    scope: str
-    window: str
-    window_start: datetime
-    window_end: datetime
-    metrics: tuple[MetricStanding, ...]
-    """The metered metrics this quota limits (none for a quota of concurrency limits only)."""
-
-    @property
-    def worst(self) -> MetricStanding | None:
-        """The metric closest to its limit."""
-        return max(self.metrics, key=lambda m: m.used, default=None)
-
-    @property
-    def at_risk(self) -> bool:
-        return any(m.used >= AT_RISK or m.forecast.dry_before_end for m in self.metrics)
-
-    @property
-    def days_left(self) -> float:
-        """How long the first metric to run dry lasts at its burn rate (infinite if none burns)."""
-        return min((m.forecast.days_to_dry for m in self.metrics), default=math.inf)
-
-
-def ranked(standings: Iterable[QuotaStanding]) -> list[QuotaStanding]:
-    """At risk first; then the most used; then the soonest dry; then by id."""
-    def key(s: QuotaStanding) -> tuple[bool, float, float, str]:
-        worst = s.worst
-        return (not s.at_risk, -(worst.used if worst else 0.0), s.days_left, s.quota_id)
-
-    return sorted(standings, key=key)
+    def of(self, scopes: Collection[str] | None) -> list[QuotaStanding]:
+        return self.standings if scopes is None else [s for s in self.standings if s.scope in scopes]
 
 
 class Standings:
     def __init__(self, ctx: Context, accounts: Accounts):
         self.ctx = ctx
         self.accounts = accounts
+        self._snapshot: Snapshot | None = None
+        self._reading = threading.Lock()
+
+    def current(self) -> Snapshot:
+        """:meth:`all`, reused while it is younger than ``ctx.standings_max_age`` and the policy unchanged:
+        the dashboard's overview shows this, with its time. One thread reads; others wait for its result."""
+        with self._reading:
+            now = self.ctx.clock()
+            version = self.ctx.policies.current.snapshot.version
+            last = self._snapshot
+            if last is None or last.version != version or not timedelta(0) <= now - last.as_of <= self.max_age:
+                last = self._snapshot = Snapshot(now, version, self.all(now))
+            return last
+
+    @property
+    def max_age(self) -> timedelta:
+        return self.ctx.standings_max_age
 
     def all(self, now: datetime | None = None, scopes: Collection[str] | None = None) -> list[QuotaStanding]:
         """Every metered quota of the policy's org, team, project and user scopes (only those of ``scopes``
@@ -119,7 +98,7 @@ class Standings:
                 c, r = getattr(charged, name), getattr(reserved, name)
                 left = limit - c - r
                 burn = [max(getattr(day, name), 0.0) for day in daily]
-                metrics.append(MetricStanding(name, limit, c, r, left, _used(c + r, limit),
+                metrics.append(MetricStanding(name, limit, c, r, left, used_fraction(c + r, limit),
                                               forecast(left, burn, now, end)))  # fmt: skip
             out.append(QuotaStanding(ref.id, ref.scope, ref.window_label, start, end, tuple(metrics)))
         return out
@@ -153,12 +132,6 @@ class Standings:
         first, last = start.date(), stop.date()
         return [(first + timedelta(days=k), per_day[first + timedelta(days=k)])
                 for k in range((last - first).days + 1)]  # fmt: skip
-
-
-def _used(consumed: float, limit: float) -> float:
-    if limit > 0:
-        return max(consumed / limit, 0.0)
-    return math.inf if consumed > 0 else 0.0
 
 
 def _slice_dims(ref: QuotaRef) -> tuple[str, ...]:

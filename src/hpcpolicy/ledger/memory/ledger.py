@@ -23,6 +23,7 @@ from hpcpolicy.engine.usage import IDLE, ZERO
 from hpcpolicy.ledger.base import DuplicateKey
 from hpcpolicy.ledger.counters import Counter, Target, counter, scope_columns
 from hpcpolicy.ledger.events import Event
+from hpcpolicy.ledger.memory.alerts import MemoryAlerts
 from hpcpolicy.ledger.memory.counting import Counting, Resolved
 from hpcpolicy.ledger.memory.queue import MemoryQueue
 from hpcpolicy.ledger.memory.records import Timeline, settled_between
@@ -36,9 +37,10 @@ _RESERVED, _EXPIRED = LienState.RESERVED, LienState.EXPIRED
 ChargeSpec = tuple[str, Amounts, str, str | None, tuple[float, float] | None]
 
 
-class MemoryLedger(MemoryQueue):
+class MemoryLedger(MemoryQueue, MemoryAlerts):
     def __init__(self) -> None:
-        super().__init__()
+        MemoryQueue.__init__(self)
+        MemoryAlerts.__init__(self)
         self._liens: dict[str, Lien] = {}
         self._by_job: dict[tuple[str, str], str] = {}  # (cluster, job id) -> lien id
         self._counting = Counting()

@@ -14,8 +14,10 @@ it is checked by the database against the row itself (:func:`held`), so it stays
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import ColumnElement, Connection, insert, or_, select, update
 
-from hpcpolicy.ledger.base import Contention, DuplicateKey
+from hpcpolicy.ledger.base import Contention, DuplicateKey, LedgerUnavailable
 from hpcpolicy.ledger.sql.ledger import SqlLedger
 from hpcpolicy.ledger.sql.rows import to_db
 from hpcpolicy.ledger.sql.tables import leases
@@ -95,3 +97,32 @@ def held(conn: Connection, lease: Lease) -> bool:
     now = lease.clock()
     still = (leases.c.holder == lease.holder) & (leases.c.expires_at > to_db(now))
     return lease._extend(conn, now, still)
+
+
+class Keeper:
+    """A background loop's hold on a lease (the admission queue's dispatcher, the alerts): acquired, then
+    renewed when a third of its TTL has passed. Without a lease (a ledger that is not SQL: one process)
+    it is always held."""
+
+    def __init__(self, lease: Lease | None):
+        self.lease = lease
+        self.holding = lease is None
+        self._renewed = 0.0
+
+    def hold(self) -> bool:
+        """Whether this process holds the lease now (acquiring or renewing it when due)."""
+        if self.lease is None:
+            return True
+        if self.holding and time.monotonic() - self._renewed < self.lease.ttl.total_seconds() / 3:
+            return True
+        self.holding = self.lease.acquire()
+        if self.holding:
+            self._renewed = time.monotonic()
+        return self.holding
+
+    def release(self) -> None:
+        """Let the lease go (LedgerUnavailable suppressed: it then runs out by itself)."""
+        if self.lease is not None and self.holding:
+            self.holding = False
+            with contextlib.suppress(LedgerUnavailable):
+                self.lease.release()

@@ -28,6 +28,7 @@ from hpcpolicy.ledger.events import Event, adjustment_event, charge_event, decis
 from hpcpolicy.ledger.model import Adjustment, AdjustmentKind, Charge, DecisionFilter, DecisionRecord, Lien, LienState
 from hpcpolicy.ledger.rules import ADJUSTMENT_SIGN, OPEN_STATES
 from hpcpolicy.ledger.sql import totals
+from hpcpolicy.ledger.sql.alert_rows import AlertRows
 from hpcpolicy.ledger.sql.queue_rows import QueueRows
 from hpcpolicy.ledger.sql.rows import (
     CHARGE_KIND,
@@ -132,7 +133,7 @@ def _is_operational(exc: DBAPIError) -> bool:
     return type(exc.orig).__name__ in {"OperationalError", "InterfaceError"} or "Operational" in type(exc).__name__
 
 
-class SqlSession(QueueRows):
+class SqlSession(QueueRows, AlertRows):
     def __init__(self, conn: Connection, *, audit: bool = False):
         self.conn = conn
         self.dialect = conn.dialect.name

@@ -270,3 +270,41 @@ queue_blocks = Table(
     Column("entry_id", String(36), primary_key=True),
     **BINARY,
 )
+
+#: Fired alerts (:mod:`hpcpolicy.ledger.alerts`): ``key`` (the identity's SHA-256) is unique, so two evaluators
+#: firing the same alert write one row. ``subject`` is a quota id, a lien or a scope (not indexed: may be long).
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("key", String(64), nullable=False, unique=True),
+    Column("rule", Ident, nullable=False),
+    Column("scope", ScopeId, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("condition", String(64), nullable=False),
+    Column("window_start", Time, nullable=False),
+    Column("fired_at", Time, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("details", LongText, nullable=False),
+    Index("ix_alerts_scope_fired_at", "scope", "fired_at"),
+    Index("ix_alerts_fired_at", "fired_at"),
+    **BINARY,
+)
+
+#: The alerts' outbox: one row per channel and recipient, sent by the delivery loop when ``next_attempt_at``
+#: is due (at least once, retried with backoff), until delivered or given up.
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("alert_id", String(36), nullable=False, index=True),
+    Column("channel", String(16), nullable=False),
+    Column("recipient", String(254), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", Time),
+    Column("delivered_at", Time),
+    Column("last_error", Text),
+    Index("ix_alert_deliveries_state_due", "state", "next_attempt_at"),
+    **BINARY,
+)

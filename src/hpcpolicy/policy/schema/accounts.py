@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from hpcpolicy.policy.schema.alerts import Email
 from hpcpolicy.policy.schema.common import V2, Model, Name
 from hpcpolicy.policy.schema.quotas import Metrics, Quota
 
@@ -40,17 +41,23 @@ class Project(Model):
     """role → the users who hold it in this project (``{pi: [dan]}``)."""
     member_roles: list[Name] = Field(default=[], json_schema_extra=V2)
     """Roles every member holds for this project's jobs (``[dgx_access]``)."""
+    contacts: list[Email] = Field(default=[], max_length=50, json_schema_extra=V2)
+    """Addresses that budget alerts of this scope are mailed to (docs/alerts.md)."""
 
 
 class Team(Model):
     quotas: list[Quota] = []
     projects: dict[Name, Project] = {}
     share: Share | None = Field(default=None, json_schema_extra=V2)
+    contacts: list[Email] = Field(default=[], max_length=50, json_schema_extra=V2)
+    """Addresses that budget alerts of this scope are mailed to (docs/alerts.md)."""
 
 
 class Org(Model):
     quotas: list[Quota] = []
     teams: dict[Name, Team] = {}
+    contacts: list[Email] = Field(default=[], max_length=50, json_schema_extra=V2)
+    """Addresses that budget alerts of this scope are mailed to (docs/alerts.md)."""
 
 
 class User(Model):
@@ -63,6 +70,8 @@ class User(Model):
     quotas: list[Quota] = []
     project_roles: dict[Name, list[Name]] = Field(default={}, json_schema_extra=V2)
     """project → roles this user holds for that project's jobs only (``{imaging-ai: [pi]}``)."""
+    contacts: list[Email] = Field(default=[], max_length=50, json_schema_extra=V2)
+    """Addresses that budget alerts of this scope are mailed to (docs/alerts.md)."""
 
 
 class Group(Model):

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from hpcpolicy.policy.schema.accounts import Group, Org, User
+from hpcpolicy.policy.schema.alerts import Alerts
 from hpcpolicy.policy.schema.common import V2, Model, Name, NonNeg
 from hpcpolicy.policy.schema.fairshare import FairShare
 from hpcpolicy.policy.schema.partitions import Cluster
@@ -68,3 +69,4 @@ class Policy(Model):
     groups: dict[Name, Group] = {}
     fairshare: FairShare = Field(default=FairShare(), json_schema_extra=V2)
     services: dict[Name, Service] = Field(default={}, json_schema_extra=V2)
+    alerts: Alerts = Field(default=Alerts(), json_schema_extra=V2)
