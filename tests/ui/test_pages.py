@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from contextlib import AbstractContextManager
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -37,8 +39,7 @@ def run_job(gov: Governance, clock, request: Request, hours: float) -> str:
 
 def cells(html: str, quota: str, metric: str) -> dict[str, str]:
     """The budget table's cells of one quota's metric: class → (data-value or text)."""
-    body = html.split(f'data-quota="{quota}"', 1)[1].split("</tbody>", 1)[0]
-    row = body.split(f'data-metric="{metric}"', 1)[1].split("</tr>", 1)[0]
+    row = cells_row(html, quota, metric)
     found = re.findall(r'<td class="n (\w+)"(?: data-value="([^"]*)")?>([^<]*)</td>', row)
     return {name: value or text for name, value, text in found} | {
         f"{name}_text": text for name, _, text in found
@@ -75,6 +76,23 @@ def test_a_budget_past_80_percent_shows_the_alert(client: TestClient, keys, gov:
         assert "at risk" in cells_row(html, "project:imaging-ai", "cpu_hours")
     as_user(client, "dan")  # the project's PI sees it too
     assert 'data-quota="project:imaging-ai" data-metric="cpu_hours"' in client.get("/ui/").text
+
+
+def test_the_overview_shows_the_shared_reading_and_when_it_was_made(gov: Governance, clock) -> None:
+    shared = Governance(replace(gov.ctx, standings_max_age=timedelta(seconds=30)))
+    read_at = clock.now
+    with TestClient(create_app(shared, Authenticator(dev_settings()))) as client:
+        assert cells(client.get("/ui/").text, "project:imaging-ai", "cpu_hours")["reserved_text"] == "0"
+        clock.advance(seconds=5)
+        assert shared.decide(BIG_JOB, "user:dan", reserve=True).allow  # 16,384 CPU-hours reserved
+        clock.advance(seconds=15)
+        html = client.get("/ui/").text  # the reading of 20 s ago, saying when it was made
+        assert cells(html, "project:imaging-ai", "cpu_hours")["reserved_text"] == "0"
+        assert f'<span id="read-at">{read_at:%Y-%m-%d %H:%M:%S} UTC</span>' in html
+        scope = client.get("/ui/scopes/project:imaging-ai").text  # one scope is read as it is now
+        assert cells(scope, "project:imaging-ai", "cpu_hours")["reserved_text"] == "16,384"
+        clock.advance(seconds=11)
+        assert cells(client.get("/ui/").text, "project:imaging-ai", "cpu_hours")["reserved_text"] == "16,384"
 
 
 def cells_row(html: str, quota: str, metric: str) -> str:

@@ -114,26 +114,16 @@ class Accounts:
         return sorted(found, key=lambda lien: (lien.created_at, lien.id), reverse=True)[:limit]
 
     def top_users(self, scope: str, start: datetime, end: datetime, limit: int = 10) -> list[tuple[str, Amounts]]:
-        """Who charged most to a project, team or org in ``[start, end)`` (by cost, then GPU-, then CPU-hours).
-
-        Charges carry their project; teams and orgs are the policy's parents of it. Adjustments belong to a
-        scope, not a user, and are not counted here."""
+        """Who charged most to a project, team or org in ``[start, end)`` (by cost, then GPU-, then CPU-hours):
+        one grouped query over the charges recorded on that scope. Adjustments belong to a scope, not a user,
+        and are not counted here."""
         kind, _, name = scope.partition(":")
-        parents = self.ctx.policies.current.snapshot.project_parents
-        if kind == "project":
-            projects = {name}
-        elif kind in ("team", "org"):
-            above = 0 if kind == "team" else 1
-            projects = {project for project, path in parents.items() if path[above] == name}
-        else:
+        if kind not in ("project", "team", "org"):
             raise InvalidInput(f"top users are listed for projects, teams and orgs, not {scope}")
-        per_user: dict[str, Amounts] = {}
         with self.ctx.ledger.session() as tx:
-            for project, user, moment, amounts in tx.usage_since(start):
-                if moment < end and project in projects:
-                    per_user[user] = per_user.get(user, Amounts()) + amounts
-        ranked = sorted(per_user.items(), key=lambda item: (-item[1].cost, -item[1].gpu_hours,
-                                                            -item[1].cpu_hours, item[0]))  # fmt: skip
+            rows = tx.charge_totals(("user_id",), start, end, where=((kind, name),))
+        per_user = [(str(values[0]), amounts) for values, _, amounts in rows if values[0] is not None]
+        ranked = sorted(per_user, key=lambda item: (-item[1].cost, -item[1].gpu_hours, -item[1].cpu_hours, item[0]))
         return ranked[:limit]
 
     def adjust(

@@ -9,31 +9,34 @@ from datetime import date, datetime
 
 from hpcpolicy.engine import Amounts
 from hpcpolicy.engine.fairshare import Row
+from hpcpolicy.engine.standing import QuotaStanding, ranked
 from hpcpolicy.engine.windows import describe, window_bounds
 from hpcpolicy.ledger import DecisionRecord, Lien
 from hpcpolicy.service.accounts import TOTALS_WINDOW
 from hpcpolicy.service.explorer import DecisionExplorer, DecisionQuery
 from hpcpolicy.service.governance import Governance
 from hpcpolicy.service.queue_view import Standing
-from hpcpolicy.service.standings import QuotaStanding, ranked
 from hpcpolicy.service.viewer import Viewer
 
 #: Denials listed on a scope page (the decision explorer has the rest).
 RECENT_DENIALS = 10
 
 
-def budgets(gov: Governance, viewer: Viewer, now: datetime) -> list[QuotaStanding]:
-    """Every budget ``viewer`` may see, most at risk first: all of the policy's for admins; a user's own
-    (their quotas, the default for users the policy does not list, per-partition caps) and their projects'."""
-    snapshot = gov.ctx.policies.current.snapshot
-    scopes = viewer.scopes(snapshot)
+def budgets(gov: Governance, viewer: Viewer, now: datetime) -> tuple[datetime, list[QuotaStanding]]:
+    """Every budget ``viewer`` may see, most at risk first, and when they were read: all of the policy's for
+    admins; a user's own (their quotas, the default for users the policy does not list, per-partition caps;
+    read now) and their projects'. The policy's budgets come from the shared reading
+    (:meth:`~hpcpolicy.service.standings.Standings.current`, at most ``HPCPOLICY_STANDINGS_MAX_AGE_SECONDS``
+    old): reading 2,000 projects' takes longer than a page may."""
+    reading = gov.standings.current()
+    scopes = viewer.scopes(gov.ctx.policies.current.snapshot)
     if scopes is None:
-        return gov.standings.all(now)
-    found = gov.standings.all(now, [s for s in scopes if not s.startswith("user:")])
+        return reading.as_of, reading.standings
+    found = reading.of({s for s in scopes if not s.startswith("user:")})
     if viewer.user is not None:
         seen = {s.quota_id for s in found}
         found += [s for s in gov.standings.of_scope(f"user:{viewer.user}", now) if s.quota_id not in seen]
-    return ranked(found)
+    return reading.as_of, ranked(found)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 its bar and its burn-down charts (template helpers; pure).
 
 A metric needs attention when it is 80 % used (charged and reserved, of its limit) or its forecast runs it
-dry before the window ends (:data:`hpcpolicy.service.standings.AT_RISK`, the same test as
+dry before the window ends (:data:`hpcpolicy.engine.standing.AT_RISK`, the same test as
 ``QuotaStanding.at_risk``); it is *over* once more than its limit is used.
 """
 
@@ -15,7 +15,7 @@ from datetime import date, datetime
 from markupsafe import Markup
 
 from hpcpolicy.engine import Amounts
-from hpcpolicy.service.standings import AT_RISK, MetricStanding, QuotaStanding
+from hpcpolicy.engine.standing import AT_RISK, MetricStanding, QuotaStanding
 from hpcpolicy.ui import svg
 from hpcpolicy.ui.formats import day, pct
 

@@ -35,6 +35,10 @@ def when(moment: datetime | None) -> str:
     return "—" if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
+def when_exact(moment: datetime | None) -> str:
+    return "—" if moment is None else f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+
+
 def day(moment: datetime | None) -> str:
     return "—" if moment is None else f"{moment:%Y-%m-%d}"
 
@@ -69,5 +73,5 @@ def query(values: dict[str, Any]) -> str:
     return "&".join(f"{quote(str(k))}={quote(str(v), safe='')}" for k, v in values.items() if v not in (None, ""))
 
 
-FILTERS = {"num": num, "pct": pct, "when": when, "day": day, "days": days, "outlook": outlook,
+FILTERS = {"num": num, "pct": pct, "when": when, "when_exact": when_exact, "day": day, "days": days, "outlook": outlook,
            "scope_url": scope_url, "query": query}  # fmt: skip

@@ -16,7 +16,7 @@ from html import escape
 
 from hpcpolicy.simulate.report.svg import compact, nice_ticks
 
-#: The fraction of a budget at which it is at risk (the bar's tick; :data:`hpcpolicy.service.standings.AT_RISK`).
+#: The fraction of a budget at which it is at risk (the bar's tick; :data:`hpcpolicy.engine.standing.AT_RISK`).
 TICK = 0.8
 BAR_WIDTH, BAR_HEIGHT = 120, 12
 WIDTH, HEIGHT = 560, 210

@@ -52,7 +52,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     admin, _ = create_key(data / "keys.yaml", "browser-admin", ["admin"])
     gateway, _ = create_key(data / "keys.yaml", "browser-gateway", ["decide", "report"], may_assert_identity=True)
     port = free_port()
-    env = clean_env(HPCPOLICY_JWT_SECRET=SECRET, HPCPOLICY_JWT_ISSUER=ISSUER, HPCPOLICY_JWT_AUDIENCE=AUDIENCE)
+    # Budgets read afresh for every overview (served: a reading up to 30 s old), so a test sees its own usage.
+    env = clean_env(HPCPOLICY_JWT_SECRET=SECRET, HPCPOLICY_JWT_ISSUER=ISSUER, HPCPOLICY_JWT_AUDIENCE=AUDIENCE,
+                    HPCPOLICY_STANDINGS_MAX_AGE_SECONDS="0")  # fmt: skip
     command = [sys.executable, "-m", "hpcpolicy.cli.main", "serve", "--port", str(port), "--data-dir", str(data),
                "--database-url", f"sqlite:///{data / 'ledger.db'}", "--policy", str(POLICY)]  # fmt: skip
     log_path = data / "server.log"

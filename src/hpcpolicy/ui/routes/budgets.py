@@ -28,13 +28,13 @@ async def overview(
     risk: Annotated[int, Query(ge=0, le=1)] = 0,
     n: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> Response:
-    standings = await page.run(views.budgets, page.gov, page.viewer, page.now)
+    as_of, standings = await page.run(views.budgets, page.gov, page.viewer, page.now)
     alerts = budgets.alerts(standings)
     needle = (q or "").strip().lower()
     shown = [s for s in standings if needle in s.scope.lower() and (not risk or s.at_risk)]
     pages_total = max((len(shown) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
     rows = shown[(n - 1) * PAGE_SIZE : n * PAGE_SIZE]
-    return await page.render("overview.html", section="overview", rows=rows, total=len(standings),
+    return await page.render("overview.html", section="overview", rows=rows, total=len(standings), as_of=as_of,
                              matching=len(shown), alerts=alerts[:MAX_ALERTS], q=q or "", risk=risk, n=n,
                              more_alerts=max(len(alerts) - MAX_ALERTS, 0), pages_total=pages_total)  # fmt: skip
 
