@@ -97,6 +97,8 @@ class ServiceSettings(BaseSettings):
     max_policy_bytes: int = Field(default=8 * 1024 * 1024, gt=0)  # PUT /v1/policy
     header_timeout_seconds: float = Field(default=10.0, gt=0)  # request line and headers, from connect or first byte
     body_timeout_seconds: float = Field(default=30.0, gt=0)  # the whole body, from the end of the headers
+    #: The dashboard's session cookie is ``Secure`` even on plain http (TLS ends at a proxy; docs/dashboard.md).
+    ui_secure_cookies: bool = False
 
     @field_validator("audit_signing_key_file", "audit_checkpoint_file")
     @classmethod

@@ -46,3 +46,21 @@ def test_serve_says_when_it_keeps_a_newer_revision_than_the_file(tmp_path: Path)
     said = serve(policy)
     assert f"warning: policy file {policy} is revision 1; serving revision 2 (biocenter@" in said
     assert f"stored from {policy} at start-up, " in said and "which is newer. To serve the file, upload it" in said
+
+
+@pytest.mark.parametrize(("value", "secure"), [(None, False), ("true", True), ("0", False)])
+def test_serve_marks_the_dashboard_cookie_secure_when_told(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, secure: bool
+) -> None:
+    if value is not None:
+        monkeypatch.setenv("HPCPOLICY_UI_SECURE_COOKIES", value)
+    seen: list[bool] = []
+    stop = uvicorn.run
+
+    def run(application: Any, **kwargs: Any) -> None:
+        seen.append(application.state.ui_secure_cookies)
+        stop(application, **kwargs)
+
+    monkeypatch.setattr(uvicorn, "run", run)
+    serve(example_policy_path())
+    assert seen == [secure]

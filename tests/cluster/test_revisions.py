@@ -126,3 +126,26 @@ def _head_stale_once(monkeypatch: pytest.MonkeyPatch, stale: int | None) -> None
         return stale if calls["n"] == 1 else real(conn)  # type: ignore[arg-type]
 
     monkeypatch.setattr(revisions_module, "_head", head)
+
+
+def test_history_lists_revisions_newest_first_without_their_texts(ledger: SqlLedger) -> None:
+    store = RevisionStore(ledger)
+    made = [store.append(f"p@{i}", f"text {i}", f"source {i}", f"user:{i}") for i in range(4)]
+    history = store.history(10)
+    assert [(e.id, e.previous_id, e.version) for e in history] == [
+        (r.id, r.previous_id, r.version) for r in reversed(made)
+    ]
+    assert history[0].created_at.tzinfo is UTC and history[-1].previous_id == 0
+    assert [e.id for e in store.history(2)] == [made[3].id, made[2].id]
+    assert [e.id for e in store.history(2, before=made[2].id)] == [made[1].id, made[0].id]
+    assert store.history(5, before=made[0].id) == []
+
+
+def test_get_returns_one_revision_with_its_predecessor(ledger: SqlLedger) -> None:
+    store = RevisionStore(ledger)
+    first = store.append("p@1", "a: 1\n", "s", "a")
+    second = store.append("p@2", "a: 2\n", "s", "b")
+    got = store.get(second.id)
+    assert got is not None and (got.text, got.previous_id) == ("a: 2\n", first.id)
+    assert store.get(first.id) == first and first.previous_id == 0
+    assert store.get(second.id + 100) is None

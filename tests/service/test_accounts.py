@@ -59,3 +59,40 @@ def test_adjustment_validation_and_idempotency(gov: Governance) -> None:
     assert first.id == again.id
     with pytest.raises(Conflict):
         gov.accounts.adjust("user:a", AdjustmentKind.REFUND, Amounts(6), "node crash", "admin", key="r1")
+
+
+def test_open_liens_of_a_scope_newest_first_without_expired_or_closed_ones(gov: Governance, clock) -> None:
+    first = gov.decide(Request(user_id="alice", partition="cpu", cpus=2, walltime_hours=1), "t", reserve=True)
+    clock.advance(minutes=1)
+    second = gov.decide(Request(user_id="bob", project="wgs-cohort", partition="cpu", cpus=2), "t", reserve=True)
+    clock.advance(minutes=1)
+    done = gov.decide(Request(user_id="alice", partition="cpu", cpus=2), "t", reserve=True)
+    clock.advance(minutes=1)
+    gov.jobs.finish(done.decision_id, JobUsage(elapsed_hours=0.01))
+    assert [lien.id for lien in gov.accounts.open_liens("project:wgs-cohort")] == [second.lien_id, first.lien_id]
+    assert [lien.id for lien in gov.accounts.open_liens("user:bob")] == [second.lien_id]
+    clock.advance(hours=3)  # past the 2 h lien TTL, never started
+    assert gov.accounts.open_liens("project:wgs-cohort") == []
+    with pytest.raises(NotFound):
+        gov.accounts.open_liens("project:nope")
+
+
+def test_top_users_rank_charges_in_the_window_by_project_team_and_org(gov: Governance, clock) -> None:
+    start = clock.now
+    runs = [("alice", "wgs-cohort", 3), ("bob", "wgs-cohort", 5), ("alice", "rnaseq-atlas", 4),
+            ("bob", "wgs-cohort", 1)]  # fmt: skip
+    made = [gov.decide(Request(user_id=u, project=p, partition="cpu", cpus=2, walltime_hours=6), "t", reserve=True)
+            for u, p, _ in runs]  # fmt: skip
+    clock.advance(hours=5)
+    for out, (_, _, hours) in zip(made[:3], runs, strict=False):
+        gov.jobs.finish(out.decision_id, JobUsage(elapsed_hours=hours))
+    end = clock.advance(minutes=1)
+    gov.jobs.finish(made[3].decision_id, JobUsage(elapsed_hours=1))  # charged after the end
+    assert [(u, a.cpu_hours) for u, a in gov.accounts.top_users("project:wgs-cohort", start, end)] == [
+        ("bob", 10.0), ("alice", 6.0)]  # fmt: skip
+    team = gov.accounts.top_users("team:genomics", start, end)
+    assert [(u, a.cpu_hours) for u, a in team] == [("alice", 14.0), ("bob", 10.0)]
+    assert [u for u, _ in gov.accounts.top_users("org:biocenter", start, end, limit=1)] == ["alice"]
+    assert gov.accounts.top_users("team:ml-research", start, end) == []
+    with pytest.raises(InvalidInput):
+        gov.accounts.top_users("user:alice", start, end)

@@ -153,6 +153,9 @@ class DownLedger:
     def session(self) -> Any:
         raise LedgerUnavailable("database unreachable: connection refused")
 
+    def reading(self) -> Any:
+        raise LedgerUnavailable("database unreachable: connection refused")
+
     def ping(self) -> None:
         raise LedgerUnavailable("database unreachable: connection refused")
 

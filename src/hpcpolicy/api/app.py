@@ -15,7 +15,7 @@ from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
-from hpcpolicy import __version__
+from hpcpolicy import __version__, ui
 from hpcpolicy.api import openapi, problems
 from hpcpolicy.api.alert_worker import AlertWorker
 from hpcpolicy.api.deps import Offload
@@ -59,11 +59,13 @@ def create_app(
     request_timeout: float | None = 10.0,
     limits: BodyLimits = BodyLimits(),
     deliveries: Sequence[DeliveryWorker] = (),
+    secure_cookies: bool = False,
 ) -> FastAPI:
     """``ledger_workers``: threads running ledger calls (default 1 on SQLite, 8 on a database server);
     ``request_timeout``: seconds a request may wait for the ledger before a 503 (None: no limit);
     ``limits``: body size and time (413 and 408 before any route runs, authentication included);
-    ``deliveries``: audit delivery workers to run in the background (hpcpolicy.delivery.setup)."""
+    ``deliveries``: audit delivery workers to run in the background (hpcpolicy.delivery.setup);
+    ``secure_cookies``: the dashboard's session cookie is ``Secure`` even on http (TLS ends at a proxy)."""
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         housekeeping = asyncio.create_task(_checkpoint_every_second(governance))
@@ -111,6 +113,7 @@ def create_app(
     for module in (compat, ready, decisions, queue, jobs, accounts, alert_routes, fairshare, events, policy, slurm,
                    reports):
         app.include_router(module.router)
+    ui.mount(app, secure_cookies=secure_cookies)
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:

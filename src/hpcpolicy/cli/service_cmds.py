@@ -128,7 +128,7 @@ def serve(
 
     deliveries = delivery_workers(settings, gov.ctx.ledger)  # audit sinks, if configured
     app = create_app(gov, authenticator, request_timeout=settings.request_timeout_seconds, limits=limits,
-                     deliveries=deliveries)  # fmt: skip
+                     deliveries=deliveries, secure_cookies=settings.ui_secure_cookies)  # fmt: skip
     http = with_header_timeout(settings.header_timeout_seconds)  # uvicorn has no header timeout of its own
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, access_log=False, http=http)
 

@@ -41,6 +41,7 @@ class PolicyRevision:
     source: str
     author: str
     created_at: datetime
+    previous_id: int = 0  # the revision this one replaced (0: the first)
 
 
 class RevisionStore:
@@ -58,6 +59,21 @@ class RevisionStore:
         with self._session() as session:
             row = session.conn.execute(select(table).order_by(table.c.id.desc()).limit(1)).mappings().first()
         return _revision(row) if row else None
+
+    def get(self, revision_id: int) -> PolicyRevision | None:
+        with self._session() as session:
+            row = session.conn.execute(select(table).where(table.c.id == revision_id)).mappings().first()
+        return _revision(row) if row else None
+
+    def history(self, limit: int, before: int | None = None) -> list[PolicyRevisionFacts]:
+        """The newest ``limit`` revisions (with an id below ``before`` when given), newest first, texts left out."""
+        columns = [table.c.id, table.c.previous_id, table.c.version, table.c.source, table.c.author, table.c.created_at]
+        query = select(*columns).order_by(table.c.id.desc()).limit(limit)
+        if before is not None:
+            query = query.where(table.c.id < before)
+        with self._session() as session:
+            rows = session.conn.execute(query).all()
+        return [PolicyRevisionFacts(int(r[0]), int(r[1]), r[2], r[3], r[4], _created(r[5])) for r in rows]
 
     def newest_with(self, version: str) -> PolicyRevision | None:
         """The newest revision that stored a policy with this version (name and content hash), if any."""
@@ -126,7 +142,7 @@ class RevisionStore:
         }
         new_id = conn.execute(insert(table), row).inserted_primary_key
         assert new_id is not None
-        revision = PolicyRevision(int(new_id[0]), version, text, source, row["author"], at)
+        revision = PolicyRevision(int(new_id[0]), version, text, source, row["author"], at, previous)
         if session.audit and changes is not None:
             facts = PolicyRevisionFacts(revision.id, previous, version, source, revision.author, at)
             session.record(policy_event(facts, changes, request_id.get()))
@@ -147,7 +163,12 @@ def _head(conn: Connection) -> int | None:
     return int(value) if value is not None else None
 
 
-def _revision(row: Any) -> PolicyRevision:
-    created = from_db(row["created_at"])
+def _created(value: datetime) -> datetime:
+    created = from_db(value)
     assert created is not None
-    return PolicyRevision(row["id"], row["version"], row["text"], row["source"], row["author"], created)
+    return created
+
+
+def _revision(row: Any) -> PolicyRevision:
+    return PolicyRevision(row["id"], row["version"], row["text"], row["source"], row["author"],
+                          _created(row["created_at"]), int(row["previous_id"]))  # fmt: skip

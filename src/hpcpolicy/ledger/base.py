@@ -17,7 +17,7 @@ from hpcpolicy.engine import Active, Amounts
 from hpcpolicy.ledger.alerts import AlertDelivery, AlertRecord, FiredAlert
 from hpcpolicy.ledger.counters import Target
 from hpcpolicy.ledger.events import Event
-from hpcpolicy.ledger.model import Adjustment, Charge, DecisionRecord, Lien
+from hpcpolicy.ledger.model import Adjustment, Charge, DecisionFilter, DecisionRecord, Lien
 from hpcpolicy.ledger.queue import QueuedRequest
 from hpcpolicy.ledger.reports import PeriodSums
 
@@ -80,6 +80,11 @@ class LedgerSession(Protocol):
     def get_decision(self, decision_id: str) -> DecisionRecord | None: ...
 
     def find_decision(self, key: str) -> DecisionRecord | None: ...
+
+    def recent_decisions(self, where: DecisionFilter, limit: int) -> list[DecisionRecord]:
+        """Decision records matching ``where``, newest first (by time, then id, both descending), at most
+        ``limit``: the dashboard's decision explorer pages through them."""
+        ...
 
     def expire_liens(self, now: datetime) -> int:
         """Mark reserved liens past their TTL as expired (they already stopped counting); return how many."""

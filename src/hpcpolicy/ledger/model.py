@@ -157,6 +157,31 @@ class DecisionRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class DecisionFilter:
+    """Which decision records a listing returns, newest first: made for one of ``users`` (None: anyone),
+    at or after ``since`` and before ``until``, allowed or denied only (``allow``), and older than
+    ``before`` — the ``(at, id)`` of the last record of the previous page, so pages neither repeat nor skip
+    records made at the same instant. What a record holds only inside its JSON (project, codes) is
+    filtered by the service layer, which pages through these."""
+
+    users: tuple[str, ...] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    allow: bool | None = None
+    before: tuple[datetime, str] | None = None
+
+    def admits(self, record: DecisionRecord) -> bool:
+        """Whether ``record`` is one this filter lists (the in-memory ledger's test; SQL says the same)."""
+        return (
+            (self.users is None or record.user_id in self.users)
+            and (self.since is None or record.at >= self.since)
+            and (self.until is None or record.at < self.until)
+            and (self.allow is None or record.allow == self.allow)
+            and (self.before is None or (record.at, record.id) < self.before)
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ScopeBalance:
     """One quota's standing: ``available = limit - charged - reserved`` in ``window`` (None: unlimited);
     ``forecast``: where the burn rate takes ``available`` (metered metrics with a limit, when asked for)."""

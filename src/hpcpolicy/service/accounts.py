@@ -10,8 +10,8 @@ from datetime import datetime
 from hpcpolicy.engine import Active, Amounts, QuotaRef, window_bounds
 from hpcpolicy.engine.rules.path import member_refs, per_user_ref
 from hpcpolicy.engine.windows import describe
-from hpcpolicy.ledger import Adjustment, AdjustmentKind, ScopeBalance
-from hpcpolicy.ledger.rules import split_scope
+from hpcpolicy.ledger import Adjustment, AdjustmentKind, Lien, ScopeBalance
+from hpcpolicy.ledger.rules import lien_counts, split_scope
 from hpcpolicy.policy.schema import Period
 from hpcpolicy.service.context import Context
 from hpcpolicy.service.errors import Conflict, InvalidInput, NotFound
@@ -104,6 +104,27 @@ class Accounts:
             charged = tx.settled(scope, start, end)
             held, active = tx.reserved(scope, now)
         return ScopeTotals(scope, describe(TOTALS_WINDOW), start, end, charged, held, active)
+
+    def open_liens(self, scope: str, now: datetime | None = None, limit: int = 100) -> list[Lien]:
+        """The liens counting on ``scope`` now (reserved and unexpired, or running), newest first."""
+        self.quotas(scope)  # the scope must exist
+        now = now or self.ctx.clock()
+        with self.ctx.ledger.session() as tx:
+            found = [lien for lien in tx.open_liens(scope) if lien_counts(lien.state, lien.expires_at, now)]
+        return sorted(found, key=lambda lien: (lien.created_at, lien.id), reverse=True)[:limit]
+
+    def top_users(self, scope: str, start: datetime, end: datetime, limit: int = 10) -> list[tuple[str, Amounts]]:
+        """Who charged most to a project, team or org in ``[start, end)`` (by cost, then GPU-, then CPU-hours):
+        one grouped query over the charges recorded on that scope. Adjustments belong to a scope, not a user,
+        and are not counted here."""
+        kind, _, name = scope.partition(":")
+        if kind not in ("project", "team", "org"):
+            raise InvalidInput(f"top users are listed for projects, teams and orgs, not {scope}")
+        with self.ctx.ledger.session() as tx:
+            rows = tx.charge_totals(("user_id",), start, end, where=((kind, name),))
+        per_user = [(str(values[0]), amounts) for values, _, amounts in rows if values[0] is not None]
+        ranked = sorted(per_user, key=lambda item: (-item[1].cost, -item[1].gpu_hours, -item[1].cpu_hours, item[0]))
+        return ranked[:limit]
 
     def adjust(
         self,

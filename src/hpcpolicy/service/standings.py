@@ -179,8 +179,10 @@ class _Tally:
         by_window: dict[tuple[datetime, datetime], list[QuotaRef]] = defaultdict(list)
         for ref in refs:
             by_window[ref.bounds(now)].append(ref)
+        scopes = {ref.scope for ref in refs}  # one (a scope's page): its rows only, through its index
+        where = tuple(scope_columns(next(iter(scopes)))) if len(scopes) == 1 else ()
         for (start, end), members in by_window.items():
-            rows = _index(tx.charge_totals(shape, start, end), shape)
+            rows = _index(tx.charge_totals(shape, start, end, where=where), shape)
             for ref in members:
                 key = tuple(value for _, value in scope_columns(ref.scope))
                 total = ZERO
@@ -189,7 +191,7 @@ class _Tally:
                         total += amounts
                 self.charged[ref.id] += total
         rows = _index(tx.charge_totals(shape, self.first_day, self.first_day + timedelta(days=LOOKBACK_DAYS),
-                                       daily=True), shape)  # fmt: skip
+                                       daily=True, where=where), shape)  # fmt: skip
         for ref in refs:
             daily = self.daily[ref.id]
             for dims, day, amounts in rows.get(tuple(value for _, value in scope_columns(ref.scope)), ()):
@@ -208,7 +210,7 @@ class _Tally:
         by_scope: dict[str, list[QuotaRef]] = defaultdict(list)
         for ref in refs:
             by_scope[ref.scope].append(ref)
-        for lien in tx.open_liens():
+        for lien in tx.open_liens(next(iter(by_scope)) if len(by_scope) == 1 else None):  # one scope: its own
             if not _counts(lien, now):
                 continue
             spent = None

@@ -27,7 +27,7 @@ from hpcpolicy.ledger.memory.alerts import MemoryAlerts
 from hpcpolicy.ledger.memory.counting import Counting, Resolved
 from hpcpolicy.ledger.memory.queue import MemoryQueue
 from hpcpolicy.ledger.memory.records import Timeline, settled_between
-from hpcpolicy.ledger.model import Adjustment, Charge, DecisionRecord, Lien, LienState
+from hpcpolicy.ledger.model import Adjustment, Charge, DecisionFilter, DecisionRecord, Lien, LienState
 from hpcpolicy.ledger.reports import PeriodSums, group
 from hpcpolicy.ledger.rules import ADJUSTMENT_SIGN, OPEN_STATES, lien_counts
 
@@ -262,6 +262,10 @@ class MemoryLedger(MemoryQueue, MemoryAlerts):
     def find_decision(self, key: str) -> DecisionRecord | None:
         decision_id = self._decisions_by_key.get(key)
         return self.decisions.get(decision_id) if decision_id else None
+
+    def recent_decisions(self, where: DecisionFilter, limit: int) -> list[DecisionRecord]:
+        found = (record for record in self.decisions.values() if where.admits(record))
+        return heapq.nlargest(limit, found, key=lambda record: (record.at, record.id))
 
     def expire_liens(self, now: datetime) -> int:
         return self._expire_due(now)

@@ -25,12 +25,13 @@ from hpcpolicy.ledger.base import Contention, DuplicateKey, LedgerUnavailable
 from hpcpolicy.ledger.checkpoints import CheckpointPolicy
 from hpcpolicy.ledger.counters import Target, counter, scope_columns
 from hpcpolicy.ledger.events import Event, adjustment_event, charge_event, decision_event, lien_event
-from hpcpolicy.ledger.model import Adjustment, AdjustmentKind, Charge, DecisionRecord, Lien, LienState
+from hpcpolicy.ledger.model import Adjustment, AdjustmentKind, Charge, DecisionFilter, DecisionRecord, Lien, LienState
 from hpcpolicy.ledger.reports import PeriodSums
 from hpcpolicy.ledger.rules import ADJUSTMENT_SIGN, OPEN_STATES
 from hpcpolicy.ledger.sql import totals
 from hpcpolicy.ledger.sql.alert_rows import AlertRows
-from hpcpolicy.ledger.sql.connect import READ_ONLY
+from hpcpolicy.ledger.sql.connect import read_only
+from hpcpolicy.ledger.sql.errors import is_contention, is_operational
 from hpcpolicy.ledger.sql.queue_rows import QueueRows
 from hpcpolicy.ledger.sql.reports import read_period
 from hpcpolicy.ledger.sql.rows import (
@@ -43,6 +44,7 @@ from hpcpolicy.ledger.sql.rows import (
     charge_from_row,
     counter_params,
     decision_from_row,
+    decisions_statement,
     event_row,
     from_db,
     insert_event_sql,
@@ -81,25 +83,18 @@ class SqlLedger:
         except IntegrityError as exc:
             raise DuplicateKey(str(exc.orig)) from exc
         except DBAPIError as exc:
-            if _is_contention(exc):
+            if is_contention(exc):
                 raise Contention(f"transaction conflict: {type(exc.orig).__name__}: {exc.orig}") from exc
-            if exc.connection_invalidated or _is_operational(exc):
+            if exc.connection_invalidated or is_operational(exc):
                 raise LedgerUnavailable(f"database error: {type(exc.orig).__name__}: {exc.orig}") from exc
             raise
 
     @contextmanager
     def reading(self) -> Iterator[SqlSession]:
-        """A session that only reads, over one consistent snapshot, holding no lock a writer waits for: on
-        SQLite a deferred ``BEGIN`` on a connection of its own (WAL), not the writers' ``BEGIN IMMEDIATE`` and
-        thread lock; elsewhere REPEATABLE READ. For long reads (every quota's standing) beside admissions."""
-        options: dict[str, Any] = {READ_ONLY: True}
-        if self.engine.dialect.name != "sqlite":
-            options["isolation_level"] = "REPEATABLE READ"
+        """A session over one snapshot that no writer waits for (:func:`~.connect.read_only`)."""
         try:
-            with self.engine.connect() as conn:
-                conn = conn.execution_options(**options)
-                with conn.begin():
-                    yield SqlSession(conn)
+            with read_only(self.engine) as conn:
+                yield SqlSession(conn)
         except DBAPIError as exc:
             raise LedgerUnavailable(f"database error: {type(exc.orig).__name__}: {exc.orig}") from exc
 
@@ -135,23 +130,6 @@ class SqlLedger:
 
     def period_sums(self, start: datetime, end: datetime, project: str | None = None) -> PeriodSums:
         return read_period(self.engine, start, end, project)
-
-
-# Deadlock and serialization failures: the transaction was rolled back and may simply be run again.
-_CONTENTION_SQLSTATES = {"40001", "40P01", "55P03"}  # PostgreSQL: serialization, deadlock, lock not available
-_CONTENTION_MYSQL_CODES = {1205, 1213}  # lock wait timeout, deadlock
-
-
-def _is_contention(exc: DBAPIError) -> bool:
-    orig = exc.orig
-    if getattr(orig, "sqlstate", None) in _CONTENTION_SQLSTATES:
-        return True
-    args: tuple[object, ...] = getattr(orig, "args", ())
-    return bool(args) and args[0] in _CONTENTION_MYSQL_CODES
-
-
-def _is_operational(exc: DBAPIError) -> bool:
-    return type(exc.orig).__name__ in {"OperationalError", "InterfaceError"} or "Operational" in type(exc).__name__
 
 
 class SqlSession(QueueRows, AlertRows):
@@ -346,6 +324,9 @@ class SqlSession(QueueRows, AlertRows):
     def find_decision(self, key: str) -> DecisionRecord | None:
         row = self.conn.execute(DECISION_BY_KEY, {"key": key}).mappings().first()
         return decision_from_row(row) if row else None
+
+    def recent_decisions(self, where: DecisionFilter, limit: int) -> list[DecisionRecord]:
+        return [decision_from_row(row) for row in self.conn.execute(decisions_statement(where, limit)).mappings()]
 
     def expire_liens(self, now: datetime) -> int:
         if not self.audit:  # nothing to say per lien: one statement

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from hpcpolicy.ledger.base import LedgerUnavailable
 from hpcpolicy.ledger.model import AdjustmentKind
 from hpcpolicy.ledger.reports import AdjustmentGroup, ChargeGroup, PeriodSums
-from hpcpolicy.ledger.sql.connect import READ_ONLY
+from hpcpolicy.ledger.sql.connect import read_only
 from hpcpolicy.ledger.sql.rows import to_db
 from hpcpolicy.ledger.sql.tables import adjustments, charges
 
@@ -79,21 +79,16 @@ def read_period(engine: Engine, start: datetime, end: datetime, project: str | N
     params: dict[str, Any] = {"start": to_db(start), "end": to_db(end)}
     if project is not None:
         params["project"] = project
-    options: dict[str, Any] = {READ_ONLY: True}
-    if engine.dialect.name != "sqlite":
-        options["isolation_level"] = "REPEATABLE READ"
     try:
-        with engine.connect() as conn:
-            conn = conn.execution_options(**options)
-            with conn.begin():
-                if engine.dialect.name == "postgresql":
-                    conn.execute(_HASH_MEMORY)
-                found = conn.execute(CHARGES if project is None else PROJECT_CHARGES, params)
-                charged = [ChargeGroup(org, team, proj, user, gpu_type, int(n), float(cpu), float(gpu), float(cost))
-                           for org, team, proj, user, gpu_type, n, cpu, gpu, cost in found]  # fmt: skip
-                found = conn.execute(ADJUSTMENTS if project is None else _project_adjustments(project), params)
-                adjusted = [AdjustmentGroup(scope, AdjustmentKind(kind), int(n), float(cpu), float(gpu), float(cost))
-                            for scope, kind, n, cpu, gpu, cost in found]  # fmt: skip
+        with read_only(engine) as conn:
+            if engine.dialect.name == "postgresql":
+                conn.execute(_HASH_MEMORY)
+            found = conn.execute(CHARGES if project is None else PROJECT_CHARGES, params)
+            charged = [ChargeGroup(org, team, proj, user, gpu_type, int(n), float(cpu), float(gpu), float(cost))
+                       for org, team, proj, user, gpu_type, n, cpu, gpu, cost in found]  # fmt: skip
+            found = conn.execute(ADJUSTMENTS if project is None else _project_adjustments(project), params)
+            adjusted = [AdjustmentGroup(scope, AdjustmentKind(kind), int(n), float(cpu), float(gpu), float(cost))
+                        for scope, kind, n, cpu, gpu, cost in found]  # fmt: skip
     except SQLAlchemyError as exc:
         raise LedgerUnavailable(f"database error: {type(exc).__name__}: {exc}") from exc
     return PeriodSums(charged, adjusted)

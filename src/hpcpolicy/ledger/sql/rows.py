@@ -11,12 +11,12 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, bindparam, func, insert, literal, or_, select, union_all, update
+from sqlalchemy import Select, and_, bindparam, func, insert, literal, or_, select, union_all, update
 
 from hpcpolicy.engine import Amounts
 from hpcpolicy.ledger.counters import Counter
 from hpcpolicy.ledger.events import Event, digest
-from hpcpolicy.ledger.model import Charge, DecisionRecord, Lien, LienState
+from hpcpolicy.ledger.model import Charge, DecisionFilter, DecisionRecord, Lien, LienState
 from hpcpolicy.ledger.sql.tables import adjustments, charges, decisions, liens
 
 
@@ -109,6 +109,24 @@ UPDATE_LIEN = update(liens).where(liens.c.id == bindparam("lien_id"))
 INSERT_CHARGE = insert(charges)
 INSERT_DECISION = insert(decisions)
 DECISION_BY_KEY = select(decisions).where(decisions.c.key == bindparam("key"))
+
+
+def decisions_statement(where: DecisionFilter, limit: int) -> Select[Any]:
+    """:meth:`DecisionFilter.admits` in SQL, newest first: the ``at`` index serves the order and the range."""
+    c = decisions.c
+    query = select(decisions)
+    if where.users is not None:
+        query = query.where(c.user_id.in_(where.users))
+    if where.since is not None:
+        query = query.where(c.at >= to_db(where.since))
+    if where.until is not None:
+        query = query.where(c.at < to_db(where.until))
+    if where.allow is not None:
+        query = query.where(c.allow == where.allow)
+    if where.before is not None:
+        at, last = to_db(where.before[0]), where.before[1]
+        query = query.where(or_(c.at < at, and_(c.at == at, c.id < last)))
+    return query.order_by(c.at.desc(), c.id.desc()).limit(limit)
 
 
 def lien_row(lien: Lien) -> dict[str, Any]:

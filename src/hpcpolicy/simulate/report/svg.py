@@ -38,7 +38,8 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     return ticks
 
 
-def _fmt(value: float) -> str:
+def compact(value: float) -> str:
+    """A tick label: ``1.5M``, ``250k``, ``12.5``."""
     if abs(value) >= 1e6:
         return f"{value / 1e6:g}M"
     if abs(value) >= 1e4:
@@ -91,7 +92,7 @@ def _wrap(title: str, parts: list[str], labels: Sequence[str]) -> str:
 def _y_axis(parts: list[str], frame: _Frame, ticks: list[float], label: str, percent: bool) -> None:
     for tick in ticks:
         y = frame.y(tick)
-        text = f"{tick * 100:g}%" if percent else _fmt(tick)
+        text = f"{tick * 100:g}%" if percent else compact(tick)
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
         parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">{escape(text)}</text>')
     parts.append(
