@@ -12,15 +12,42 @@ Used by benchmarks/standings.py and benchmarks/dashboard.py.
 from __future__ import annotations
 
 import random
+import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import Engine, insert
 
+from hpcpolicy.ledger.sql.connect import create_ledger_engine
+from hpcpolicy.ledger.sql.migrate import upgrade
 from hpcpolicy.ledger.sql.rows import to_db
 from hpcpolicy.ledger.sql.tables import charges, liens
+from tests.dbservers import truncate
 
 GPU_TYPES = ("a100", "l40s", "h100")
+
+
+@contextmanager
+def centre(projects: int, charge_count: int, now: datetime, database_url: str | None) -> Iterator[tuple[Engine, Path]]:
+    """A migrated ledger (a SQLite file, or ``database_url`` truncated first and after) filled with the centre's
+    usage, and its policy file: (engine, policy path)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = create_ledger_engine(database_url or f"sqlite:///{Path(tmp) / 'ledger.db'}")
+        upgrade(engine)
+        if database_url:
+            truncate(engine)
+        policy = Path(tmp) / "policy.yaml"
+        policy.write_text(policy_yaml(projects))
+        load_usage(engine, projects, charge_count, now)
+        try:
+            yield engine, policy
+        finally:
+            if database_url:
+                truncate(engine)
+            engine.dispose()
 
 
 def names(projects: int) -> list[tuple[str, str, str, list[str]]]:

@@ -22,26 +22,21 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import argparse
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from benchmarks.center import load_usage, policy_yaml
+from benchmarks.center import centre
 from fastapi.testclient import TestClient
 
 from hpcpolicy.api import create_app
 from hpcpolicy.auth import Authenticator, AuthSettings
-from hpcpolicy.ledger.sql.connect import create_ledger_engine
 from hpcpolicy.ledger.sql.ledger import SqlLedger
-from hpcpolicy.ledger.sql.migrate import upgrade
 from hpcpolicy.service import Governance, PolicyStore
 from hpcpolicy.service.context import Context
 from hpcpolicy.service.viewer import Viewer
 from hpcpolicy.ui.pages import TEMPLATES
-from tests.dbservers import truncate
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 DEV = AuthSettings(_env_file=None, keys_file=None, api_keys=None, jwt_secret=None, jwt_public_key=None)
@@ -63,14 +58,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--database-url", help="a server database instead of a SQLite file (truncated!)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        engine = create_ledger_engine(args.database_url or f"sqlite:///{Path(tmp) / 'ledger.db'}")
-        upgrade(engine)
-        if args.database_url:
-            truncate(engine)
-        policy = Path(tmp) / "policy.yaml"
-        policy.write_text(policy_yaml(args.projects))
-        load_usage(engine, args.projects, args.charges, NOW)
+    with centre(args.projects, args.charges, NOW, args.database_url) as (engine, policy):
         print(f"{args.projects:,} projects, {args.charges:,} charges, 3,000 open liens ({engine.dialect.name})")
         started = time.monotonic()
 
@@ -99,9 +87,6 @@ def main() -> None:
         template = TEMPLATES.get_template("overview.html")
         figures, html = timed(lambda: template.render(rows=standings, **values), args.runs)
         print(f"all {len(standings):,} budgets in one table ({len(html) / 1024:.0f} KiB): {figures}")
-        if args.database_url:
-            truncate(engine)
-        engine.dispose()
 
 
 if __name__ == "__main__":

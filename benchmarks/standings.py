@@ -19,20 +19,15 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import argparse
 import statistics
-import tempfile
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-from benchmarks.center import load_usage, policy_yaml
+from benchmarks.center import centre
 
-from hpcpolicy.ledger.sql.connect import create_ledger_engine
 from hpcpolicy.ledger.sql.ledger import SqlLedger
-from hpcpolicy.ledger.sql.migrate import upgrade
 from hpcpolicy.service import Governance, PolicyStore
 from hpcpolicy.service.context import Context
-from tests.dbservers import truncate
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
@@ -44,15 +39,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--database-url", help="a server database instead of a SQLite file (truncated!)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        engine = create_ledger_engine(args.database_url or f"sqlite:///{Path(tmp) / 'ledger.db'}")
-        upgrade(engine)
-        if args.database_url:
-            truncate(engine)
-        policy = Path(tmp) / "policy.yaml"
-        policy.write_text(policy_yaml(args.projects))
-        started = time.perf_counter()
-        load_usage(engine, args.projects, args.charges, NOW)
+    started = time.perf_counter()
+    with centre(args.projects, args.charges, NOW, args.database_url) as (engine, policy):
         print(f"loaded {args.charges:,} charges in {time.perf_counter() - started:.1f} s ({engine.dialect.name})")
         gov = Governance(Context(SqlLedger(engine), PolicyStore.from_file(policy, env={}), clock=lambda: NOW))
         times, standings = [], []
@@ -69,8 +57,6 @@ def main() -> None:
         for _ in range(1000):
             gov.standings.current()
         print(f"reused within HPCPOLICY_STANDINGS_MAX_AGE_SECONDS: {(time.perf_counter() - t0):.3f} ms per call")
-        if args.database_url:
-            truncate(engine)
 
 
 if __name__ == "__main__":
