@@ -121,5 +121,6 @@ def burn_down(chart: BurnDown) -> str:
 
 
 def _frame(title: str, body: str) -> str:
-    return (f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" '
-            f'aria-label="{escape(title)}"><title>{escape(title)}</title>{body}</svg>')  # fmt: skip
+    return (f'<figure class="chart"><figcaption>{escape(title)}</figcaption>'
+            f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" '
+            f'aria-label="{escape(title)}"><title>{escape(title)}</title>{body}</svg></figure>')  # fmt: skip
