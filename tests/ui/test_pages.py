@@ -14,13 +14,14 @@ from fastapi.testclient import TestClient
 from hpcpolicy.api import create_app
 from hpcpolicy.auth import Authenticator
 from hpcpolicy.cluster.revisions import RevisionStore
-from hpcpolicy.engine import Request
-from hpcpolicy.ledger import JobUsage
+from hpcpolicy.engine import Amounts, Request
+from hpcpolicy.ledger import AdjustmentKind, JobUsage
 from hpcpolicy.ledger.base import LedgerUnavailable
 from hpcpolicy.ledger.sql.ledger import SqlLedger
 from hpcpolicy.service import Governance, PolicyStore
 from hpcpolicy.service.context import Context
 from hpcpolicy.ui.formats import num
+from tests.alerts.conftest import alerting_policy
 from tests.api.conftest import dev_settings
 from tests.dbservers import truncate
 from tests.ui.conftest import as_key, as_user
@@ -226,3 +227,16 @@ def test_every_page_renders_on_every_ledger_backend(request: pytest.FixtureReque
         assert denied in client.get("/ui/decisions?project=wgs-cohort&code=gpu.role_required").text
     if backend == "sqlite":
         ledger.engine.dispose()
+
+
+def test_a_scope_page_lists_the_alerts_sent_and_their_delivery(client: TestClient, keys, gov: Governance) -> None:
+    gov.ctx.policies.replace(alerting_policy())
+    as_key(client, keys["admin"])
+    assert "No alert sent for project:proj" in client.get("/ui/scopes/project:proj").text
+    gov.accounts.adjust("project:proj", AdjustmentKind.DEBIT, Amounts(850, 0, 0), "usage", "admin")
+    (fired,) = gov.alerts.evaluate()
+    gov.alerts.deliver_due()  # no SMTP server and no webhook URL configured here: both stay pending, retried
+    html = client.get("/ui/scopes/project:proj").text
+    sent = html.split('id="alerts-sent"', 1)[1].split("</table>", 1)[0]
+    assert fired.summary in sent and "85 %" in sent
+    assert "email: pending" in sent and "webhook: pending" in sent

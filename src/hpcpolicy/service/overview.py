@@ -12,6 +12,7 @@ from hpcpolicy.engine.fairshare import Row
 from hpcpolicy.engine.standing import QuotaStanding, ranked
 from hpcpolicy.engine.windows import describe, window_bounds
 from hpcpolicy.ledger import DecisionRecord, Lien
+from hpcpolicy.ledger.alerts import FiredAlert
 from hpcpolicy.service.accounts import TOTALS_WINDOW
 from hpcpolicy.service.explorer import DecisionExplorer, DecisionQuery
 from hpcpolicy.service.governance import Governance
@@ -20,6 +21,7 @@ from hpcpolicy.service.viewer import Viewer
 
 #: Denials listed on a scope page (the decision explorer has the rest).
 RECENT_DENIALS = 10
+RECENT_ALERTS = 10
 
 
 def budgets(gov: Governance, viewer: Viewer, now: datetime) -> tuple[datetime, list[QuotaStanding]]:
@@ -48,6 +50,7 @@ class ScopeView:
     top_users: list[tuple[str, Amounts]] | None  # None: not a project, team or org
     top_window: tuple[str, datetime, datetime]  # the window top users are summed over: label, start, end
     denials: list[DecisionRecord]
+    alerts: list[FiredAlert]  # the scope's latest alerts sent (policy ``alerts``) with their delivery state
 
 
 def scope_view(gov: Governance, viewer: Viewer, scope: str, now: datetime) -> ScopeView:
@@ -62,7 +65,8 @@ def scope_view(gov: Governance, viewer: Viewer, scope: str, now: datetime) -> Sc
     kind = scope.partition(":")[0]
     top = gov.accounts.top_users(scope, window[1], window[2]) if kind in ("project", "team", "org") else None
     denied = DecisionExplorer(gov.ctx).search(DecisionQuery(scope=scope, allow=False), viewer, RECENT_DENIALS)
-    return ScopeView(scope, quotas, burn, liens, top, window, denied.records)
+    sent = gov.alerts.fired([scope], RECENT_ALERTS)
+    return ScopeView(scope, quotas, burn, liens, top, window, denied.records, sent)
 
 
 def waiting(gov: Governance, viewer: Viewer, limit: int = 1000) -> list[Standing]:
