@@ -18,10 +18,12 @@ def record(user: str, caller: str, path: list[str] | None = None, project: str |
 def test_scopes_of_admins_users_and_keys(gov: Governance) -> None:
     snap = gov.ctx.policies.current.snapshot
     assert Viewer("key:ops", everything=True).scopes(snap) is None
-    assert Viewer("user:alice", user="alice").scopes(snap) == ["user:alice", "project:rnaseq-atlas",
-                                                               "project:wgs-cohort"]  # fmt: skip
+    assert Viewer("user:alice", user="alice").scopes(snap) == [
+        "user:alice", "project:rnaseq-atlas", "project:wgs-cohort",
+        "project:rnaseq-atlas/user:alice", "project:wgs-cohort/user:alice",  # her own share in each
+    ]  # fmt: skip
     lab = Viewer("user:zoe", user="zoe", groups=frozenset({"imaging-lab"}))  # a member through a group only
-    assert lab.scopes(snap) == ["user:zoe", "project:imaging-ai"]
+    assert lab.scopes(snap) == ["user:zoe", "project:imaging-ai", "project:imaging-ai/user:zoe"]
     assert Viewer("key:hook").scopes(snap) == []
 
 
@@ -31,6 +33,9 @@ def test_may_read_follows_membership(gov: Governance) -> None:
     assert dan.may_read("project:protein-lm", snap) and dan.may_read("user:dan", snap)
     assert not dan.may_read("project:wgs-cohort", snap) and not dan.may_read("user:alice", snap)
     assert not dan.may_read("team:ml-research", snap)  # teams and orgs: admins only, as in GET /v1/usage
+    assert dan.may_read("project:protein-lm/user:dan", snap)  # his own share of his project
+    assert not dan.may_read("project:protein-lm/user:carol", snap)  # not another member's
+    assert not dan.may_read("project:wgs-cohort/user:dan", snap)  # nor a share of a project not his
     assert not Viewer("key:hook").may_read("user:hook", snap)
     assert Viewer("dev", everything=True).may_read("org:biocenter", snap)
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -39,20 +38,6 @@ class ScopeTotals:
 class Accounts:
     def __init__(self, ctx: Context):
         self.ctx = ctx
-
-    def belongs_to(self, user: str, scope: str, groups: Iterable[str] = ()) -> bool:
-        """Whether ``scope`` is the user's own or a project they may charge, directly or through their
-        ``groups`` (what a user may read about without being an admin)."""
-        if scope == f"user:{user}":
-            return True
-        members = self.ctx.policies.current.snapshot.members
-        return scope.startswith("project:") and members.is_member(user, groups, scope.removeprefix("project:"))
-
-    def own_scopes(self, user: str, groups: Iterable[str] = ()) -> list[str]:
-        """The scopes :meth:`belongs_to` grants ``user``: their own, and each project they may charge with their
-        member scope in it."""
-        projects = self.ctx.policies.current.snapshot.members.projects(user, groups)
-        return [f"user:{user}", *(f"project:{p}" for p in projects), *(f"project:{p}/user:{user}" for p in projects)]
 
     def quotas(self, scope: str) -> tuple[QuotaRef, ...]:
         try:

@@ -1,9 +1,10 @@
-"""Who is reading (the dashboard), and which scopes and decision records that lets them see.
+"""Who is reading, and which scopes and decision records that lets them see: the one rule of the API's
+reads (``/v1/usage``, ``/v1/alerts``, ``/v1/events``, ``/v1/reports``) and the dashboard's pages.
 
-The rule is the HTTP API's, stated once for the pages: admins and trusted keys (gateways) see everything;
-a user sees their own user scope and the projects they may charge (directly or through their groups), as
-``GET /v1/usage`` allows; decision records they are the user of, made themselves, or made for a project
-they belong to. A key that may not speak for users sees only the records it made.
+Admins and trusted keys (gateways) see everything; a user sees their own user scope, the projects they
+may charge (directly or through their groups) and their own share inside each (``project:p/user:u``);
+decision records they are the user of, made themselves, or made for a project they belong to. A key that
+may not speak for users sees only the records it made.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from hpcpolicy.auth import Caller
 from hpcpolicy.engine.snapshot import PolicySnapshot
 from hpcpolicy.ledger import DecisionRecord
 
@@ -25,6 +27,11 @@ class Viewer:
     user: str | None = None
     groups: frozenset[str] = field(default_factory=frozenset)
 
+    @classmethod
+    def of(cls, who: Caller) -> Viewer:
+        """The viewer a verified caller is."""
+        return cls(who.principal, who.trusted, who.subject if who.kind == "user" else None, who.groups)
+
     def projects(self, snapshot: PolicySnapshot) -> list[str]:
         """The project scopes of the policy this viewer may charge (every one for ``everything``), sorted."""
         names = sorted(snapshot.project_parents)
@@ -38,8 +45,10 @@ class Viewer:
         """The scopes whose budgets this viewer reads: None for every one, else their own and their projects'."""
         if self.everything:
             return None
-        own = [f"user:{self.user}"] if self.user is not None else []
-        return own + self.projects(snapshot)
+        if self.user is None:
+            return []
+        projects = self.projects(snapshot)
+        return [f"user:{self.user}", *projects, *(f"{p}/user:{self.user}" for p in projects)]
 
     def may_read(self, scope: str, snapshot: PolicySnapshot) -> bool:
         if self.everything:
@@ -48,8 +57,12 @@ class Viewer:
             return False
         if scope == f"user:{self.user}":
             return True
-        project = scope.removeprefix("project:")
-        return scope.startswith("project:") and snapshot.members.is_member(self.user, self.groups, project)
+        if not scope.startswith("project:"):
+            return False
+        project, member, user = scope.removeprefix("project:").partition("/user:")
+        if member and user != self.user:
+            return False  # another member's share of the project
+        return snapshot.members.is_member(self.user, self.groups, project)
 
     def sees(self, record: DecisionRecord, snapshot: PolicySnapshot) -> bool:
         """Whether this viewer may open ``record``: theirs, made by them, or of a project they belong to."""

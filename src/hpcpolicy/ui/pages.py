@@ -94,7 +94,7 @@ async def current_page(request: Request) -> Page:
     who = session.caller_of(request, authenticator)
     request.state.caller = who.principal
     gov: Governance = request.app.state.governance
-    viewer = session.viewer_of(who)
+    viewer = Viewer.of(who)
     request.state.viewer = viewer
     return Page(request, gov, who, viewer, gov.ctx.clock(), request.app.state.reads, authenticator.dev_mode)
 

@@ -22,7 +22,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hpcpolicy.auth import Authenticator, Caller
-from hpcpolicy.service.viewer import Viewer
 
 COOKIE = "hpcpolicy_session"
 PATH = "/ui"
@@ -39,10 +38,6 @@ def caller_of(request: Request, authenticator: Authenticator) -> Caller:
     if credential:
         return authenticator.resolve(f"Bearer {credential}", None)
     return authenticator.resolve(request.headers.get("authorization"), request.headers.get("x-api-key"))
-
-
-def viewer_of(who: Caller) -> Viewer:
-    return Viewer(who.principal, who.trusted, who.subject if who.kind == "user" else None, who.groups)
 
 
 def credential_problem(credential: str) -> str | None:

@@ -11,6 +11,7 @@ from hpcpolicy.api.dto import AdjustmentIn, AdjustmentOut, BalanceOut, UsageOut
 from hpcpolicy.auth import Forbidden
 from hpcpolicy.engine import Amounts
 from hpcpolicy.engine.limits import Scope
+from hpcpolicy.service.viewer import Viewer
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
 
@@ -27,7 +28,7 @@ async def usage(
     """Balances per quota of a scope (default: the caller's own user scope), with each budget's burn rate
     and the day it runs dry at that rate."""
     scope = scope or f"user:{who.subject}"
-    if not (who.trusted or (who.kind == "user" and gov.accounts.belongs_to(who.subject, scope, who.groups))):
+    if not Viewer.of(who).may_read(scope, gov.ctx.policies.current.snapshot):
         raise Forbidden(f"{who.describe()} may not read {scope}")
     now = gov.ctx.clock()
     balances = await run(gov.standings.balances, scope, now)

@@ -12,6 +12,7 @@ from hpcpolicy.api.deps import CallerDep, GovernanceDep, OffloadDep
 from hpcpolicy.auth import Forbidden
 from hpcpolicy.engine.limits import Scope
 from hpcpolicy.ledger.alerts import FiredAlert
+from hpcpolicy.service.viewer import Viewer
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
 
@@ -53,14 +54,13 @@ async def alerts(
 ) -> AlertsOut:
     """The latest alerts, newest first: every scope's for gateways and admins; a user's own scopes' (their
     user scope and the projects they may charge), as for ``/v1/usage``."""
+    viewer, snapshot = Viewer.of(who), gov.ctx.policies.current.snapshot
     if scope is not None:
-        if not (who.trusted or (who.kind == "user" and gov.accounts.belongs_to(who.subject, scope, who.groups))):
+        if not viewer.may_read(scope, snapshot):
             raise Forbidden(f"{who.describe()} may not read {scope}")
         scopes: list[str] | None = [scope]
-    elif who.trusted:
-        scopes = None
-    elif who.kind == "user":
-        scopes = gov.accounts.own_scopes(who.subject, who.groups)
+    elif viewer.everything or viewer.user is not None:
+        scopes = viewer.scopes(snapshot)
     else:
         raise Forbidden(f"{who.describe()} may not read alerts")
     found = await run(gov.alerts.fired, scopes, limit)

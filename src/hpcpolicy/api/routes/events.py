@@ -14,6 +14,7 @@ from hpcpolicy.api.deps import CallerDep, GovernanceDep, OffloadDep
 from hpcpolicy.api.dto import EventsOut
 from hpcpolicy.auth import Forbidden
 from hpcpolicy.engine.limits import Ident, Scope
+from hpcpolicy.service.viewer import Viewer
 
 router = APIRouter(prefix="/v1", tags=["audit"])
 
@@ -40,7 +41,7 @@ async def events(
         if user is not None and user != who.subject:
             raise Forbidden(f"{who.describe()} may not read the events of user {user}")
         scope = scope or (None if user is not None else f"user:{who.subject}")
-        if scope is not None and not (who.kind == "user" and gov.accounts.belongs_to(who.subject, scope, who.groups)):
+        if scope is not None and not Viewer.of(who).may_read(scope, gov.ctx.policies.current.snapshot):
             raise Forbidden(f"{who.describe()} may not read the events of {scope}")
         if who.kind != "user":
             raise Forbidden(f"{who.describe()} may not read events")

@@ -13,6 +13,7 @@ from hpcpolicy.engine.limits import Ident
 from hpcpolicy.reports import Period, days, month
 from hpcpolicy.reports.formats import MEDIA_TYPES, Format, filename, render
 from hpcpolicy.service import Governance, InvalidInput
+from hpcpolicy.service.viewer import Viewer
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
@@ -69,5 +70,5 @@ def _authorise(gov: Governance, who: Caller, project: str | None) -> None:
         return
     if project is None:
         raise Forbidden(f"{who.describe()} may read the chargeback report of their own projects only: add project=")
-    if who.kind != "user" or not gov.accounts.belongs_to(who.subject, f"project:{project}", who.groups):
+    if not Viewer.of(who).may_read(f"project:{project}", gov.ctx.policies.current.snapshot):
         raise Forbidden(f"{who.describe()} may not read the chargeback report of project {project}")
