@@ -120,6 +120,29 @@ charges = Table(
     Index("ix_charges_project_at", "project", "at"),
     Index("ix_charges_team_at", "team", "at"),
     Index("ix_charges_org_at", "org", "at"),
+    Index("ix_charges_at", "at"),  # a window's partial days, read for every scope at once (usage_buckets)
+    **BINARY,
+)
+
+#: Running totals of charges per scope, grain (a UTC ``day`` or ``month``), bucket start and slice, kept in the
+#: transaction of each charge (docs/design/usage-buckets.md). ``id`` is a digest of the rest of the key
+#: (:func:`~hpcpolicy.ledger.sql.buckets.bucket_id`): the key in full (a member scope of 396 characters and
+#: three slice columns) is longer than an InnoDB index may be.
+usage_buckets = Table(
+    "usage_buckets",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("scope", String(400), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("grain", String(5), nullable=False),
+    Column("bucket_start", Time, nullable=False),
+    Column("cluster", Ident),
+    Column("partition", Ident),
+    Column("gpu_type", String(64)),
+    *_amount_columns(),
+    Column("charges", BigInteger, nullable=False),
+    Index("ix_usage_buckets_scope", "scope", "grain", "bucket_start"),
+    Index("ix_usage_buckets_kind", "kind", "grain", "bucket_start"),
     **BINARY,
 )
 

@@ -1,0 +1,141 @@
+"""The running totals recomputed from the charges: migration 0009's backfill and ``hpcpolicy db check``.
+
+The charges are grouped in the database per account path, slice and UTC day (the groups, not the charges,
+reach Python); each group is then added to its scopes' day and month rows exactly as a new charge would be
+(:func:`~hpcpolicy.ledger.sql.buckets.bucket_rows`). :func:`differences` compares that with the stored rows
+(amounts within a relative 1e-9: the two sums add the same numbers in different orders), and
+:func:`rewrite` replaces the stored rows with it, in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection, Date, Engine, cast, delete, func, insert, select, text
+
+from hpcpolicy.ledger.counters import entry_scopes
+from hpcpolicy.ledger.sql.buckets import AMOUNTS, bucket_rows
+from hpcpolicy.ledger.sql.connect import read_only
+from hpcpolicy.ledger.sql.tables import charges, usage_buckets
+
+#: Relative difference two sums of the same charges may show (their order of addition differs).
+TOLERANCE = 1e-9
+_KEY = ("user_id", "project", "team", "org", "cluster", "partition", "gpu_type")
+_BATCH = 5000
+#: The columns the id digests: a row whose id matches but whose key does not was edited.
+_KEYED = ("scope", "kind", "grain", "bucket_start", "cluster", "partition", "gpu_type")
+
+
+class _Path(NamedTuple):
+    """A group of charges' account path, as :func:`~hpcpolicy.ledger.counters.entry_scopes` reads a charge."""
+
+    user_id: str
+    project: str | None
+    team: str | None
+    org: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """A bucket whose stored amounts (None: missing) differ from the charges' (None: should not exist)."""
+
+    scope: str
+    grain: str
+    bucket_start: datetime
+    slice: tuple[str | None, str | None, str | None]
+    stored: tuple[float, float, float, int] | None
+    expected: tuple[float, float, float, int] | None
+
+
+def _day(dialect: str) -> Any:
+    return func.substr(charges.c.at, 1, 10) if dialect == "sqlite" else cast(charges.c.at, Date)
+
+
+def recompute(conn: Connection) -> dict[str, dict[str, Any]]:
+    """Every bucket row the charges call for, by id."""
+    day = _day(conn.dialect.name).label("day")
+    keys = [charges.c[name] for name in _KEY]
+    query = select(*keys, day, func.sum(charges.c.cpu_hours), func.sum(charges.c.gpu_hours),
+                   func.sum(charges.c.cost), func.count()).group_by(*keys, day)  # fmt: skip
+    out: dict[str, dict[str, Any]] = {}
+    for row in conn.execute(query):
+        raw = row[7]
+        on = date.fromisoformat(raw) if isinstance(raw, str) else raw
+        at = datetime(on.year, on.month, on.day)
+        amounts = (float(row[8]), float(row[9]), float(row[10]))
+        for bucket in bucket_rows(entry_scopes(_Path(*row[:4])), tuple(row[4:7]), at, amounts, int(row[11])):
+            mine = out.get(bucket["id"])
+            if mine is None:
+                out[bucket["id"]] = bucket
+            else:
+                for name in AMOUNTS:
+                    mine[name] += bucket[name]
+    return out
+
+
+def stored(conn: Connection) -> dict[str, dict[str, Any]]:
+    return {row["id"]: dict(row) for row in conn.execute(select(usage_buckets)).mappings()}
+
+
+def _amounts(row: dict[str, Any] | None) -> tuple[float, float, float, int] | None:
+    if row is None:
+        return None
+    return float(row["cpu_hours"]), float(row["gpu_hours"]), float(row["cost"]), int(row["charges"])
+
+
+def _same(a: tuple[float, float, float, int], b: tuple[float, float, float, int]) -> bool:
+    return a[3] == b[3] and all(
+        math.isclose(x, y, rel_tol=TOLERANCE, abs_tol=TOLERANCE) for x, y in zip(a[:3], b[:3], strict=True)
+    )
+
+
+def differences(expected: dict[str, dict[str, Any]], found: dict[str, dict[str, Any]]) -> list[Difference]:
+    """The buckets that are missing, extra, or hold other amounts (or another key) than the charges'."""
+    out = []
+    for key in sorted(expected.keys() | found.keys()):
+        want, have = expected.get(key), found.get(key)
+        a, b = _amounts(have), _amounts(want)
+        if (
+            have is not None
+            and want is not None
+            and a is not None
+            and b is not None
+            and _same(a, b)
+            and all(have[n] == want[n] for n in _KEYED)
+        ):
+            continue
+        row = want or have
+        assert row is not None
+        out.append(Difference(row["scope"], row["grain"], row["bucket_start"],
+                              (row["cluster"], row["partition"], row["gpu_type"]), a, b))  # fmt: skip
+    return out
+
+
+def rewrite(conn: Connection, expected: dict[str, dict[str, Any]]) -> int:
+    """Replace every stored bucket with ``expected``, in the caller's transaction; the rows written."""
+    conn.execute(delete(usage_buckets))
+    rows = list(expected.values())
+    for k in range(0, len(rows), _BATCH):
+        conn.execute(insert(usage_buckets), rows[k : k + _BATCH])
+    return len(rows)
+
+
+def check(engine: Engine, *, repair: bool = False) -> list[Difference]:
+    """The buckets that differ from the charges. With ``repair``, rewrite them all to the charges' in one
+    transaction that no charge commits into meanwhile: SQLite's write lock; on PostgreSQL a lock on
+    ``charges`` that lets readers in; on MariaDB SERIALIZABLE, whose reads lock what they read."""
+    if not repair:
+        with read_only(engine) as conn:
+            return differences(recompute(conn), stored(conn))
+    options = {"isolation_level": "SERIALIZABLE"} if engine.dialect.name in ("mysql", "mariadb") else {}
+    with engine.connect().execution_options(**options) as conn, conn.begin():
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("LOCK TABLE charges, usage_buckets IN SHARE ROW EXCLUSIVE MODE"))
+        expected = recompute(conn)
+        found = differences(expected, stored(conn))
+        if found:
+            rewrite(conn, expected)
+        return found

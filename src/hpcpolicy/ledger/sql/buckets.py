@@ -1,0 +1,190 @@
+"""Running totals of charges per scope, UTC day and UTC month, kept with each charge (usage_buckets).
+
+A balance used to be a ``SUM`` over every charge of the window; a window of a busy project holds tens of
+thousands. Each charge now also adds itself, in its own transaction, to one ``day`` and one ``month`` row
+for every scope it draws on (:func:`~hpcpolicy.ledger.counters.entry_scopes`) and its slice (cluster,
+partition, GPU type). A window ``[start, end)`` is then read as (:func:`split`):
+
+- the whole UTC months inside it, from month rows;
+- the whole UTC days left at either side of those, from day rows;
+- the partial days at its edges (a rolling window's, a zoned window's local midnight), from the charges.
+
+A UTC calendar window reads a few month rows; a rolling or zoned one a few dozen day rows and two partial
+days of charges. The rows are proved equal to the charges by property tests and ``hpcpolicy db check``
+(:mod:`hpcpolicy.ledger.sql.bucket_check`). See docs/design/usage-buckets.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, and_, bindparam, func, literal, or_, select, union_all
+
+from hpcpolicy.ledger.sql.rows import CHARGE_KIND
+from hpcpolicy.ledger.sql.tables import adjustments, charges, usage_buckets
+
+AMOUNTS = ("cpu_hours", "gpu_hours", "cost", "charges")
+_DAY = timedelta(days=1)
+
+
+def scope_kind(scope: str) -> str:
+    """``user``, ``member`` (``project:p/user:u``), ``project``, ``team`` or ``org``."""
+    kind = scope.partition(":")[0]
+    return "member" if kind == "project" and "/user:" in scope else kind
+
+
+def bucket_id(scope: str, grain: str, start: datetime, cluster: str | None, partition: str | None,
+              gpu_type: str | None) -> str:  # fmt: skip
+    """The row's key as one short column: a digest of the key in full (None and '' differ)."""
+    key = orjson.dumps([scope, grain, start.strftime("%Y-%m-%d"), cluster, partition, gpu_type])
+    return hashlib.sha256(key).hexdigest()
+
+
+def day_of(moment: datetime) -> datetime:
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def month_of(moment: datetime) -> datetime:
+    return day_of(moment).replace(day=1)
+
+
+def bucket_rows(
+    scopes: list[str], sliced: tuple[str | None, str | None, str | None], at: datetime,
+    amounts: tuple[float, float, float], count: int = 1,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """The rows a charge of ``amounts`` at naive UTC ``at`` adds to: a day and a month row for each of its
+    ``scopes`` (:func:`~hpcpolicy.ledger.counters.entry_scopes`) in its slice (cluster, partition, GPU type),
+    in key order (two transactions upserting the same rows take their locks in the same order)."""
+    rows = []
+    cluster, partition, gpu_type = sliced
+    for scope in scopes:
+        for grain, start in (("day", day_of(at)), ("month", month_of(at))):
+            rows.append({
+                "id": bucket_id(scope, grain, start, cluster, partition, gpu_type),
+                "scope": scope, "kind": scope_kind(scope), "grain": grain, "bucket_start": start,
+                "cluster": cluster, "partition": partition, "gpu_type": gpu_type,
+                "cpu_hours": amounts[0], "gpu_hours": amounts[1], "cost": amounts[2], "charges": count,
+            })  # fmt: skip
+    rows.sort(key=lambda row: str(row["id"]))
+    return rows
+
+
+@lru_cache(maxsize=8)
+def upsert(dialect: str) -> Any:
+    """INSERT that adds to the row when its key exists: ``ON CONFLICT DO UPDATE`` (SQLite, PostgreSQL),
+    ``ON DUPLICATE KEY UPDATE`` (MariaDB, MySQL)."""
+    table = usage_buckets
+    if dialect in ("mysql", "mariadb"):
+        from sqlalchemy.dialects.mysql import insert as mysql_insert
+
+        mine = mysql_insert(table)
+        return mine.on_duplicate_key_update({name: table.c[name] + mine.inserted[name] for name in AMOUNTS})
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        pg = pg_insert(table)
+        return pg.on_conflict_do_update(
+            index_elements=[table.c.id], set_={name: table.c[name] + pg.excluded[name] for name in AMOUNTS}
+        )
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        lite = sqlite_insert(table)
+        added = {name: table.c[name] + lite.excluded[name] for name in AMOUNTS}
+        return lite.on_conflict_do_update(index_elements=[table.c.id], set_=added)
+    raise ValueError(f"no upsert for the {dialect} dialect")
+
+
+def add(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Add ``rows`` (:func:`bucket_rows`) to the buckets, in the caller's transaction."""
+    if rows:
+        conn.execute(upsert(conn.dialect.name), rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """``[start, end)`` as charges ``[start, d0)``, day rows ``[d0, m0)``, month rows ``[m0, m1)``, day rows
+    ``[m1, d1)`` and charges ``[d1, end)`` (naive UTC; any part may be empty)."""
+
+    start: datetime
+    d0: datetime
+    m0: datetime
+    m1: datetime
+    d1: datetime
+    end: datetime
+
+    def params(self) -> dict[str, datetime]:
+        return {"start": self.start, "d0": self.d0, "m0": self.m0, "m1": self.m1, "d1": self.d1, "end": self.end}
+
+    @property
+    def edges(self) -> tuple[tuple[datetime, datetime], ...]:
+        """The parts read from the charges, when not empty."""
+        return tuple((a, b) for a, b in ((self.start, self.d0), (self.d1, self.end)) if a < b)
+
+
+def split(start: datetime, end: datetime, *, months: bool = True) -> Split:
+    """Split naive UTC ``[start, end)``; without ``months``, whole days only (a per-day reading)."""
+    if end <= start:
+        return Split(start, start, start, start, start, start)
+    try:
+        d0, d1 = day_of(start), day_of(end)
+        if d0 < start:
+            d0 += _DAY
+        if d0 >= d1:
+            return Split(start, end, end, end, end, end)
+        m0, m1 = month_of(d0), month_of(d1)
+        if m0 < d0:
+            m0 = (m0 + timedelta(days=32)).replace(day=1)
+    except (OverflowError, ValueError):  # a fixed window ending at the end of time: no whole day after its start
+        return Split(start, end, end, end, end, end)
+    if not months or m0 >= m1:
+        m0 = m1 = d1
+    return Split(start, d0, m0, m1, d1, end)
+
+
+def in_buckets(dims: tuple[str, ...]) -> Any:
+    """Bucket rows of the scope ``:scope`` in the window's whole days and months, in the sliced ``dims``."""
+    b = usage_buckets.c
+
+    def within(lo: str, hi: str) -> Any:
+        return and_(b.bucket_start >= bindparam(lo), b.bucket_start < bindparam(hi))
+
+    whole_months = and_(b.grain == "month", within("m0", "m1"))
+    whole_days = and_(b.grain == "day", or_(within("d0", "m0"), within("m1", "d1")))
+    return (b.scope == bindparam("scope"), *(b[dim].in_(bindparam(f"{dim}s", expanding=True)) for dim in dims),
+            or_(whole_months, whole_days))  # fmt: skip
+
+
+def at_edges(table: Any) -> Any:
+    """Rows of ``table`` dated in the window's partial days."""
+    at = table.c.at
+    return or_(and_(at >= bindparam("start"), at < bindparam("d0")), and_(at >= bindparam("d1"), at < bindparam("end")))
+
+
+@lru_cache(maxsize=256)
+def settled_statement(columns: tuple[str, ...], dims: tuple[str, ...]) -> Any:
+    """What a quota has settled in ``[:start, :end)``: a row of the buckets' sums (scope ``:scope``, in the sliced
+    ``dims``), one of the charges of the partial days (rows whose ``columns`` equal ``:<column>``), and the
+    signed adjustments on the scopes ``:targets``, a row per kind. Built once per shape and cached: building
+    SQLAlchemy expressions per call cost more than running them."""
+    sums = [func.sum(usage_buckets.c[name]) for name in AMOUNTS[:3]]
+    bucketed = select(literal(CHARGE_KIND).label("kind"), *sums).where(*in_buckets(dims))
+    edges = select(literal(CHARGE_KIND).label("kind"), func.sum(charges.c.cpu_hours), func.sum(charges.c.gpu_hours),
+                   func.sum(charges.c.cost)).where(
+        *(charges.c[column] == bindparam(column) for column in columns),
+        *(charges.c[dim].in_(bindparam(f"{dim}s", expanding=True)) for dim in dims),
+        at_edges(charges),
+    )  # fmt: skip
+    adjusted = (
+        select(adjustments.c.kind, func.sum(adjustments.c.cpu_hours), func.sum(adjustments.c.gpu_hours),
+               func.sum(adjustments.c.cost))
+        .where(adjustments.c.scope.in_(bindparam("targets", expanding=True)),
+               adjustments.c.at >= bindparam("start"), adjustments.c.at < bindparam("end"))
+        .group_by(adjustments.c.kind)
+    )  # fmt: skip
+    return union_all(bucketed, edges, adjusted)

@@ -1,0 +1,59 @@
+"""running totals of charges per scope, UTC day and month
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-12-01 14:00:00
+
+``usage_buckets`` holds, for every scope a charge draws on and its slice, the sums of its charges per UTC
+day and per UTC month, kept by each new charge in its own transaction; a balance then reads a few rows
+instead of every charge of its window (docs/design/usage-buckets.md). The rows are filled here from the
+charges already recorded, with the same code ``hpcpolicy db check --repair`` uses
+(:func:`hpcpolicy.ledger.sql.bucket_check.recompute`): charges grouped per path, slice and day in the
+database, expanded to their scopes' rows in Python (the key is a digest the three backends cannot all
+compute in SQL). ``ix_charges_at`` serves the charges of a window's partial days when every scope of a
+kind is read at once (the dashboard's overview).
+"""
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import mysql
+
+from hpcpolicy.ledger.sql.bucket_check import recompute, rewrite
+
+revision = "0009"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+_TIME = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+_IDENT = sa.String(191)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "usage_buckets",
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("scope", sa.String(400), nullable=False),
+        sa.Column("kind", sa.String(8), nullable=False),
+        sa.Column("grain", sa.String(5), nullable=False),
+        sa.Column("bucket_start", _TIME, nullable=False),
+        sa.Column("cluster", _IDENT),
+        sa.Column("partition", _IDENT),
+        sa.Column("gpu_type", sa.String(64)),
+        sa.Column("cpu_hours", sa.Double(), nullable=False),
+        sa.Column("gpu_hours", sa.Double(), nullable=False),
+        sa.Column("cost", sa.Double(), nullable=False),
+        sa.Column("charges", sa.BigInteger(), nullable=False),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
+    )
+    op.create_index("ix_usage_buckets_scope", "usage_buckets", ["scope", "grain", "bucket_start"])
+    op.create_index("ix_usage_buckets_kind", "usage_buckets", ["kind", "grain", "bucket_start"])
+    op.create_index("ix_charges_at", "charges", ["at"])
+    conn = op.get_bind()
+    rewrite(conn, recompute(conn))
+
+
+def downgrade() -> None:
+    op.drop_index("ix_charges_at", table_name="charges")
+    op.drop_table("usage_buckets")
