@@ -21,6 +21,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 
 from hpcpolicy.engine import Amounts, QuotaRef
 from hpcpolicy.engine.slices import Slice
+from hpcpolicy.engine.usage import ZERO
 from hpcpolicy.engine.windows import INSTANT, calendar_period, period_bounds
 from hpcpolicy.ledger.counters import counter, counts_toward, entry_scopes
 from hpcpolicy.ledger.model import Charge
@@ -116,7 +117,7 @@ def fill(engine: Engine, specs: list[Spec]) -> list[Charge]:
 @settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(specs=st.lists(charge_specs, max_size=25), asked=st.lists(windows(), min_size=1, max_size=4),
        sliced=st.sampled_from(SLICES))  # fmt: skip
-def test_settled_from_buckets_equals_the_summed_charges(
+def test_settled_and_every_scope_at_once_equal_the_summed_charges(
     engine: Engine, specs: list[Spec], asked: list[tuple[datetime, datetime]], sliced: Slice | None
 ) -> None:
     made = fill(engine, specs)
@@ -128,6 +129,16 @@ def test_settled_from_buckets_equals_the_summed_charges(
                 got = tx.settled(target, start, end)
                 want = oracle(made, scope, counter(target).slice, start, end)
                 assert close(got, want), (scope, sliced, start, end, got, want)
+        for start, end in asked:  # every scope at once, as the overview reads them
+            many = tx.scope_totals(SCOPES, start, end, sliced)
+            for scope in SCOPES:
+                assert close(many.get(scope, ZERO), oracle(made, scope, sliced, start, end)), (scope, start, end)
+        first = asked[0][0].replace(hour=0, minute=0, second=0, microsecond=0)
+        daily = tx.scope_daily(SCOPES, first, 9, sliced)
+        for scope in SCOPES:
+            days = [(first + timedelta(days=k), first + timedelta(days=k + 1)) for k in range(9)]
+            want = [oracle(made, scope, sliced, a, b) for a, b in days]
+            assert all(close(x, y) for x, y in zip(daily.get(scope, [ZERO] * 9), want, strict=True)), scope
     with engine.connect() as conn:  # what add_charge kept is what the migration's backfill computes
         assert bucket_check.differences(bucket_check.recompute(conn), bucket_check.stored(conn)) == []
 

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, Date, Engine, cast, delete, func, insert, select, text
 
 from hpcpolicy.ledger.counters import entry_scopes
-from hpcpolicy.ledger.sql.buckets import AMOUNTS, bucket_rows
+from hpcpolicy.ledger.sql.buckets import bucket_row
 from hpcpolicy.ledger.sql.connect import read_only
 from hpcpolicy.ledger.sql.tables import charges, usage_buckets
 
@@ -26,10 +26,10 @@ TOLERANCE = 1e-9
 _KEY = ("user_id", "project", "team", "org", "cluster", "partition", "gpu_type")
 _BATCH = 5000
 #: The columns the id digests: a row whose id matches but whose key does not was edited.
-_KEYED = ("scope", "kind", "grain", "bucket_start", "cluster", "partition", "gpu_type")
+_KEYED = ("scope", "grain", "bucket_start", "cluster", "partition", "gpu_type")
 
 
-class _Path(NamedTuple):
+class AccountPath(NamedTuple):
     """A group of charges' account path, as :func:`~hpcpolicy.ledger.counters.entry_scopes` reads a charge."""
 
     user_id: str
@@ -60,19 +60,28 @@ def recompute(conn: Connection) -> dict[str, dict[str, Any]]:
     keys = [charges.c[name] for name in _KEY]
     query = select(*keys, day, func.sum(charges.c.cpu_hours), func.sum(charges.c.gpu_hours),
                    func.sum(charges.c.cost), func.count()).group_by(*keys, day)  # fmt: skip
-    out: dict[str, dict[str, Any]] = {}
+    summed: dict[tuple[Any, ...], list[float]] = {}
     for row in conn.execute(query):
         raw = row[7]
         on = date.fromisoformat(raw) if isinstance(raw, str) else raw
-        at = datetime(on.year, on.month, on.day)
-        amounts = (float(row[8]), float(row[9]), float(row[10]))
-        for bucket in bucket_rows(entry_scopes(_Path(*row[:4])), tuple(row[4:7]), at, amounts, int(row[11])):
-            mine = out.get(bucket["id"])
-            if mine is None:
-                out[bucket["id"]] = bucket
-            else:
-                for name in AMOUNTS:
-                    mine[name] += bucket[name]
+        day = datetime(on.year, on.month, on.day)
+        month = day.replace(day=1)
+        cpu, gpu, cost, count = float(row[8]), float(row[9]), float(row[10]), int(row[11])
+        for scope in entry_scopes(AccountPath(*row[:4])):
+            for key in ((scope, "day", day, *row[4:7]), (scope, "month", month, *row[4:7])):
+                mine = summed.get(key)
+                if mine is None:
+                    summed[key] = [cpu, gpu, cost, count]
+                else:
+                    mine[0] += cpu
+                    mine[1] += gpu
+                    mine[2] += cost
+                    mine[3] += count
+    out = {}
+    for (scope, grain, start, *sliced), sums in summed.items():
+        made = bucket_row(scope, grain, start, (sliced[0], sliced[1], sliced[2]), (sums[0], sums[1], sums[2]),
+                          int(sums[3]))  # fmt: skip
+        out[made["id"]] = made
     return out
 
 

@@ -32,12 +32,6 @@ AMOUNTS = ("cpu_hours", "gpu_hours", "cost", "charges")
 _DAY = timedelta(days=1)
 
 
-def scope_kind(scope: str) -> str:
-    """``user``, ``member`` (``project:p/user:u``), ``project``, ``team`` or ``org``."""
-    kind = scope.partition(":")[0]
-    return "member" if kind == "project" and "/user:" in scope else kind
-
-
 def bucket_id(scope: str, grain: str, start: datetime, cluster: str | None, partition: str | None,
               gpu_type: str | None) -> str:  # fmt: skip
     """The row's key as one short column: a digest of the key in full (None and '' differ)."""
@@ -53,6 +47,19 @@ def month_of(moment: datetime) -> datetime:
     return day_of(moment).replace(day=1)
 
 
+def bucket_row(
+    scope: str, grain: str, start: datetime, sliced: tuple[str | None, str | None, str | None],
+    amounts: tuple[float, float, float], count: int,
+) -> dict[str, Any]:  # fmt: skip
+    """One row of the table, its id included."""
+    cluster, partition, gpu_type = sliced
+    return {
+        "id": bucket_id(scope, grain, start, cluster, partition, gpu_type), "scope": scope,
+        "grain": grain, "bucket_start": start, "cluster": cluster, "partition": partition, "gpu_type": gpu_type,
+        "cpu_hours": amounts[0], "gpu_hours": amounts[1], "cost": amounts[2], "charges": count,
+    }  # fmt: skip
+
+
 def bucket_rows(
     scopes: list[str], sliced: tuple[str | None, str | None, str | None], at: datetime,
     amounts: tuple[float, float, float], count: int = 1,
@@ -60,16 +67,9 @@ def bucket_rows(
     """The rows a charge of ``amounts`` at naive UTC ``at`` adds to: a day and a month row for each of its
     ``scopes`` (:func:`~hpcpolicy.ledger.counters.entry_scopes`) in its slice (cluster, partition, GPU type),
     in key order (two transactions upserting the same rows take their locks in the same order)."""
-    rows = []
-    cluster, partition, gpu_type = sliced
-    for scope in scopes:
-        for grain, start in (("day", day_of(at)), ("month", month_of(at))):
-            rows.append({
-                "id": bucket_id(scope, grain, start, cluster, partition, gpu_type),
-                "scope": scope, "kind": scope_kind(scope), "grain": grain, "bucket_start": start,
-                "cluster": cluster, "partition": partition, "gpu_type": gpu_type,
-                "cpu_hours": amounts[0], "gpu_hours": amounts[1], "cost": amounts[2], "charges": count,
-            })  # fmt: skip
+    day, month = day_of(at), month_of(at)
+    rows = [bucket_row(scope, grain, start, sliced, amounts, count)
+            for scope in scopes for grain, start in (("day", day), ("month", month))]  # fmt: skip
     rows.sort(key=lambda row: str(row["id"]))
     return rows
 
@@ -148,7 +148,7 @@ def split(start: datetime, end: datetime, *, months: bool = True) -> Split:
 
 
 def in_buckets(dims: tuple[str, ...]) -> Any:
-    """Bucket rows of the scope ``:scope`` in the window's whole days and months, in the sliced ``dims``."""
+    """Bucket rows in the window's whole days and months, in the sliced ``dims`` (any scope)."""
     b = usage_buckets.c
 
     def within(lo: str, hi: str) -> Any:
@@ -156,8 +156,7 @@ def in_buckets(dims: tuple[str, ...]) -> Any:
 
     whole_months = and_(b.grain == "month", within("m0", "m1"))
     whole_days = and_(b.grain == "day", or_(within("d0", "m0"), within("m1", "d1")))
-    return (b.scope == bindparam("scope"), *(b[dim].in_(bindparam(f"{dim}s", expanding=True)) for dim in dims),
-            or_(whole_months, whole_days))  # fmt: skip
+    return (*(b[dim].in_(bindparam(f"{dim}s", expanding=True)) for dim in dims), or_(whole_months, whole_days))
 
 
 def at_edges(table: Any) -> Any:
@@ -173,7 +172,9 @@ def settled_statement(columns: tuple[str, ...], dims: tuple[str, ...]) -> Any:
     signed adjustments on the scopes ``:targets``, a row per kind. Built once per shape and cached: building
     SQLAlchemy expressions per call cost more than running them."""
     sums = [func.sum(usage_buckets.c[name]) for name in AMOUNTS[:3]]
-    bucketed = select(literal(CHARGE_KIND).label("kind"), *sums).where(*in_buckets(dims))
+    bucketed = select(literal(CHARGE_KIND).label("kind"), *sums).where(
+        usage_buckets.c.scope == bindparam("scope"), *in_buckets(dims)
+    )
     edges = select(literal(CHARGE_KIND).label("kind"), func.sum(charges.c.cpu_hours), func.sum(charges.c.gpu_hours),
                    func.sum(charges.c.cost)).where(
         *(charges.c[column] == bindparam(column) for column in columns),

@@ -54,6 +54,7 @@ from hpcpolicy.ledger.sql.rows import (
     to_db,
 )
 from hpcpolicy.ledger.sql.tables import adjustments, charges, decisions, liens, scope_locks
+from hpcpolicy.ledger.sql.totals import GroupedReads
 from hpcpolicy.observability.logs import request_id
 
 __all__ = ["DuplicateKey", "SqlLedger", "SqlSession", "from_db", "to_db"]
@@ -131,7 +132,7 @@ class SqlLedger:
         return read_period(self.engine, start, end, project)
 
 
-class SqlSession(QueueRows, AlertRows):
+class SqlSession(QueueRows, AlertRows, GroupedReads):
     def __init__(self, conn: Connection, *, audit: bool = False):
         self.conn = conn
         self.dialect = conn.dialect.name
@@ -370,11 +371,6 @@ class SqlSession(QueueRows, AlertRows):
         where: tuple[tuple[str, str], ...] = (),
     ) -> list[tuple[tuple[str | None, ...], date | None, Amounts]]:
         return totals.charge_totals(self.conn, columns, start, end, daily, where)
-
-    def adjustment_totals(
-        self, start: datetime, end: datetime, *, daily: bool = False, scopes: tuple[str, ...] | None = None
-    ) -> list[tuple[str, date | None, Amounts]]:
-        return totals.adjustment_totals(self.conn, start, end, daily, scopes)
 
     def freed_since(self, since: datetime, now: datetime) -> list[Lien]:
         start, end = to_db(since), to_db(now)

@@ -120,29 +120,28 @@ charges = Table(
     Index("ix_charges_project_at", "project", "at"),
     Index("ix_charges_team_at", "team", "at"),
     Index("ix_charges_org_at", "org", "at"),
-    Index("ix_charges_at", "at"),  # a window's partial days, read for every scope at once (usage_buckets)
     **BINARY,
 )
 
 #: Running totals of charges per scope, grain (a UTC ``day`` or ``month``), bucket start and slice, kept in the
-#: transaction of each charge (docs/design/usage-buckets.md). ``id`` is a digest of the rest of the key
-#: (:func:`~hpcpolicy.ledger.sql.buckets.bucket_id`): the key in full (a member scope of 396 characters and
-#: three slice columns) is longer than an InnoDB index may be.
+#: transaction of each charge (docs/design/usage-buckets.md). ``id`` is a digest of the key in full
+#: (:func:`~hpcpolicy.ledger.sql.buckets.bucket_id`: a member scope of 396 characters and three slice columns
+#: are longer than an InnoDB key may be), unique, what an upsert matches. The primary key leads with the scope
+#: and time so a scope's rows of a window lie together (SQLite without rowid, InnoDB: the table is that index).
 usage_buckets = Table(
     "usage_buckets",
     metadata,
+    Column("scope", String(400), primary_key=True),
+    Column("grain", String(5), primary_key=True),
+    Column("bucket_start", Time, primary_key=True),
     Column("id", String(64), primary_key=True),
-    Column("scope", String(400), nullable=False),
-    Column("kind", String(8), nullable=False),
-    Column("grain", String(5), nullable=False),
-    Column("bucket_start", Time, nullable=False),
     Column("cluster", Ident),
     Column("partition", Ident),
     Column("gpu_type", String(64)),
     *_amount_columns(),
     Column("charges", BigInteger, nullable=False),
-    Index("ix_usage_buckets_scope", "scope", "grain", "bucket_start"),
-    Index("ix_usage_buckets_kind", "kind", "grain", "bucket_start"),
+    UniqueConstraint("id", name="uq_usage_buckets_id"),
+    sqlite_with_rowid=False,
     **BINARY,
 )
 

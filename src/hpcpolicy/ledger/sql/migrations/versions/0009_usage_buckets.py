@@ -10,8 +10,7 @@ instead of every charge of its window (docs/design/usage-buckets.md). The rows a
 charges already recorded, with the same code ``hpcpolicy db check --repair`` uses
 (:func:`hpcpolicy.ledger.sql.bucket_check.recompute`): charges grouped per path, slice and day in the
 database, expanded to their scopes' rows in Python (the key is a digest the three backends cannot all
-compute in SQL). ``ix_charges_at`` serves the charges of a window's partial days when every scope of a
-kind is read at once (the dashboard's overview).
+compute in SQL).
 """
 
 import sqlalchemy as sa
@@ -32,11 +31,10 @@ _IDENT = sa.String(191)
 def upgrade() -> None:
     op.create_table(
         "usage_buckets",
+        sa.Column("scope", sa.String(400), primary_key=True),
+        sa.Column("grain", sa.String(5), primary_key=True),
+        sa.Column("bucket_start", _TIME, primary_key=True),
         sa.Column("id", sa.String(64), primary_key=True),
-        sa.Column("scope", sa.String(400), nullable=False),
-        sa.Column("kind", sa.String(8), nullable=False),
-        sa.Column("grain", sa.String(5), nullable=False),
-        sa.Column("bucket_start", _TIME, nullable=False),
         sa.Column("cluster", _IDENT),
         sa.Column("partition", _IDENT),
         sa.Column("gpu_type", sa.String(64)),
@@ -44,16 +42,14 @@ def upgrade() -> None:
         sa.Column("gpu_hours", sa.Double(), nullable=False),
         sa.Column("cost", sa.Double(), nullable=False),
         sa.Column("charges", sa.BigInteger(), nullable=False),
+        sa.UniqueConstraint("id", name="uq_usage_buckets_id"),
+        sqlite_with_rowid=False,
         mysql_charset="utf8mb4",
         mysql_collate="utf8mb4_bin",
     )
-    op.create_index("ix_usage_buckets_scope", "usage_buckets", ["scope", "grain", "bucket_start"])
-    op.create_index("ix_usage_buckets_kind", "usage_buckets", ["kind", "grain", "bucket_start"])
-    op.create_index("ix_charges_at", "charges", ["at"])
     conn = op.get_bind()
     rewrite(conn, recompute(conn))
 
 
 def downgrade() -> None:
-    op.drop_index("ix_charges_at", table_name="charges")
     op.drop_table("usage_buckets")
