@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, insert
 
-from hpcpolicy.ledger.sql.bucket_check import recompute, rewrite
+from hpcpolicy.ledger.sql.bucket_check import backfill
 from hpcpolicy.ledger.sql.connect import create_ledger_engine
 from hpcpolicy.ledger.sql.migrate import upgrade
 from hpcpolicy.ledger.sql.rows import to_db
@@ -124,7 +124,7 @@ def load_usage(engine: Engine, projects: int, charge_count: int, now: datetime, 
                 batch = []
         if batch:
             conn.execute(insert(charges), batch)
-        rewrite(conn, recompute(conn))  # the running totals each charge would have added to (usage_buckets)
+        backfill(conn)  # the running totals each charge would have added to (usage_buckets)
         held = []
         for n in range(open_liens):
             org, team, project, users = rows[rng.randrange(len(rows))]

@@ -26,7 +26,7 @@ from hpcpolicy.engine.windows import INSTANT, calendar_period, period_bounds
 from hpcpolicy.ledger.counters import counter, counts_toward, entry_scopes
 from hpcpolicy.ledger.model import Charge
 from hpcpolicy.ledger.sql import bucket_check
-from hpcpolicy.ledger.sql.buckets import split
+from hpcpolicy.ledger.sql.buckets import bucket_row, split
 from hpcpolicy.ledger.sql.connect import create_ledger_engine
 from hpcpolicy.ledger.sql.ledger import SqlLedger
 from hpcpolicy.ledger.sql.migrate import upgrade
@@ -208,10 +208,13 @@ def _check_and_repair(url: str, specs: list[Spec]) -> None:
                                                      usage_buckets.c.grain == "day").values(cpu_hours=7.0))  # fmt: skip
             org_month = (usage_buckets.c.scope == "org:o", usage_buckets.c.grain == "month")
             conn.execute(delete(usage_buckets).where(*org_month))
+            stray = bucket_row("team:t", "month", datetime(2027, 6, 1), ("c1", "cpu", None), (1.0, 0.0, 0.0), 1)
+            conn.execute(insert(usage_buckets).values(stray))  # a month without charges
         found = bucket_check.check(engine)
         assert {(d.scope, d.grain, d.stored, d.expected) for d in found} == {
             ("project:p", "day", (7.0, 0.0, 0.5, 1), (2.0, 0.0, 0.5, 1)),
             ("org:o", "month", None, (2.0, 0.0, 0.5, 1)),
+            ("team:t", "month", (1.0, 0.0, 0.0, 1), None),
         }
         assert bucket_check.check(engine, repair=True) == found
         assert bucket_check.check(engine) == []

@@ -5,6 +5,10 @@ reach Python); each group is then added to its scopes' day and month rows exactl
 (:func:`~hpcpolicy.ledger.sql.buckets.bucket_rows`). :func:`differences` compares that with the stored rows
 (amounts within a relative 1e-9: the two sums add the same numbers in different orders), and
 :func:`rewrite` replaces the stored rows with it, in the caller's transaction.
+
+All of it goes a UTC month at a time (a month's day and month rows hold only that month's charges): the
+rows of one month are in memory at once, not the whole table's (about 600 MB of Python objects for
+200,000 charges when it was done in one piece).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, Date, Engine, cast, delete, func, insert, select, text
 
 from hpcpolicy.ledger.counters import entry_scopes
-from hpcpolicy.ledger.sql.buckets import bucket_row
+from hpcpolicy.ledger.sql.buckets import bucket_row, month_of, next_month
 from hpcpolicy.ledger.sql.connect import read_only
 from hpcpolicy.ledger.sql.tables import charges, usage_buckets
 
@@ -54,12 +58,36 @@ def _day(dialect: str) -> Any:
     return func.substr(charges.c.at, 1, 10) if dialect == "sqlite" else cast(charges.c.at, Date)
 
 
-def recompute(conn: Connection) -> dict[str, dict[str, Any]]:
-    """Every bucket row the charges call for, by id."""
+def months(conn: Connection) -> list[tuple[datetime, datetime]]:
+    """The UTC months from the first charge or bucket to the last, each as ``[start, end)``."""
+    found = [conn.execute(select(func.min(column), func.max(column))).one()
+             for column in (charges.c.at, usage_buckets.c.bucket_start)]  # fmt: skip
+    lows = [_moment(low) for low, _ in found if low is not None]
+    highs = [_moment(high) for _, high in found if high is not None]
+    if not lows:
+        return []
+    out, month, last = [], month_of(min(lows)), month_of(max(highs))
+    while month <= last:
+        following = next_month(month)
+        out.append((month, following))
+        month = following
+    return out
+
+
+def _moment(value: Any) -> datetime:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def recompute(
+    conn: Connection, start: datetime | None = None, end: datetime | None = None
+) -> dict[str, dict[str, Any]]:
+    """Every bucket row the charges dated in ``[start, end)`` call for (all of them without), by id."""
     day = _day(conn.dialect.name).label("day")
     keys = [charges.c[name] for name in _KEY]
     query = select(*keys, day, func.sum(charges.c.cpu_hours), func.sum(charges.c.gpu_hours),
                    func.sum(charges.c.cost), func.count()).group_by(*keys, day)  # fmt: skip
+    if start is not None and end is not None:
+        query = query.where(charges.c.at >= start, charges.c.at < end)
     summed: dict[tuple[Any, ...], list[float]] = {}
     for row in conn.execute(query):
         raw = row[7]
@@ -85,8 +113,12 @@ def recompute(conn: Connection) -> dict[str, dict[str, Any]]:
     return out
 
 
-def stored(conn: Connection) -> dict[str, dict[str, Any]]:
-    return {row["id"]: dict(row) for row in conn.execute(select(usage_buckets)).mappings()}
+def stored(conn: Connection, start: datetime | None = None, end: datetime | None = None) -> dict[str, dict[str, Any]]:
+    """The stored rows whose bucket starts in ``[start, end)`` (all of them without), by id."""
+    query = select(usage_buckets)
+    if start is not None and end is not None:
+        query = query.where(usage_buckets.c.bucket_start >= start, usage_buckets.c.bucket_start < end)
+    return {row["id"]: dict(row) for row in conn.execute(query).mappings()}
 
 
 def _amounts(row: dict[str, Any] | None) -> tuple[float, float, float, int] | None:
@@ -123,28 +155,41 @@ def differences(expected: dict[str, dict[str, Any]], found: dict[str, dict[str, 
     return out
 
 
-def rewrite(conn: Connection, expected: dict[str, dict[str, Any]]) -> int:
-    """Replace every stored bucket with ``expected``, in the caller's transaction; the rows written."""
-    conn.execute(delete(usage_buckets))
+def rewrite(conn: Connection, expected: dict[str, dict[str, Any]], start: datetime, end: datetime) -> int:
+    """Replace the stored rows of ``[start, end)`` with ``expected``, in the caller's transaction; the rows
+    written."""
+    conn.execute(delete(usage_buckets).where(usage_buckets.c.bucket_start >= start, usage_buckets.c.bucket_start < end))
     rows = list(expected.values())
     for k in range(0, len(rows), _BATCH):
         conn.execute(insert(usage_buckets), rows[k : k + _BATCH])
     return len(rows)
 
 
+def backfill(conn: Connection) -> int:
+    """Rewrite every bucket from the charges, a month at a time, in the caller's transaction (migration
+    0009, and benchmarks that bulk-load charges); the rows written."""
+    conn.execute(delete(usage_buckets))
+    return sum(rewrite(conn, recompute(conn, start, end), start, end) for start, end in months(conn))
+
+
 def check(engine: Engine, *, repair: bool = False) -> list[Difference]:
-    """The buckets that differ from the charges. With ``repair``, rewrite them all to the charges' in one
+    """The buckets that differ from the charges. With ``repair``, rewrite the months where any does, in one
     transaction that no charge commits into meanwhile: SQLite's write lock; on PostgreSQL a lock on
     ``charges`` that lets readers in; on MariaDB SERIALIZABLE, whose reads lock what they read."""
+    found: list[Difference] = []
     if not repair:
         with read_only(engine) as conn:
-            return differences(recompute(conn), stored(conn))
+            for start, end in months(conn):
+                found += differences(recompute(conn, start, end), stored(conn, start, end))
+        return found
     options = {"isolation_level": "SERIALIZABLE"} if engine.dialect.name in ("mysql", "mariadb") else {}
     with engine.connect().execution_options(**options) as conn, conn.begin():
         if engine.dialect.name == "postgresql":
             conn.execute(text("LOCK TABLE charges, usage_buckets IN SHARE ROW EXCLUSIVE MODE"))
-        expected = recompute(conn)
-        found = differences(expected, stored(conn))
-        if found:
-            rewrite(conn, expected)
-        return found
+        for start, end in months(conn):
+            expected = recompute(conn, start, end)
+            wrong = differences(expected, stored(conn, start, end))
+            if wrong:
+                rewrite(conn, expected, start, end)
+            found += wrong
+    return found

@@ -47,6 +47,11 @@ def month_of(moment: datetime) -> datetime:
     return day_of(moment).replace(day=1)
 
 
+def next_month(month: datetime) -> datetime:
+    """The first of the month after ``month`` (a first of a month)."""
+    return (month + timedelta(days=32)).replace(day=1)
+
+
 def bucket_row(
     scope: str, grain: str, start: datetime, sliced: tuple[str | None, str | None, str | None],
     amounts: tuple[float, float, float], count: int,
@@ -139,7 +144,7 @@ def split(start: datetime, end: datetime, *, months: bool = True) -> Split:
             return Split(start, end, end, end, end, end)
         m0, m1 = month_of(d0), month_of(d1)
         if m0 < d0:
-            m0 = (m0 + timedelta(days=32)).replace(day=1)
+            m0 = next_month(m0)
     except (OverflowError, ValueError):  # a fixed window ending at the end of time: no whole day after its start
         return Split(start, end, end, end, end, end)
     if not months or m0 >= m1:

@@ -8,16 +8,16 @@ Create Date: 2026-12-01 14:00:00
 day and per UTC month, kept by each new charge in its own transaction; a balance then reads a few rows
 instead of every charge of its window (docs/design/usage-buckets.md). The rows are filled here from the
 charges already recorded, with the same code ``hpcpolicy db check --repair`` uses
-(:func:`hpcpolicy.ledger.sql.bucket_check.recompute`): charges grouped per path, slice and day in the
-database, expanded to their scopes' rows in Python (the key is a digest the three backends cannot all
-compute in SQL).
+(:func:`hpcpolicy.ledger.sql.bucket_check.backfill`), a UTC month at a time: charges grouped per path,
+slice and day in the database, expanded to their scopes' rows in Python (the key is a digest the three
+backends cannot all compute in SQL).
 """
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-from hpcpolicy.ledger.sql.bucket_check import recompute, rewrite
+from hpcpolicy.ledger.sql.bucket_check import backfill
 
 revision = "0009"
 down_revision = "0008"
@@ -47,8 +47,7 @@ def upgrade() -> None:
         mysql_charset="utf8mb4",
         mysql_collate="utf8mb4_bin",
     )
-    conn = op.get_bind()
-    rewrite(conn, recompute(conn))
+    backfill(op.get_bind())
 
 
 def downgrade() -> None:
