@@ -108,8 +108,9 @@ def scope_totals(
     for chunk in _chunks(scopes):
         for scope, cpu, gpu, cost in conn.execute(_window_statement(dims), params | parts.params() | {"scopes": chunk}):
             out[scope] = Amounts(float(cpu), float(gpu), float(cost))
+    columns = _by_column(scopes) if parts.edges else {}
     for a, b in parts.edges:
-        for column, named in _by_column(scopes).items():
+        for column, named in columns.items():
             wanted = {scope for found in named.values() for scope in found}
             for chunk in _chunks(named):
                 edge = params | {"a": a, "b": b, "names": chunk}
