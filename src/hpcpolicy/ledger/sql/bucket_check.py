@@ -14,8 +14,9 @@ rows of one month are in memory at once, not the whole table's (about 600 MB of 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Date, Engine, cast, delete, func, insert, select, text
@@ -82,42 +83,81 @@ def recompute(
     conn: Connection, start: datetime | None = None, end: datetime | None = None
 ) -> dict[str, dict[str, Any]]:
     """Every bucket row the charges dated in ``[start, end)`` call for (all of them without), by id."""
-    day = _day(conn.dialect.name).label("day")
+    out: dict[str, dict[str, Any]] = {}
+    for _, _, _, rows in pieces(conn, start, end):
+        out |= rows
+    return out
+
+
+#: A piece of the recomputation: the rows of one grain whose bucket starts in ``[start, end)``, by id.
+Piece = tuple[str, datetime, datetime, dict[str, dict[str, Any]]]
+
+
+def pieces(conn: Connection, start: datetime | None = None, end: datetime | None = None) -> Iterator[Piece]:
+    """The rows the charges of ``[start, end)`` call for, a UTC day at a time: each day's day rows as soon as
+    day's groups are summed, and each month's month rows after its last day (so memory holds the groups as
+    tuples, one day's day rows and one month's month rows, not a month's day rows: those of a busy site's
+    month are gigabytes of Python objects)."""
+    day_label = _day(conn.dialect.name).label("day")
     keys = [charges.c[name] for name in _KEY]
-    query = select(*keys, day, func.sum(charges.c.cpu_hours), func.sum(charges.c.gpu_hours),
-                   func.sum(charges.c.cost), func.count()).group_by(*keys, day)  # fmt: skip
+    query = select(day_label, *keys, func.sum(charges.c.cpu_hours), func.sum(charges.c.gpu_hours),
+                   func.sum(charges.c.cost), func.count()).group_by(day_label, *keys).order_by(day_label)  # fmt: skip
     if start is not None and end is not None:
         query = query.where(charges.c.at >= start, charges.c.at < end)
-    summed: dict[tuple[Any, ...], list[float]] = {}
-    for row in conn.execute(query):
-        raw = row[7]
+    days: dict[tuple[Any, ...], list[float]] = {}
+    months_: dict[tuple[Any, ...], list[float]] = {}
+    current: datetime | None = None
+    found = conn.execute(query).all()  # the groups as tuples (a cursor left open while rows are written is not
+    for row in found:  # portable); the heavy part, the rows per scope, is built a day at a time
+        raw = row[0]
         on = date.fromisoformat(raw) if isinstance(raw, str) else raw
         day = datetime(on.year, on.month, on.day)
-        month = day.replace(day=1)
-        cpu, gpu, cost, count = float(row[8]), float(row[9]), float(row[10]), int(row[11])
-        for scope in entry_scopes(AccountPath(*row[:4])):
-            for key in ((scope, "day", day, *row[4:7]), (scope, "month", month, *row[4:7])):
-                mine = summed.get(key)
-                if mine is None:
-                    summed[key] = [cpu, gpu, cost, count]
-                else:
-                    mine[0] += cpu
-                    mine[1] += gpu
-                    mine[2] += cost
-                    mine[3] += count
+        if current is not None and day != current:
+            yield "day", current, current + timedelta(days=1), _rows("day", days)
+            days = {}
+            if day.replace(day=1) != current.replace(day=1):
+                month = current.replace(day=1)
+                yield "month", month, next_month(month), _rows("month", months_)
+                months_ = {}
+        current = day
+        sums = (float(row[8]), float(row[9]), float(row[10]), int(row[11]))
+        sliced = tuple(row[5:8])
+        for scope in entry_scopes(AccountPath(*row[1:5])):
+            _add(days, (scope, day, *sliced), sums)
+            _add(months_, (scope, day.replace(day=1), *sliced), sums)
+    if current is not None:
+        yield "day", current, current + timedelta(days=1), _rows("day", days)
+        month = current.replace(day=1)
+        yield "month", month, next_month(month), _rows("month", months_)
+
+
+def _add(summed: dict[tuple[Any, ...], list[float]], key: tuple[Any, ...], sums: tuple[float, ...]) -> None:
+    mine = summed.get(key)
+    if mine is None:
+        summed[key] = list(sums)
+    else:
+        for k, value in enumerate(sums):
+            mine[k] += value
+
+
+def _rows(grain: str, summed: dict[tuple[Any, ...], list[float]]) -> dict[str, dict[str, Any]]:
     out = {}
-    for (scope, grain, start, *sliced), sums in summed.items():
+    for (scope, start, *sliced), sums in summed.items():
         made = bucket_row(scope, grain, start, (sliced[0], sliced[1], sliced[2]), (sums[0], sums[1], sums[2]),
                           int(sums[3]))  # fmt: skip
         out[made["id"]] = made
     return out
 
 
-def stored(conn: Connection, start: datetime | None = None, end: datetime | None = None) -> dict[str, dict[str, Any]]:
-    """The stored rows whose bucket starts in ``[start, end)`` (all of them without), by id."""
+def stored(
+    conn: Connection, start: datetime | None = None, end: datetime | None = None, grain: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """The stored rows (of ``grain``, when given) whose bucket starts in ``[start, end)`` (all without), by id."""
     query = select(usage_buckets)
     if start is not None and end is not None:
         query = query.where(usage_buckets.c.bucket_start >= start, usage_buckets.c.bucket_start < end)
+    if grain is not None:
+        query = query.where(usage_buckets.c.grain == grain)
     return {row["id"]: dict(row) for row in conn.execute(query).mappings()}
 
 
@@ -155,10 +195,13 @@ def differences(expected: dict[str, dict[str, Any]], found: dict[str, dict[str, 
     return out
 
 
-def rewrite(conn: Connection, expected: dict[str, dict[str, Any]], start: datetime, end: datetime) -> int:
-    """Replace the stored rows of ``[start, end)`` with ``expected``, in the caller's transaction; the rows
-    written."""
-    conn.execute(delete(usage_buckets).where(usage_buckets.c.bucket_start >= start, usage_buckets.c.bucket_start < end))
+def rewrite(
+    conn: Connection, expected: dict[str, dict[str, Any]], start: datetime, end: datetime, grain: str
+) -> int:
+    """Replace the stored rows of ``grain`` in ``[start, end)`` with ``expected``, in the caller's
+    transaction; the rows written."""
+    conn.execute(delete(usage_buckets).where(usage_buckets.c.grain == grain, usage_buckets.c.bucket_start >= start,
+                                             usage_buckets.c.bucket_start < end))  # fmt: skip
     rows = list(expected.values())
     for k in range(0, len(rows), _BATCH):
         conn.execute(insert(usage_buckets), rows[k : k + _BATCH])
@@ -169,7 +212,11 @@ def backfill(conn: Connection) -> int:
     """Rewrite every bucket from the charges, a month at a time, in the caller's transaction (migration
     0009, and benchmarks that bulk-load charges); the rows written."""
     conn.execute(delete(usage_buckets))
-    return sum(rewrite(conn, recompute(conn, start, end), start, end) for start, end in months(conn))
+    written = 0
+    for start, end in months(conn):
+        for grain, low, high, rows in pieces(conn, start, end):
+            written += rewrite(conn, rows, low, high, grain)
+    return written
 
 
 def check(engine: Engine, *, repair: bool = False) -> list[Difference]:
@@ -180,16 +227,37 @@ def check(engine: Engine, *, repair: bool = False) -> list[Difference]:
     if not repair:
         with read_only(engine) as conn:
             for start, end in months(conn):
-                found += differences(recompute(conn, start, end), stored(conn, start, end))
+                found += _month_differences(conn, start, end, repair=False)
         return found
     options = {"isolation_level": "SERIALIZABLE"} if engine.dialect.name in ("mysql", "mariadb") else {}
     with engine.connect().execution_options(**options) as conn, conn.begin():
         if engine.dialect.name == "postgresql":
             conn.execute(text("LOCK TABLE charges, usage_buckets IN SHARE ROW EXCLUSIVE MODE"))
         for start, end in months(conn):
-            expected = recompute(conn, start, end)
-            wrong = differences(expected, stored(conn, start, end))
-            if wrong:
-                rewrite(conn, expected, start, end)
-            found += wrong
+            found += _month_differences(conn, start, end, repair=True)
+    return found
+
+
+def _month_differences(conn: Connection, start: datetime, end: datetime, *, repair: bool) -> list[Difference]:
+    """One month's differences, piece by piece (rewriting each piece that differs, with ``repair``), and the
+    stored rows of the month that no charge calls for at all (deleted, with ``repair``)."""
+    found: list[Difference] = []
+    seen: set[tuple[str, datetime]] = set()
+    for grain, low, high, rows in pieces(conn, start, end):
+        seen.add((grain, low))
+        wrong = differences(rows, stored(conn, low, high, grain))
+        if wrong and repair:
+            rewrite(conn, rows, low, high, grain)
+        found += wrong
+    pieces_stored = select(usage_buckets.c.grain, usage_buckets.c.bucket_start).distinct().where(
+        usage_buckets.c.bucket_start >= start, usage_buckets.c.bucket_start < end)
+    for grain, low in conn.execute(pieces_stored).all():
+        low = _moment(low)
+        if (grain, low) in seen:
+            continue
+        high = low + timedelta(days=1) if grain == "day" else next_month(low)
+        strays = stored(conn, low, high, grain)  # a day or month no charge is dated in
+        if repair:
+            rewrite(conn, {}, low, high, grain)
+        found += differences({}, strays)
     return found
