@@ -127,6 +127,12 @@ class Split:
         return {"start": self.start, "d0": self.d0, "m0": self.m0, "m1": self.m1, "d1": self.d1, "end": self.end}
 
     @property
+    def shape(self) -> tuple[bool, bool, bool, bool, bool]:
+        """Which parts are not empty: whole months, whole days before and after them, partial days before
+        and after."""
+        return (self.m0 < self.m1, self.d0 < self.m0, self.m1 < self.d1, self.start < self.d0, self.d1 < self.end)
+
+    @property
     def edges(self) -> tuple[tuple[datetime, datetime], ...]:
         """The parts read from the charges, when not empty."""
         return tuple((a, b) for a, b in ((self.start, self.d0), (self.d1, self.end)) if a < b)
@@ -164,33 +170,43 @@ def in_buckets(dims: tuple[str, ...]) -> Any:
     return (*(b[dim].in_(bindparam(f"{dim}s", expanding=True)) for dim in dims), or_(whole_months, whole_days))
 
 
-def at_edges(table: Any) -> Any:
-    """Rows of ``table`` dated in the window's partial days."""
-    at = table.c.at
-    return or_(and_(at >= bindparam("start"), at < bindparam("d0")), and_(at >= bindparam("d1"), at < bindparam("end")))
+@lru_cache(maxsize=1024)
+def settled_statement(columns: tuple[str, ...], dims: tuple[str, ...], shape: tuple[bool, ...]) -> Any:
+    """What a quota has settled in ``[:start, :end)``: the buckets' sums (scope ``:scope``, in the sliced
+    ``dims``), the charges of the partial days (rows whose ``columns`` equal ``:<column>``) and the signed
+    adjustments on the scopes ``:targets``, a row per kind.
 
+    Built for the window's ``shape`` (:attr:`Split.shape`: which of its parts are not empty) and cached, so
+    a UTC monthly window reads its month rows alone and each partial day is one range of a ``(column, at)``
+    index: a statement for every shape at once cost a decision more than the sums it saved on a fresh
+    ledger. Building SQLAlchemy expressions per call cost more than running them."""
+    months, days_before, days_after, edge_before, edge_after = shape
+    b = usage_buckets.c
 
-@lru_cache(maxsize=256)
-def settled_statement(columns: tuple[str, ...], dims: tuple[str, ...]) -> Any:
-    """What a quota has settled in ``[:start, :end)``: a row of the buckets' sums (scope ``:scope``, in the sliced
-    ``dims``), one of the charges of the partial days (rows whose ``columns`` equal ``:<column>``), and the
-    signed adjustments on the scopes ``:targets``, a row per kind. Built once per shape and cached: building
-    SQLAlchemy expressions per call cost more than running them."""
-    sums = [func.sum(usage_buckets.c[name]) for name in AMOUNTS[:3]]
-    bucketed = select(literal(CHARGE_KIND).label("kind"), *sums).where(
-        usage_buckets.c.scope == bindparam("scope"), *in_buckets(dims)
-    )
-    edges = select(literal(CHARGE_KIND).label("kind"), func.sum(charges.c.cpu_hours), func.sum(charges.c.gpu_hours),
-                   func.sum(charges.c.cost)).where(
-        *(charges.c[column] == bindparam(column) for column in columns),
-        *(charges.c[dim].in_(bindparam(f"{dim}s", expanding=True)) for dim in dims),
-        at_edges(charges),
-    )  # fmt: skip
-    adjusted = (
+    def within(lo: str, hi: str) -> Any:
+        return and_(b.bucket_start >= bindparam(lo), b.bucket_start < bindparam(hi))
+
+    kept = [and_(b.grain == "month", within("m0", "m1"))] if months else []
+    kept += [and_(b.grain == "day", within("d0", "m0"))] if days_before else []
+    kept += [and_(b.grain == "day", within("m1", "d1"))] if days_after else []
+    parts: list[Any] = []
+    if kept:
+        sliced = (b[dim].in_(bindparam(f"{dim}s", expanding=True)) for dim in dims)
+        parts.append(select(literal(CHARGE_KIND).label("kind"), *(func.sum(b[name]) for name in AMOUNTS[:3]))
+                     .where(b.scope == bindparam("scope"), *sliced, or_(*kept)))  # fmt: skip
+    for wanted, lo, hi in ((edge_before, "start", "d0"), (edge_after, "d1", "end")):
+        if wanted:
+            parts.append(select(literal(CHARGE_KIND).label("kind"), func.sum(charges.c.cpu_hours),
+                                func.sum(charges.c.gpu_hours), func.sum(charges.c.cost)).where(
+                *(charges.c[column] == bindparam(column) for column in columns),
+                *(charges.c[dim].in_(bindparam(f"{dim}s", expanding=True)) for dim in dims),
+                charges.c.at >= bindparam(lo), charges.c.at < bindparam(hi),
+            ))  # fmt: skip
+    parts.append(
         select(adjustments.c.kind, func.sum(adjustments.c.cpu_hours), func.sum(adjustments.c.gpu_hours),
                func.sum(adjustments.c.cost))
         .where(adjustments.c.scope.in_(bindparam("targets", expanding=True)),
                adjustments.c.at >= bindparam("start"), adjustments.c.at < bindparam("end"))
         .group_by(adjustments.c.kind)
     )  # fmt: skip
-    return union_all(bucketed, edges, adjusted)
+    return union_all(*parts) if len(parts) > 1 else parts[0]

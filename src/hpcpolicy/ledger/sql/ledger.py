@@ -170,7 +170,7 @@ class SqlSession(QueueRows, AlertRows, GroupedReads):
         parts = buckets.split(to_db(start) or start, to_db(end) or end)  # fmt: skip
         params |= {"targets": list(found.adjusted), "scope": found.scope} | parts.params()
         cpu_total = gpu_total = cost_total = 0.0
-        for kind_value, cpu, gpu, cost in self.conn.execute(buckets.settled_statement(columns, dims),
+        for kind_value, cpu, gpu, cost in self.conn.execute(buckets.settled_statement(columns, dims, parts.shape),
                                                             params):  # fmt: skip
             if cpu is None:  # SUM over no rows
                 continue
