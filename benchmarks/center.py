@@ -3,8 +3,9 @@
 ``policy_yaml(projects)`` writes orgs (one per 100 projects), teams (one per 10), projects and users (three
 per project, each also in a neighbour's project), budgets at every level (a tenth of the projects also
 have a GPU slice, a tenth of the users a personal budget); ``load_usage`` fills a SQL ledger with charges
-spread over the last ``days`` days (bulk inserts, not the service: loading is not what is measured) and
-with open liens, a third of them running.
+spread over the last ``days`` days (bulk inserts, not the service: loading is not what is measured; their
+running totals computed after, as ``hpcpolicy db check --repair`` would) and with open liens, a third of them
+running.
 
 Used by benchmarks/standings.py and benchmarks/dashboard.py.
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, insert
 
+from hpcpolicy.ledger.sql.bucket_check import backfill
 from hpcpolicy.ledger.sql.connect import create_ledger_engine
 from hpcpolicy.ledger.sql.migrate import upgrade
 from hpcpolicy.ledger.sql.rows import to_db
@@ -122,6 +124,7 @@ def load_usage(engine: Engine, projects: int, charge_count: int, now: datetime, 
                 batch = []
         if batch:
             conn.execute(insert(charges), batch)
+        backfill(conn)  # the running totals each charge would have added to (usage_buckets)
         held = []
         for n in range(open_liens):
             org, team, project, users = rows[rng.randrange(len(rows))]

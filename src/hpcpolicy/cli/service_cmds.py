@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
 from hpcpolicy.cli import render
 from hpcpolicy.cli.common import err, fail, out
@@ -150,6 +151,49 @@ def db_upgrade(database_url: DbOpt = None, data_dir: DataDirOpt = None) -> None:
     except Exception as exc:
         fail(f"migration failed on {_redact(settings.ledger_url())}: {exc}")
     out.print(f"ledger at revision {revision} ({_redact(settings.ledger_url())})")
+
+
+@db_app.command("check")
+def db_check(
+    database_url: DbOpt = None,
+    data_dir: DataDirOpt = None,
+    repair: Annotated[bool, typer.Option("--repair", help="rewrite the running totals from the charges")] = False,
+) -> None:
+    """Recompute the running totals (usage_buckets) from the charges and compare; exit 1 on any difference.
+
+    With --repair, the totals are rewritten from the charges in one transaction (the differences found are
+    printed first; the exit code is then 0).
+    """
+    from hpcpolicy.ledger.sql.bucket_check import check
+    from hpcpolicy.ledger.sql.connect import create_ledger_engine
+    from hpcpolicy.ledger.sql.migrate import is_current
+
+    settings = settings_from(database_url=database_url, data_dir=data_dir)
+    ledger = _redact(settings.ledger_url())
+    engine = create_ledger_engine(settings.ledger_url(), connect_timeout=settings.db_timeout_seconds)
+    try:
+        if not is_current(engine):
+            fail(f"the ledger {ledger} is not at the current revision: run hpcpolicy db upgrade")
+        found = check(engine, repair=repair)
+    except SQLAlchemyError as exc:
+        fail(f"cannot check the ledger {ledger}: {exc}")
+    finally:
+        engine.dispose()
+    for d in found:
+        where = f"{d.scope} {d.grain} {d.bucket_start:%Y-%m-%d} slice {'/'.join(v or '-' for v in d.slice)}"
+        out.print(f"{where}: stored {_bucket(d.stored)}, charges say {_bucket(d.expected)}", markup=False)
+    if not found:
+        out.print(f"running totals agree with the charges ({ledger})")
+    elif repair:
+        out.print(f"{len(found)} running totals differed from the charges: rewritten ({ledger})")
+    else:
+        fail(f"{len(found)} running totals differ from the charges (hpcpolicy db check --repair rewrites them)")
+
+
+def _bucket(amounts: tuple[float, float, float, int] | None) -> str:
+    if amounts is None:
+        return "nothing"
+    return f"cpu_hours={amounts[0]!r} gpu_hours={amounts[1]!r} cost={amounts[2]!r} charges={amounts[3]}"
 
 
 def usage(

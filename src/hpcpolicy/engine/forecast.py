@@ -18,6 +18,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 #: Recent days weigh more: a day this many days older counts half as much.
 HALF_LIFE_DAYS = 3.0
@@ -46,14 +47,20 @@ def burn_rate(daily: Sequence[float], half_life_days: float = HALF_LIFE_DAYS) ->
     amount or a half-life that is not positive and finite."""
     if not (0 < half_life_days < math.inf):
         raise ValueError(f"half_life_days must be positive and finite, got {half_life_days!r}")
-    total = weights = 0.0
-    for age, amount in enumerate(reversed(daily)):
+    total = 0.0
+    weights, weight_sum = _weights(len(daily), half_life_days)
+    for age, (amount, weight) in enumerate(zip(reversed(daily), weights, strict=True)):
         if not (0 <= amount < math.inf):
             raise ValueError(f"daily amounts must be finite and ≥ 0, got {amount!r} {age} days before the last")
-        weight = 0.5 ** (age / half_life_days)
         total += weight * amount
-        weights += weight
-    return total / weights if weights else 0.0
+    return total / weight_sum if weights else 0.0
+
+
+@lru_cache(maxsize=64)
+def _weights(days: int, half_life_days: float) -> tuple[tuple[float, ...], float]:
+    """Each age's weight and their sum (memoised: every quota of an overview asks for the same ones)."""
+    each = tuple(0.5 ** (age / half_life_days) for age in range(days))
+    return each, sum(each)
 
 
 def forecast(

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from hpcpolicy.engine import Active, Amounts
+from hpcpolicy.engine.slices import Slice
 from hpcpolicy.ledger.alerts import AlertDelivery, AlertRecord, FiredAlert
 from hpcpolicy.ledger.counters import Target
 from hpcpolicy.ledger.events import Event
@@ -163,6 +164,20 @@ class LedgerSession(Protocol):
         distinct value of ``columns`` (charge path columns: user_id, project, team, org, cluster, partition,
         gpu_type) and, with ``daily``, per UTC day (else the day is None): every quota's consumption in a
         few queries (:mod:`hpcpolicy.service.standings`)."""
+        ...
+
+    def scope_totals(
+        self, scopes: Collection[str], start: datetime, end: datetime, sliced: Slice | None = None
+    ) -> dict[str, Amounts]:
+        """Charges dated in ``[start, end)`` inside ``sliced`` (everywhere: None), summed per scope of ``scopes``
+        that they draw on (:func:`~hpcpolicy.ledger.counters.entry_scopes`); a scope with none is left out.
+        Every quota's consumption at once (:mod:`hpcpolicy.service.standings`)."""
+        ...
+
+    def scope_daily(
+        self, scopes: Collection[str], first_day: datetime, days: int, sliced: Slice | None = None
+    ) -> dict[str, list[Amounts]]:
+        """:meth:`scope_totals` per UTC day of the ``days`` days from midnight ``first_day``, oldest first."""
         ...
 
     def adjustment_totals(

@@ -2,10 +2,10 @@
 
 ``GET /v1/usage`` reads one scope; the dashboard's overview and the alert pass read every quota of the
 policy. Asking the ledger once per quota would be 2,000 round trips for 2,000 projects, so this module
-asks a few grouped questions instead (:meth:`~hpcpolicy.ledger.base.LedgerSession.charge_totals`: charges
-summed per scope shape and window, and per day over the last :data:`LOOKBACK_DAYS` days; adjustments per
-scope; the open liens) and distributes the rows to the quotas here. A test proves the figures equal
-``Accounts.balances`` quota by quota.
+asks a few grouped questions instead (:meth:`~hpcpolicy.ledger.base.LedgerSession.scope_totals`: charges
+summed per scope for each window and slice, and per day over the last :data:`LOOKBACK_DAYS` days, from the
+ledger's running totals; adjustments per scope; the open liens) and distributes the rows to the quotas
+here. A test proves the figures equal ``Accounts.balances`` quota by quota.
 
 The forecast method is :mod:`hpcpolicy.engine.forecast`'s: the daily burn is charges dated that day plus
 the part of running jobs' estimates their elapsed time used that day; adjustments move the balance, not the
@@ -23,10 +23,11 @@ from datetime import UTC, date, datetime, timedelta
 from hpcpolicy.engine import Amounts, QuotaRef
 from hpcpolicy.engine.forecast import elapsed_by_day, forecast
 from hpcpolicy.engine.quotaref import METERED
+from hpcpolicy.engine.slices import Slice
 from hpcpolicy.engine.standing import MetricStanding, QuotaStanding, ranked, used_fraction
 from hpcpolicy.engine.usage import ZERO
 from hpcpolicy.ledger.base import LedgerSession
-from hpcpolicy.ledger.counters import counter, counts_toward, entry_scopes, scope_columns
+from hpcpolicy.ledger.counters import counter, counts_toward, entry_scopes
 from hpcpolicy.ledger.model import Lien, LienState, ScopeBalance
 from hpcpolicy.service.accounts import Accounts
 from hpcpolicy.service.context import Context
@@ -152,9 +153,9 @@ class _Tally:
     window), ``reserved`` (open liens now) and ``daily`` (the last :data:`LOOKBACK_DAYS` days' burn), by
     quota id.
 
-    Queries are grouped by *shape*: the columns naming a scope (``project``; ``project, user_id`` for a
-    member) plus the slice columns when a quota is sliced. One query per shape and window, one per shape for
-    the daily burn, one for adjustments per window, and one for the open liens.
+    Charges are read from the ledger's running totals per scope (:meth:`~hpcpolicy.ledger.base.LedgerSession.
+    scope_totals`): one query per distinct window and slice, one per slice for the daily burn (a row per
+    scope either way), one for adjustments per window, and one for the open liens.
     """
 
     def __init__(self, tx: LedgerSession, refs: list[QuotaRef], now: datetime):
@@ -163,41 +164,27 @@ class _Tally:
         today = datetime(now.year, now.month, now.day, tzinfo=UTC)
         self.first_day = today - timedelta(days=LOOKBACK_DAYS)
         self.daily: dict[str, list[Amounts]] = {ref.id: [ZERO] * LOOKBACK_DAYS for ref in refs}
-        shapes: dict[tuple[str, ...], list[QuotaRef]] = defaultdict(list)
-        for ref in refs:
-            shapes[tuple(column for column, _ in scope_columns(ref.scope)) + _slice_dims(ref)].append(ref)
         windows: dict[tuple[datetime, datetime], list[QuotaRef]] = defaultdict(list)
+        counted: dict[tuple[datetime, datetime, Slice | None], list[QuotaRef]] = defaultdict(list)
+        sliced: dict[Slice | None, list[QuotaRef]] = defaultdict(list)
         for ref in refs:
-            windows[ref.bounds(now)].append(ref)
-        for shape, members in shapes.items():
-            self._charges(tx, shape, members, now)
+            bounds = ref.bounds(now)
+            windows[bounds].append(ref)
+            counted[(*bounds, ref.slice)].append(ref)
+            sliced[ref.slice].append(ref)
+        for (start, end, slice_), members in counted.items():
+            totals = tx.scope_totals({ref.scope for ref in members}, start, end, slice_)
+            for ref in members:
+                if ref.scope in totals:
+                    self.charged[ref.id] += totals[ref.scope]
+        for slice_, members in sliced.items():
+            per_day = tx.scope_daily({ref.scope for ref in members}, self.first_day, LOOKBACK_DAYS, slice_)
+            for ref in members:
+                if ref.scope in per_day:
+                    self.daily[ref.id] = list(per_day[ref.scope])  # its own list: running jobs add to it
         for (start, end), members in windows.items():
             self._adjustments(tx, start, end, members)
         self._liens(tx, refs, now)
-
-    def _charges(self, tx: LedgerSession, shape: tuple[str, ...], refs: list[QuotaRef], now: datetime) -> None:
-        by_window: dict[tuple[datetime, datetime], list[QuotaRef]] = defaultdict(list)
-        for ref in refs:
-            by_window[ref.bounds(now)].append(ref)
-        scopes = {ref.scope for ref in refs}  # one (a scope's page): its rows only, through its index
-        where = tuple(scope_columns(next(iter(scopes)))) if len(scopes) == 1 else ()
-        for (start, end), members in by_window.items():
-            rows = _index(tx.charge_totals(shape, start, end, where=where), shape)
-            for ref in members:
-                key = tuple(value for _, value in scope_columns(ref.scope))
-                total = ZERO
-                for dims, _, amounts in rows.get(key, ()):
-                    if _in_slice(ref, dims):
-                        total += amounts
-                self.charged[ref.id] += total
-        rows = _index(tx.charge_totals(shape, self.first_day, self.first_day + timedelta(days=LOOKBACK_DAYS),
-                                       daily=True, where=where), shape)  # fmt: skip
-        for ref in refs:
-            daily = self.daily[ref.id]
-            for dims, day, amounts in rows.get(tuple(value for _, value in scope_columns(ref.scope)), ()):
-                k = (day - self.first_day.date()).days if day is not None else -1
-                if 0 <= k < LOOKBACK_DAYS and _in_slice(ref, dims):
-                    daily[k] += amounts
 
     def _adjustments(self, tx: LedgerSession, start: datetime, end: datetime, refs: list[QuotaRef]) -> None:
         adjusted = {scope: amounts for scope, _, amounts in tx.adjustment_totals(start, end)}
@@ -232,15 +219,3 @@ class _Tally:
 def _counts(lien: Lien, now: datetime) -> bool:
     """Whether an open lien counts now: running, or reserved and not past its TTL (the ledgers' rule)."""
     return lien.state is LienState.RUNNING or (lien.state is LienState.RESERVED and lien.expires_at > now)
-
-
-Rows = list[tuple[tuple[str | None, ...], date | None, Amounts]]
-
-
-def _index(rows: Rows, shape: tuple[str, ...]) -> dict[tuple[str | None, ...], Rows]:
-    """Rows by their scope's values (the shape's first columns); each keeps its slice's (the rest)."""
-    width = len(shape) - len(_SLICE_COLUMNS) if shape[-len(_SLICE_COLUMNS):] == _SLICE_COLUMNS else len(shape)
-    out: dict[tuple[str | None, ...], Rows] = defaultdict(list)
-    for values, day, amounts in rows:
-        out[values[:width]].append((values[width:], day, amounts))
-    return out

@@ -13,15 +13,16 @@ Not thread-safe and not durable: for tests, the simulator and single-threaded to
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from hpcpolicy.engine import Active, Amounts, QuotaRef, UsageSnapshot
 from hpcpolicy.engine.rules.quotas import Used
+from hpcpolicy.engine.slices import Slice
 from hpcpolicy.engine.usage import IDLE, ZERO
 from hpcpolicy.ledger.base import DuplicateKey
-from hpcpolicy.ledger.counters import Counter, Target, counter, scope_columns
+from hpcpolicy.ledger.counters import Counter, Target, counter, counts_toward, entry_scopes, scope_columns
 from hpcpolicy.ledger.events import Event
 from hpcpolicy.ledger.memory.alerts import MemoryAlerts
 from hpcpolicy.ledger.memory.counting import Counting, Resolved
@@ -290,6 +291,27 @@ class MemoryLedger(MemoryQueue, MemoryAlerts):
                 key = (tuple(getattr(charge, column) for column in columns), charge.at.date() if daily else None)
                 summed[key] = summed.get(key, ZERO) + charge.amounts
         return [(values, day, amounts) for (values, day), amounts in summed.items()]
+
+    def scope_totals(
+        self, scopes: Collection[str], start: datetime, end: datetime, sliced: Slice | None = None
+    ) -> dict[str, Amounts]:
+        summed: dict[str, Amounts] = {}
+        for charge in self.charges.values():
+            if start <= charge.at < end and counts_toward(charge, sliced):
+                for scope in entry_scopes(charge):
+                    if scope in scopes:
+                        summed[scope] = summed.get(scope, ZERO) + charge.amounts
+        return summed
+
+    def scope_daily(
+        self, scopes: Collection[str], first_day: datetime, days: int, sliced: Slice | None = None
+    ) -> dict[str, list[Amounts]]:
+        out: dict[str, list[Amounts]] = {}
+        for k in range(days):
+            start = first_day + timedelta(days=k)
+            for scope, amounts in self.scope_totals(scopes, start, start + timedelta(days=1), sliced).items():
+                out.setdefault(scope, [ZERO] * days)[k] = amounts
+        return out
 
     def adjustment_totals(
         self, start: datetime, end: datetime, *, daily: bool = False, scopes: tuple[str, ...] | None = None

@@ -23,12 +23,12 @@ from hpcpolicy.engine import Active, Amounts
 from hpcpolicy.ledger import deadline
 from hpcpolicy.ledger.base import Contention, DuplicateKey, LedgerUnavailable
 from hpcpolicy.ledger.checkpoints import CheckpointPolicy
-from hpcpolicy.ledger.counters import Target, counter, scope_columns
+from hpcpolicy.ledger.counters import Target, counter, entry_scopes, scope_columns
 from hpcpolicy.ledger.events import Event, adjustment_event, charge_event, decision_event, lien_event
 from hpcpolicy.ledger.model import Adjustment, AdjustmentKind, Charge, DecisionFilter, DecisionRecord, Lien, LienState
 from hpcpolicy.ledger.reports import PeriodSums
 from hpcpolicy.ledger.rules import ADJUSTMENT_SIGN, OPEN_STATES
-from hpcpolicy.ledger.sql import totals
+from hpcpolicy.ledger.sql import buckets, totals
 from hpcpolicy.ledger.sql.alert_rows import AlertRows
 from hpcpolicy.ledger.sql.connect import read_only
 from hpcpolicy.ledger.sql.errors import is_contention, is_operational
@@ -51,10 +51,10 @@ from hpcpolicy.ledger.sql.rows import (
     lien_from_row,
     lien_row,
     reserved_statement,
-    settled_statement,
     to_db,
 )
 from hpcpolicy.ledger.sql.tables import adjustments, charges, decisions, liens, scope_locks
+from hpcpolicy.ledger.sql.totals import GroupedReads
 from hpcpolicy.observability.logs import request_id
 
 __all__ = ["DuplicateKey", "SqlLedger", "SqlSession", "from_db", "to_db"]
@@ -132,7 +132,7 @@ class SqlLedger:
         return read_period(self.engine, start, end, project)
 
 
-class SqlSession(QueueRows, AlertRows):
+class SqlSession(QueueRows, AlertRows, GroupedReads):
     def __init__(self, conn: Connection, *, audit: bool = False):
         self.conn = conn
         self.dialect = conn.dialect.name
@@ -163,12 +163,16 @@ class SqlSession(QueueRows, AlertRows):
         self.conn.execute(query.with_for_update()).all()
 
     def settled(self, target: Target, start: datetime, end: datetime) -> Amounts:
+        """Charges from the running totals of the window's whole days and months, and from the charges
+        themselves only in its partial days (:mod:`~hpcpolicy.ledger.sql.buckets`); adjustments as ever."""
         found = counter(target)
         columns, dims, params = counter_params(found)
-        params |= {"targets": list(found.adjusted), "start": to_db(start), "end": to_db(end)}
+        parts = buckets.split(to_db(start) or start, to_db(end) or end)  # fmt: skip
+        params |= {"targets": list(found.adjusted), "scope": found.scope} | parts.params()
         cpu_total = gpu_total = cost_total = 0.0
-        for kind_value, cpu, gpu, cost in self.conn.execute(settled_statement(columns, dims), params):
-            if cpu is None:  # SUM over no charges
+        for kind_value, cpu, gpu, cost in self.conn.execute(buckets.settled_statement(columns, dims, parts.shape),
+                                                            params):  # fmt: skip
+            if cpu is None:  # SUM over no rows
                 continue
             sign = 1 if kind_value == CHARGE_KIND else ADJUSTMENT_SIGN[AdjustmentKind(kind_value)]
             cpu_total += sign * float(cpu)
@@ -253,6 +257,9 @@ class SqlSession(QueueRows, AlertRows):
             "raw_gpu_hours": charge.raw_hours[1] if charge.raw_hours else None,
         }
         self.conn.execute(INSERT_CHARGE, values)
+        sliced = (charge.cluster, charge.partition, charge.gpu_type)
+        added = (a.cpu_hours, a.gpu_hours, a.cost)
+        buckets.add(self.conn, buckets.bucket_rows(entry_scopes(charge), sliced, to_db(charge.at) or charge.at, added))
         if self.audit:
             self.record(charge_event(charge, request_id.get()))
 
@@ -364,11 +371,6 @@ class SqlSession(QueueRows, AlertRows):
         where: tuple[tuple[str, str], ...] = (),
     ) -> list[tuple[tuple[str | None, ...], date | None, Amounts]]:
         return totals.charge_totals(self.conn, columns, start, end, daily, where)
-
-    def adjustment_totals(
-        self, start: datetime, end: datetime, *, daily: bool = False, scopes: tuple[str, ...] | None = None
-    ) -> list[tuple[str, date | None, Amounts]]:
-        return totals.adjustment_totals(self.conn, start, end, daily, scopes)
 
     def freed_since(self, since: datetime, now: datetime) -> list[Lien]:
         start, end = to_db(since), to_db(now)

@@ -11,13 +11,13 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, and_, bindparam, func, insert, literal, or_, select, union_all, update
+from sqlalchemy import Select, and_, bindparam, func, insert, or_, select, update
 
 from hpcpolicy.engine import Amounts
 from hpcpolicy.ledger.counters import Counter
 from hpcpolicy.ledger.events import Event, digest
 from hpcpolicy.ledger.model import Charge, DecisionFilter, DecisionRecord, Lien, LienState
-from hpcpolicy.ledger.sql.tables import adjustments, charges, decisions, liens
+from hpcpolicy.ledger.sql.tables import charges, decisions, liens
 
 
 def to_db(moment: datetime | None) -> datetime | None:
@@ -41,42 +41,6 @@ _SLICE_DIMS = ("cluster", "partition", "gpu_type")
 def _in_slice(table: Any, dims: tuple[str, ...]) -> list[Any]:
     """``column IN (:<column>s)`` for each sliced dimension, with expanding parameters."""
     return [table.c[dim].in_(bindparam(f"{dim}s", expanding=True)) for dim in dims]
-
-
-@lru_cache(maxsize=256)
-def settled_statement(columns: tuple[str, ...], dims: tuple[str, ...]) -> Any:
-    """Charges of the rows whose ``columns`` equal the bound values (``:<column>``), in the sliced ``dims``,
-    and signed adjustments on the scopes ``:targets``, dated in ``[:start, :end)``: a row per kind.
-
-    Built once per shape (scope kind, slice dimensions) and cached: building SQLAlchemy expressions per
-    call cost more than running them.
-    """
-    charged = select(
-        literal(CHARGE_KIND).label("kind"),
-        func.sum(charges.c.cpu_hours),
-        func.sum(charges.c.gpu_hours),
-        func.sum(charges.c.cost),
-    ).where(
-        *(charges.c[column] == bindparam(column) for column in columns),
-        *_in_slice(charges, dims),
-        charges.c.at >= bindparam("start"),
-        charges.c.at < bindparam("end"),
-    )
-    adjusted = (
-        select(
-            adjustments.c.kind,
-            func.sum(adjustments.c.cpu_hours),
-            func.sum(adjustments.c.gpu_hours),
-            func.sum(adjustments.c.cost),
-        )
-        .where(
-            adjustments.c.scope.in_(bindparam("targets", expanding=True)),
-            adjustments.c.at >= bindparam("start"),
-            adjustments.c.at < bindparam("end"),
-        )
-        .group_by(adjustments.c.kind)
-    )
-    return union_all(charged, adjusted)
 
 
 @lru_cache(maxsize=256)

@@ -123,6 +123,28 @@ charges = Table(
     **BINARY,
 )
 
+#: Running totals of charges per scope, grain (a UTC ``day`` or ``month``), bucket start and slice, kept in the
+#: transaction of each charge (docs/design/usage-buckets.md). ``id`` is a digest of the key in full
+#: (:func:`~hpcpolicy.ledger.sql.buckets.bucket_id`: a member scope of 396 characters and three slice columns
+#: are longer than an InnoDB key may be), unique, what an upsert matches. The primary key leads with the scope
+#: and time so a scope's rows of a window lie together (SQLite without rowid, InnoDB: the table is that index).
+usage_buckets = Table(
+    "usage_buckets",
+    metadata,
+    Column("scope", String(400), primary_key=True),
+    Column("grain", String(5), primary_key=True),
+    Column("bucket_start", Time, primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("cluster", Ident),
+    Column("partition", Ident),
+    Column("gpu_type", String(64)),
+    *_amount_columns(),
+    Column("charges", BigInteger, nullable=False),
+    UniqueConstraint("id", name="uq_usage_buckets_id"),
+    sqlite_with_rowid=False,
+    **BINARY,
+)
+
 adjustments = Table(
     "adjustments",
     metadata,

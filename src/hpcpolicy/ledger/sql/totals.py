@@ -1,6 +1,6 @@
 """Grouped sums over the whole ledger: what a dashboard or an alert pass reads for every quota at once.
 
-A balance check reads one quota (:func:`~hpcpolicy.ledger.sql.rows.settled_statement`); an overview of
+A balance check reads one quota (:func:`~hpcpolicy.ledger.sql.buckets.settled_statement`); an overview of
 2,000 projects would make that 2,000 round trips. These statements instead sum charges per distinct value
 of a few path columns (and per UTC day, for burn rates) and adjustments per scope, in one query each;
 :mod:`hpcpolicy.service.standings` distributes the rows to the quotas.
@@ -8,15 +8,18 @@ of a few path columns (and per UTC day, for burn rates) and adjustments per scop
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Date, bindparam, cast, func, select
 
 from hpcpolicy.engine import Amounts
+from hpcpolicy.engine.slices import Slice
 from hpcpolicy.ledger.model import AdjustmentKind
 from hpcpolicy.ledger.rules import ADJUSTMENT_SIGN
+from hpcpolicy.ledger.sql import bucket_reads
 from hpcpolicy.ledger.sql.rows import to_db
 from hpcpolicy.ledger.sql.tables import adjustments, charges
 
@@ -102,3 +105,25 @@ def adjustment_totals(
         signed = Amounts(sign * float(cpu), sign * float(gpu), sign * float(cost))
         summed[key] = summed[key] + signed if key in summed else signed
     return [(scope, day, amounts) for (scope, day), amounts in summed.items()]
+
+
+class GroupedReads:
+    """The grouped reads of a SQL ledger session (its ``conn``): :mod:`hpcpolicy.service.standings`'s."""
+
+    if TYPE_CHECKING:
+        conn: Connection
+
+    def scope_totals(
+        self, scopes: Collection[str], start: datetime, end: datetime, sliced: Slice | None = None
+    ) -> dict[str, Amounts]:
+        return bucket_reads.scope_totals(self.conn, scopes, start, end, sliced)
+
+    def scope_daily(
+        self, scopes: Collection[str], first_day: datetime, days: int, sliced: Slice | None = None
+    ) -> dict[str, list[Amounts]]:
+        return bucket_reads.scope_daily(self.conn, scopes, first_day, days, sliced)
+
+    def adjustment_totals(
+        self, start: datetime, end: datetime, *, daily: bool = False, scopes: tuple[str, ...] | None = None
+    ) -> list[tuple[str, date | None, Amounts]]:
+        return adjustment_totals(self.conn, start, end, daily, scopes)
