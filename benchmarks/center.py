@@ -12,12 +12,13 @@ Used by benchmarks/standings.py and benchmarks/dashboard.py.
 
 from __future__ import annotations
 
+import argparse
 import random
 import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, insert
@@ -30,6 +31,16 @@ from hpcpolicy.ledger.sql.tables import charges, liens
 from tests.dbservers import truncate
 
 GPU_TYPES = ("a100", "l40s", "h100")
+#: The benchmarks' "now": charges are dated in the 45 days before it.
+NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+
+
+def add_options(parser: argparse.ArgumentParser, runs: int = 7) -> None:
+    """The options of a benchmark over the centre: its size, how many runs, and which database."""
+    parser.add_argument("--projects", type=int, default=2000)
+    parser.add_argument("--charges", type=int, default=200_000)
+    parser.add_argument("--runs", type=int, default=runs)
+    parser.add_argument("--database-url", help="a server database instead of a SQLite file (truncated!)")
 
 
 @contextmanager

@@ -24,10 +24,10 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from benchmarks.center import centre
+from benchmarks.center import NOW, add_options, centre
 from fastapi.testclient import TestClient
 
 from hpcpolicy.api import create_app
@@ -38,7 +38,6 @@ from hpcpolicy.service.context import Context
 from hpcpolicy.service.viewer import Viewer
 from hpcpolicy.ui.pages import TEMPLATES
 
-NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 DEV = AuthSettings(_env_file=None, keys_file=None, api_keys=None, jwt_secret=None, jwt_public_key=None)
 
 
@@ -53,10 +52,7 @@ def timed(fn: Callable[[], Any], runs: int) -> tuple[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--projects", type=int, default=2000)
-    parser.add_argument("--charges", type=int, default=200_000)
-    parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--database-url", help="a server database instead of a SQLite file (truncated!)")
+    add_options(parser)
     args = parser.parse_args()
     with centre(args.projects, args.charges, NOW, args.database_url) as (engine, policy):
         print(f"{args.projects:,} projects, {args.charges:,} charges, 3,000 open liens ({engine.dialect.name})")

@@ -20,16 +20,14 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import argparse
 import statistics
 import time
-from datetime import UTC, datetime
 
-from benchmarks.center import centre
+from benchmarks.center import NOW, centre
 
 from hpcpolicy.engine import Request
 from hpcpolicy.ledger.sql.ledger import SqlLedger
 from hpcpolicy.service import Governance, PolicyStore
 from hpcpolicy.service.context import Context
 
-NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 PROJECTS = 2000
 
 

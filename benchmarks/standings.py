@@ -21,23 +21,18 @@ import argparse
 import statistics
 import time
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from benchmarks.center import centre
+from benchmarks.center import NOW, add_options, centre
 
 from hpcpolicy.ledger.sql.ledger import SqlLedger
 from hpcpolicy.service import Governance, PolicyStore
 from hpcpolicy.service.context import Context
 
-NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--projects", type=int, default=2000)
-    parser.add_argument("--charges", type=int, default=200_000)
-    parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--database-url", help="a server database instead of a SQLite file (truncated!)")
+    add_options(parser)
     args = parser.parse_args()
     started = time.perf_counter()
     with centre(args.projects, args.charges, NOW, args.database_url) as (engine, policy):
