@@ -143,7 +143,8 @@ BAD_INPUT = ["/ui/?n=0", "/ui/?n=1" + "0" * 400, "/ui/?n=NaN", "/ui/?q=%00", "/u
              "/ui/decisions?user=" + "u" * 300, "/ui/decisions?code=made.up", "/ui/decisions?answer=maybe",
              "/ui/decisions?before=junk", "/ui/decisions?before=2026-01-01T00:00~%00",
              "/ui/decisions?project=a&scope=project:b", "/ui/decisions?scope=galaxy:far",
-             "/ui/decisions?since=2026-11-20&until=2026-11-10", "/ui/policy/revisions/0",
+             "/ui/decisions?since=2026-11-20&until=2026-11-10", "/ui/decisions?until=9999-12-31",
+             "/ui/decisions?since=0001-01-01", "/ui/decisions?before=9999-12-31T23:59:59~d1", "/ui/policy/revisions/0",
              "/ui/policy/revisions/" + "9" * 30, "/ui/policy/revisions/1e308"]  # fmt: skip
 
 

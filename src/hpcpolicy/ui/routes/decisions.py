@@ -9,7 +9,8 @@ from fastapi import Query
 from starlette.responses import Response
 
 from hpcpolicy.auth import Forbidden
-from hpcpolicy.engine.limits import MAX_ID_LENGTH, MAX_SCOPE_LENGTH, ident_problem
+from hpcpolicy.engine.limits import EARLIEST, LATEST, MAX_ID_LENGTH, MAX_SCOPE_LENGTH, ident_problem
+from hpcpolicy.reports.period import day
 from hpcpolicy.service import InvalidInput
 from hpcpolicy.service.explorer import CODES, DecisionExplorer, DecisionQuery
 from hpcpolicy.ui import pages
@@ -29,12 +30,13 @@ async def explorer(
     scope: Annotated[str | None, Query(max_length=MAX_SCOPE_LENGTH)] = None,
     code: Annotated[str | None, Query(max_length=64)] = None,
     answer: Literal["any", "allowed", "denied"] = "any",
-    since: date | None = None,
-    until: date | None = None,
+    since_text: Annotated[str | None, Query(alias="since", max_length=10)] = None,
+    until_text: Annotated[str | None, Query(alias="until", max_length=10)] = None,
     before: Annotated[str | None, Query(max_length=MAX_ID_LENGTH + 40)] = None,
 ) -> Response:
     """``since``/``until``: UTC days, both included; ``before``: where the previous page stopped."""
     user, project, scope, code = (v.strip() or None if v is not None else None for v in (user, project, scope, code))
+    since, until = _day(since_text, "since"), _day(until_text, "until")
     if project is not None and scope is not None:
         raise InvalidInput("give a project or a scope, not both")
     query = DecisionQuery(
@@ -66,6 +68,16 @@ async def decision(page: pages.PageDep, decision_id: str) -> Response:
     return await page.render("decision.html", section="decisions", d=explained, body=record.decision)
 
 
+def _day(text: str | None, name: str) -> date | None:
+    """A ``YYYY-MM-DD`` field within the ledger's dates (as the chargeback report's), or a 400 naming it."""
+    if not text:
+        return None
+    try:
+        return day(text)
+    except ValueError as exc:
+        raise InvalidInput(f"{name}: {exc}") from None
+
+
 def _cursor(text: str | None) -> tuple[datetime, str] | None:
     """``<ISO time>~<decision id>`` (what the page's "older" link carries) as a listing cursor."""
     if not text:
@@ -75,6 +87,8 @@ def _cursor(text: str | None) -> tuple[datetime, str] | None:
         moment = datetime.fromisoformat(at)
     except ValueError:
         moment = None
-    if not sep or moment is None or ident_problem(last) is not None:
+    if moment is not None and not moment.tzinfo:
+        moment = moment.replace(tzinfo=UTC)
+    if not sep or moment is None or not EARLIEST <= moment < LATEST or ident_problem(last) is not None:
         raise InvalidInput("before: not a place in the list (follow the page's 'older' link)")
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)), last
+    return moment, last
