@@ -10,7 +10,9 @@ decision row per request). Users are spread over many ids so no budget runs dry.
 
 Closed loop finds the throughput; open loop at a fixed rate over 32 connections gives the latency at that
 load (see loadgen.py). ``cpu ms`` is the server's CPU time per request, read from /proc, which stays
-meaningful when the client and other work share the machine's two cores.
+meaningful when the client and other work share the machine's two cores. Each row is preceded by its floor:
+``GET /health`` of the same server driven the same way; the last four columns give the decisions' rate as a
+fraction of the floor's, and their p50, p99 and CPU per request as multiples of the floor's.
 """
 
 from __future__ import annotations
@@ -30,10 +32,11 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from loadgen import Result, allowed, cpu_seconds, drive
+from loadgen import FLOOR_PATH, OF_FLOOR_HEADER, Measured, Result, allowed, drive, measure, of_floor
 
 
 def free_port() -> int:
@@ -62,11 +65,12 @@ def body_for(i: int) -> dict[str, object]:
     return {"user_id": f"bench{i % 997}", "cpus": 4, "walltime_hours": 1, "partition": "cpu", "reserve": True}
 
 
-def report(label: str, result: Result, server_cpu: float | None) -> None:
-    cpu = f"{server_cpu / result.requests * 1000:>8.2f}" if server_cpu is not None else f"{'-':>8}"
+def report(label: str, run: Measured, floor: Measured) -> None:
+    r = run.result
+    cpu = f"{run.cpu_ms:>8.2f}" if run.cpu_ms is not None else f"{'-':>8}"
     print(
-        f"{label:<22} {result.requests:>8} {result.rate:>11.0f} {result.percentile(0.5):>8.2f} "
-        f"{result.percentile(0.99):>8.2f} {cpu} {result.failures:>8}"
+        f"{label:<32} {r.requests:>8} {r.rate:>11.0f} {r.percentile(0.5):>8.2f} {r.percentile(0.99):>8.2f} {cpu} "
+        f"{r.failures:>8}   {of_floor(run, floor)}"
     )
 
 
@@ -95,34 +99,29 @@ def main() -> None:
             proc = start_server(Path(tmp), port, {"HPCPOLICY_AUDIT_LOG": str(args.audit == "on").lower()})
             url = f"http://127.0.0.1:{port}"
 
-        def measure(label: str, connections: int, rate: float | None) -> None:
-            before = cpu_seconds([proc.pid]) if proc else None
-            result = asyncio.run(
-                drive(
-                    [url],
-                    "/v1/decisions",
-                    body_for,
-                    total=args.requests,
-                    connections=connections,
-                    rate=rate,
-                    headers=headers,
-                    check=allowed,
-                )
-            )
-            used = cpu_seconds([proc.pid]) - before if proc and before is not None else None
-            report(label, result, used)
+        pids = [proc.pid] if proc else []
+
+        def row(label: str, connections: int, rate: float | None) -> None:
+            def run(path: str, method: str, check: Callable[[int, bytes], bool] | None) -> Result:
+                return asyncio.run(drive([url], path, body_for, total=args.requests, connections=connections,
+                                         rate=rate, headers=headers, check=check, method=method))  # fmt: skip
+
+            floor = measure(pids, lambda: run(FLOOR_PATH, "GET", None))
+            report(f"{label}: floor", floor, floor)
+            report(label, measure(pids, lambda: run("/v1/decisions", "POST", allowed)), floor)
 
         try:
             asyncio.run(drive([url], "/v1/decisions", body_for, total=300, connections=4, headers=headers))  # warm up
             print(f"POST /v1/decisions reserve=true against {url} (SQLite, 1 worker, audit log {args.audit})")
+            print(f"each row follows its floor: GET {FLOOR_PATH} of the same server, same connections and rate")
             print(
-                f"{'mode':<22} {'requests':>8} {'decisions/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms':>8} "
-                f"{'failures':>8}"
+                f"{'mode':<32} {'requests':>8} {'requests/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms':>8} "
+                f"{'failures':>8}   {OF_FLOOR_HEADER}"
             )
             for c in args.concurrency:
-                measure(f"closed loop, {c} client{'s' if c > 1 else ''}", c, None)
+                row(f"closed loop, {c} client{'s' if c > 1 else ''}", c, None)
             for r in args.rate:
-                measure(f"open loop {r:.0f}/s, 32 conn", 32, r)
+                row(f"open loop {r:.0f}/s, 32 conn", 32, r)
         finally:
             if proc is not None:
                 proc.terminate()

@@ -10,7 +10,9 @@ Users are spread over 997 ids, all in the default path, so the locks taken are p
 
 Reports closed-loop throughput (64 clients firing back to back) and open-loop latency at ``--rate``
 decisions/s offered (see loadgen.py). ``server cpu`` sums the replicas' CPU time per request and ``db cpu``
-PostgreSQL's (all its processes), both from /proc, to show where the two cores go.
+PostgreSQL's (all its processes), both from /proc, to show where the two cores go. Each row is preceded by
+its floor, ``GET /health`` of the same replicas driven the same way, and ends with the decisions' rate as a
+fraction of the floor's and their p50, p99 and CPU per request as multiples of the floor's.
 """
 
 from __future__ import annotations
@@ -29,9 +31,10 @@ import argparse
 import asyncio
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
-from loadgen import allowed, cpu_seconds, drive
+from loadgen import FLOOR_PATH, OF_FLOOR_HEADER, Result, allowed, cpu_seconds, drive, measure, of_floor
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -69,8 +72,10 @@ def main() -> None:
     parser.add_argument("--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     print(f"POST /v1/decisions reserve=true, {CONNECTIONS} connections, {args.requests} requests per row")
-    columns = ("decisions/s", "p50 ms", "p99 ms", "server cpu ms", "db cpu ms")
-    print(f"{'replicas':>8} {'mode':<16} " + " ".join(f"{c:>{max(8, len(c))}}" for c in columns))
+    columns = ("requests/s", "p50 ms", "p99 ms", "server cpu ms", "db cpu ms")
+    print(f"each row follows its floor: GET {FLOOR_PATH} of the same replicas, same connections and rate")
+    header = " ".join(f"{c:>{max(8, len(c))}}" for c in columns)
+    print(f"{'replicas':>8} {'mode':<23} {header}   {OF_FLOOR_HEADER}")
     for count in args.replicas:
         url = fresh_database(args.database_url, "hpcpolicy_load")
         with (
@@ -84,25 +89,22 @@ def main() -> None:
                 (f"open {r:.0f}/s", r) for r in args.rate
             ]
             for label, rate in modes:
-                before = cpu_seconds(servers), cpu_seconds(database)
-                result = asyncio.run(
-                    drive(
-                        urls,
-                        "/v1/decisions",
-                        body_for,
-                        total=args.requests,
-                        connections=CONNECTIONS,
-                        rate=rate,
-                        check=allowed,
+
+                def run(path: str, method: str, check: Callable[[int, bytes], bool] | None, rate: float | None = rate) -> Result:
+                    return asyncio.run(drive(urls, path, body_for, total=args.requests, connections=CONNECTIONS,
+                                             rate=rate, check=check, method=method))  # fmt: skip
+
+                floor = measure(servers, lambda: run(FLOOR_PATH, "GET", None))
+                before = cpu_seconds(database)
+                decided = measure(servers, lambda: run("/v1/decisions", "POST", allowed))
+                db_ms = (cpu_seconds(database) - before) / args.requests * 1000
+                for name, m, db in ((f"{label}: floor", floor, "-"), (label, decided, f"{db_ms:.2f}")):
+                    r = m.result
+                    failed = f"  ({r.failures} failed)" if r.failures else ""
+                    print(
+                        f"{count:>8} {name:<23} {r.rate:>11.0f} {r.percentile(0.5):>8.2f} {r.percentile(0.99):>8.2f} "
+                        f"{m.cpu_ms or 0:>13.2f} {db:>9}   {of_floor(m, floor)}{failed}"
                     )
-                )
-                server_ms = (cpu_seconds(servers) - before[0]) / args.requests * 1000
-                db_ms = (cpu_seconds(database) - before[1]) / args.requests * 1000
-                failed = f"  ({result.failures} failed)" if result.failures else ""
-                print(
-                    f"{count:>8} {label:<16} {result.rate:>11.0f} {result.percentile(0.5):>8.2f} "
-                    f"{result.percentile(0.99):>8.2f} {server_ms:>13.2f} {db_ms:>9.2f}{failed}"
-                )
 
 
 def policy_file(directory: Path) -> Path:

@@ -93,8 +93,10 @@ async def drive(
     rate: float | None = None,
     headers: dict[str, str] | None = None,
     check: Callable[[int, bytes], bool] | None = None,
+    method: str = "POST",
 ) -> Result:
-    """Send ``total`` POSTs over ``connections`` connections spread round-robin over ``urls``."""
+    """Send ``total`` requests (POSTs of ``body_for(i)``; with ``method="GET"`` no body) over ``connections``
+    connections spread round-robin over ``urls``."""
     result = Result()
     conns = [Connection(urls[i % len(urls)], headers or {}) for i in range(connections)]
     counter = itertools.count()
@@ -110,7 +112,8 @@ async def drive(
                     await asyncio.sleep(delay)
             sent = time.perf_counter()
             try:
-                status, payload = await conn.request("POST", path, json.dumps(body_for(i)).encode())
+                body = json.dumps(body_for(i)).encode() if method != "GET" else b""
+                status, payload = await conn.request(method, path, body)
             except (ConnectionError, OSError, asyncio.IncompleteReadError):
                 status, payload = 599, b""
             done = time.perf_counter()
@@ -125,6 +128,39 @@ async def drive(
     for conn in conns:
         await conn.close()
     return result
+
+
+#: The floor every figure is divided by: a trivial endpoint of the same server (no body, no ledger, no
+#: authentication), driven in the same run with the same connections and rate. The machine's speed drifts
+#: from hour to hour (±25 % here); the fractions of this floor drift much less than the raw figures.
+FLOOR_PATH = "/health"
+
+
+@dataclass
+class Measured:
+    """A run and the server CPU it cost per request (None when the server is not ours to watch)."""
+
+    result: Result
+    cpu_ms: float | None
+
+
+def measure(pids: list[int], run: Callable[[], Result]) -> Measured:
+    before = cpu_seconds(pids) if pids else None
+    result = run()
+    used = cpu_seconds(pids) - before if before is not None else None
+    return Measured(result, used / result.requests * 1000 if used is not None else None)
+
+
+def of_floor(run: Measured, floor: Measured) -> str:
+    """The run as a fraction of the floor: its throughput, and how many times the floor's p50, p99 and CPU
+    per request it took."""
+    r, f = run.result, floor.result
+    cpu = f"{run.cpu_ms / floor.cpu_ms:>6.1f}x" if run.cpu_ms and floor.cpu_ms else f"{'-':>7}"
+    return (f"{r.rate / f.rate:>7.3f} {r.percentile(0.5) / f.percentile(0.5):>6.1f}x "
+            f"{r.percentile(0.99) / f.percentile(0.99):>6.1f}x {cpu}")  # fmt: skip
+
+
+OF_FLOOR_HEADER = f"{'/floor':>7} {'p50':>7} {'p99':>7} {'cpu':>7}"
 
 
 def allowed(status: int, payload: bytes) -> bool:
