@@ -25,6 +25,7 @@ from hpcpolicy.engine.usage import ZERO
 from hpcpolicy.engine.windows import INSTANT, calendar_period, period_bounds
 from hpcpolicy.ledger.counters import counter, counts_toward, entry_scopes
 from hpcpolicy.ledger.model import Charge
+from hpcpolicy.ledger.rules import UsageReads
 from hpcpolicy.ledger.sql import bucket_check
 from hpcpolicy.ledger.sql.buckets import bucket_row, split
 from hpcpolicy.ledger.sql.connect import create_ledger_engine
@@ -32,6 +33,7 @@ from hpcpolicy.ledger.sql.ledger import SqlLedger
 from hpcpolicy.ledger.sql.migrate import upgrade
 from hpcpolicy.ledger.sql.rows import to_db
 from hpcpolicy.ledger.sql.tables import charges, usage_buckets
+from hpcpolicy.ledger.sql.usage_read import read_usage
 from hpcpolicy.policy.schema import Quota
 from tests.dbservers import server_database, truncate
 
@@ -129,6 +131,14 @@ def test_settled_and_every_scope_at_once_equal_the_summed_charges(
                 got = tx.settled(target, start, end)
                 want = oracle(made, scope, counter(target).slice, start, end)
                 assert close(got, want), (scope, sliced, start, end, got, want)
+        # A decision's reads, batched into one statement (in chunks past MAX_PARTS): the same answers.
+        targets = [scope if sliced is None else QuotaRef(f"{scope}#s", scope, QUOTA, sliced) for scope in SCOPES]
+        batch = UsageReads(tuple(targets), tuple((t, start, end) for start, end in asked * 3 for t in targets))
+        held, settled = read_usage(tx.conn, batch, asked[0][0])
+        for (amounts, active), (one_amounts, one_active) in zip(held, [tx.reserved(t, asked[0][0]) for t in targets],
+                                                                strict=True):  # fmt: skip
+            assert close(amounts, one_amounts) and active == one_active
+        assert all(close(x, tx.settled(*window)) for x, window in zip(settled, batch.windows, strict=True))
         for start, end in asked:  # every scope at once, as the overview reads them
             many = tx.scope_totals(SCOPES, start, end, sliced)
             for scope in SCOPES:

@@ -8,12 +8,12 @@ read the same balance and both spend it.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Protocol
 
-from hpcpolicy.engine import Active, Amounts
+from hpcpolicy.engine import Active, Amounts, QuotaRef, UsageSnapshot
 from hpcpolicy.engine.slices import Slice
 from hpcpolicy.ledger.alerts import AlertDelivery, AlertRecord, FiredAlert
 from hpcpolicy.ledger.counters import Target
@@ -50,6 +50,11 @@ class LedgerSession(Protocol):
 
     def reserved(self, target: Target, now: datetime) -> tuple[Amounts, Active]:
         """Open liens of ``target`` at ``now``: their amounts, their count and GPUs."""
+        ...
+
+    def usage(self, quotas: Iterable[QuotaRef], now: datetime) -> UsageSnapshot:
+        """The engine's usage snapshot of ``quotas`` at ``now``: ``rules.snapshot`` over :meth:`settled`
+        and :meth:`reserved`, read at once (the decision's hot path)."""
         ...
 
     def add_lien(self, lien: Lien) -> None: ...

@@ -16,7 +16,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from hpcpolicy.engine import (
@@ -49,6 +50,8 @@ ADJUSTMENT_SIGN = {
     AdjustmentKind.DEPOSIT: -1.0,
     AdjustmentKind.DEBIT: 1.0,
 }
+
+
 def split_scope(scope: str) -> tuple[str, str]:
     """``"project:wgs"`` → ``("project", "wgs")``, ``"project:p/user:u"`` → ``("member", "p/user:u")``;
     raises ValueError for an unknown kind."""
@@ -103,28 +106,60 @@ def snapshot(
     settled: Callable[[Target, datetime, datetime], Amounts],
     reserved: Callable[[Target], tuple[Amounts, Active]],
 ) -> UsageSnapshot:
-    """Build the engine's usage snapshot from two ledger queries.
+    """Build the engine's usage snapshot from two ledger queries, asked one read at a time.
 
     ``settled(ref, start, end)``: charges plus signed adjustments dated in the window, of what the quota
-    counts (:mod:`.counters`); ``reserved(ref)``: open liens' amounts and their count/GPUs. Each counter's
-    liens are asked once (two quotas of one scope and slice share them). A quota with ``carry_over`` also
-    gets what it settled in its previous window.
+    counts (:mod:`.counters`); ``reserved(ref)``: open liens' amounts and their count/GPUs.
     """
+
+    def one_by_one(reads: UsageReads) -> tuple[list[tuple[Amounts, Active]], list[Amounts]]:
+        return [reserved(target) for target in reads.liens], [settled(*window) for window in reads.windows]
+
+    return usage_snapshot(quotas, now, one_by_one)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReads:
+    """What a usage snapshot reads: the open liens of each counter once (two quotas of one scope and
+    slice share them), and what each window settled."""
+
+    liens: tuple[Target, ...]
+    windows: tuple[tuple[Target, datetime, datetime], ...]
+
+
+def usage_snapshot(
+    quotas: Iterable[QuotaRef],
+    now: datetime,
+    read: Callable[[UsageReads], tuple[Sequence[tuple[Amounts, Active]], Sequence[Amounts]]],
+) -> UsageSnapshot:
+    """The engine's usage snapshot of ``quotas`` at ``now``, from one call of ``read`` that answers every
+    :class:`UsageReads` at once (the SQL ledger in one statement): a quota's consumption is what its
+    window settled plus its counter's open liens; a quota with ``carry_over`` also gets what it settled in
+    its previous window; a quota that only caps concurrency reads no window."""
+    liens: dict[str, Target] = {}
+    windows: list[tuple[Target, datetime, datetime]] = []
+    uses: list[tuple[QuotaRef, int | None, int | None]] = []  # each quota's window and previous window
+    for ref in quotas:
+        liens.setdefault(ref.counter, ref)
+        if not ref.metered and ref.soft is None:
+            uses.append((ref, None, None))  # concurrency only: no budget reads what it settled
+            continue
+        windows.append((ref, *ref.bounds(now)))  # window_bounds(ref.quota.window, now), dispatched once
+        before = None
+        if ref.soft is not None and ref.soft.carry is not None and (bounds := ref.previous_bounds(now)):
+            windows.append((ref, *bounds))
+            before = len(windows) - 1
+        uses.append((ref, len(windows) - 1 - (before is not None), before))
+    held_by, settled_by = read(UsageReads(tuple(liens.values()), tuple(windows)))
+    held = dict(zip(liens, held_by, strict=True))
     consumed: dict[str, Amounts] = {}
     active: dict[str, Active] = {}
-    held: dict[str, Amounts] = {}
     previous: dict[str, Amounts] = {}
-    for ref in quotas:
-        key = ref.counter
-        if key not in held:
-            held[key], active[key] = reserved(ref)
-        if not ref.metered and ref.soft is None:
-            consumed[ref.id] = held[key]  # concurrency only: no budget reads what it settled
-            continue
-        start, end = ref.bounds(now)  # window_bounds(ref.quota.window, now), with its dispatch done once
-        consumed[ref.id] = settled(ref, start, end) + held[key]
-        if ref.soft is not None and ref.soft.carry is not None and (before := ref.previous_bounds(now)):
-            previous[ref.id] = settled(ref, *before)  # what it settled then: open liens count now
+    for ref, window, before in uses:
+        amounts, active[ref.counter] = held[ref.counter]
+        consumed[ref.id] = amounts if window is None else settled_by[window] + amounts
+        if before is not None:
+            previous[ref.id] = settled_by[before]  # what it settled then: open liens count now
     return UsageSnapshot(consumed, active, previous)
 
 

@@ -27,7 +27,7 @@ from hpcpolicy.engine import (
 from hpcpolicy.ledger import DecisionRecord, Lien
 from hpcpolicy.ledger.base import DuplicateKey, LedgerSession, LedgerUnavailable
 from hpcpolicy.ledger.queue import QueuedRequest, QueueState
-from hpcpolicy.ledger.rules import lien_for, snapshot
+from hpcpolicy.ledger.rules import lien_for
 from hpcpolicy.service.accounts import Accounts
 from hpcpolicy.service.alert_channels import Channels
 from hpcpolicy.service.alerts import Alerting
@@ -303,7 +303,7 @@ class Governance:
 
 def usage_for(tx: LedgerSession, quotas: tuple[QuotaRef, ...], now: datetime) -> UsageSnapshot:
     """What ``quotas`` have consumed at ``now``, read in ``tx`` (the engine's usage snapshot)."""
-    return snapshot(quotas, now, tx.settled, lambda target: tx.reserved(target, now))
+    return tx.usage(quotas, now)
 
 
 def decision_record(

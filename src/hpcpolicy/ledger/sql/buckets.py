@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, func, literal, or_, select, union_all
+from sqlalchemy import Connection, and_, bindparam, func, literal, literal_column, or_, select, union_all
 
 from hpcpolicy.ledger.sql.rows import CHARGE_KIND
 from hpcpolicy.ledger.sql.tables import adjustments, charges, usage_buckets
@@ -180,33 +180,52 @@ def settled_statement(columns: tuple[str, ...], dims: tuple[str, ...], shape: tu
     a UTC monthly window reads its month rows alone and each partial day is one range of a ``(column, at)``
     index: a statement for every shape at once cost a decision more than the sums it saved on a fresh
     ledger. Building SQLAlchemy expressions per call cost more than running them."""
+    parts = settled_parts(columns, dims, shape)
+    return union_all(*parts) if len(parts) > 1 else parts[0]
+
+
+def settled_parts(
+    columns: tuple[str, ...], dims: tuple[str, ...], shape: tuple[bool, ...], part: int | None = None
+) -> list[Any]:
+    """:func:`settled_statement`'s selects. ``part``: as part ``part`` of a batched read
+    (:mod:`~hpcpolicy.ledger.sql.usage_read`): every parameter ends in ``_<part>``, and each row starts
+    with the part's number and ends with two zeros (where a lien read has its count and GPUs)."""
     months, days_before, days_after, edge_before, edge_after = shape
     b = usage_buckets.c
+    tag = f"_{part}" if part is not None else ""
+    lead: tuple[Any, ...] = (literal_column(str(part)),) if part is not None else ()
+    trail: tuple[Any, ...] = (literal_column("0"), literal_column("0")) if part is not None else ()
+
+    def p(name: str, expanding: bool = False) -> Any:
+        return bindparam(name + tag, expanding=expanding)
 
     def within(lo: str, hi: str) -> Any:
-        return and_(b.bucket_start >= bindparam(lo), b.bucket_start < bindparam(hi))
+        return and_(b.bucket_start >= p(lo), b.bucket_start < p(hi))
+
+    def charge_kind() -> Any:
+        return literal_column(f"'{CHARGE_KIND}'") if part is not None else literal(CHARGE_KIND).label("kind")
 
     kept = [and_(b.grain == "month", within("m0", "m1"))] if months else []
     kept += [and_(b.grain == "day", within("d0", "m0"))] if days_before else []
     kept += [and_(b.grain == "day", within("m1", "d1"))] if days_after else []
     parts: list[Any] = []
     if kept:
-        sliced = (b[dim].in_(bindparam(f"{dim}s", expanding=True)) for dim in dims)
-        parts.append(select(literal(CHARGE_KIND).label("kind"), *(func.sum(b[name]) for name in AMOUNTS[:3]))
-                     .where(b.scope == bindparam("scope"), *sliced, or_(*kept)))  # fmt: skip
+        sliced = (b[dim].in_(p(f"{dim}s", True)) for dim in dims)
+        parts.append(select(*lead, charge_kind(), *(func.sum(b[name]) for name in AMOUNTS[:3]), *trail)
+                     .where(b.scope == p("scope"), *sliced, or_(*kept)))  # fmt: skip
     for wanted, lo, hi in ((edge_before, "start", "d0"), (edge_after, "d1", "end")):
         if wanted:
-            parts.append(select(literal(CHARGE_KIND).label("kind"), func.sum(charges.c.cpu_hours),
-                                func.sum(charges.c.gpu_hours), func.sum(charges.c.cost)).where(
-                *(charges.c[column] == bindparam(column) for column in columns),
-                *(charges.c[dim].in_(bindparam(f"{dim}s", expanding=True)) for dim in dims),
-                charges.c.at >= bindparam(lo), charges.c.at < bindparam(hi),
+            parts.append(select(*lead, charge_kind(), func.sum(charges.c.cpu_hours), func.sum(charges.c.gpu_hours),
+                                func.sum(charges.c.cost), *trail).where(
+                *(charges.c[column] == p(column) for column in columns),
+                *(charges.c[dim].in_(p(f"{dim}s", True)) for dim in dims),
+                charges.c.at >= p(lo), charges.c.at < p(hi),
             ))  # fmt: skip
     parts.append(
-        select(adjustments.c.kind, func.sum(adjustments.c.cpu_hours), func.sum(adjustments.c.gpu_hours),
-               func.sum(adjustments.c.cost))
-        .where(adjustments.c.scope.in_(bindparam("targets", expanding=True)),
-               adjustments.c.at >= bindparam("start"), adjustments.c.at < bindparam("end"))
+        select(*lead, adjustments.c.kind, func.sum(adjustments.c.cpu_hours), func.sum(adjustments.c.gpu_hours),
+               func.sum(adjustments.c.cost), *trail)
+        .where(adjustments.c.scope.in_(p("targets", True)),
+               adjustments.c.at >= p("start"), adjustments.c.at < p("end"))
         .group_by(adjustments.c.kind)
     )  # fmt: skip
-    return union_all(*parts) if len(parts) > 1 else parts[0]
+    return parts

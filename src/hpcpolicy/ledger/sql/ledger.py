@@ -11,15 +11,15 @@ Locking, per backend (see docs/design/ledger-concurrency.md):
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, Table, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
-from hpcpolicy.engine import Active, Amounts
+from hpcpolicy.engine import Active, Amounts, QuotaRef, UsageSnapshot
 from hpcpolicy.ledger import deadline
 from hpcpolicy.ledger.base import Contention, DuplicateKey, LedgerUnavailable
 from hpcpolicy.ledger.checkpoints import CheckpointPolicy
@@ -27,7 +27,7 @@ from hpcpolicy.ledger.counters import Target, counter, entry_scopes, scope_colum
 from hpcpolicy.ledger.events import Event, adjustment_event, charge_event, decision_event, lien_event
 from hpcpolicy.ledger.model import Adjustment, AdjustmentKind, Charge, DecisionFilter, DecisionRecord, Lien, LienState
 from hpcpolicy.ledger.reports import PeriodSums
-from hpcpolicy.ledger.rules import ADJUSTMENT_SIGN, OPEN_STATES
+from hpcpolicy.ledger.rules import ADJUSTMENT_SIGN, OPEN_STATES, usage_snapshot
 from hpcpolicy.ledger.sql import buckets, totals
 from hpcpolicy.ledger.sql.alert_rows import AlertRows
 from hpcpolicy.ledger.sql.connect import read_only
@@ -38,13 +38,15 @@ from hpcpolicy.ledger.sql.rows import (
     CHARGE_KIND,
     DECISION_BY_KEY,
     INSERT_CHARGE,
-    INSERT_DECISION,
-    INSERT_LIEN,
+    LOCK_SCOPES,
     UPDATE_LIEN,
     charge_from_row,
     counter_params,
     decision_from_row,
+    decision_row,
     decisions_statement,
+    driver_insert,
+    driver_values,
     event_row,
     from_db,
     insert_event_sql,
@@ -55,6 +57,7 @@ from hpcpolicy.ledger.sql.rows import (
 )
 from hpcpolicy.ledger.sql.tables import adjustments, charges, decisions, liens, scope_locks
 from hpcpolicy.ledger.sql.totals import GroupedReads
+from hpcpolicy.ledger.sql.usage_read import read_usage
 from hpcpolicy.observability.logs import request_id
 
 __all__ = ["DuplicateKey", "SqlLedger", "SqlSession", "from_db", "to_db"]
@@ -143,8 +146,7 @@ class SqlSession(QueueRows, AlertRows, GroupedReads):
         if self.dialect == "sqlite" or not scopes:
             return  # BEGIN IMMEDIATE already holds the database write lock
         wanted = sorted(set(scopes))
-        query = select(scope_locks.c.scope).where(scope_locks.c.scope.in_(wanted)).order_by(scope_locks.c.scope)
-        locked = self.conn.execute(query.with_for_update()).scalars().all()
+        locked = self.conn.execute(LOCK_SCOPES, {"scopes": wanted}).scalars().all()
         if len(locked) == len(wanted):
             return  # the usual case: every scope has its row, now locked in sorted order
         missing = [{"scope": s} for s in wanted if s not in set(locked)]
@@ -160,7 +162,7 @@ class SqlSession(QueueRows, AlertRows, GroupedReads):
             stmt = insert(scope_locks).prefix_with("IGNORE")
         with self.conn.engine.begin() as own:
             own.execute(stmt, missing)
-        self.conn.execute(query.with_for_update()).all()
+        self.conn.execute(LOCK_SCOPES, {"scopes": wanted}).all()
 
     def settled(self, target: Target, start: datetime, end: datetime) -> Amounts:
         """Charges from the running totals of the window's whole days and months, and from the charges
@@ -180,13 +182,17 @@ class SqlSession(QueueRows, AlertRows, GroupedReads):
             cost_total += sign * float(cost)
         return Amounts(cpu_total, gpu_total, cost_total)
 
+    def usage(self, quotas: Iterable[QuotaRef], now: datetime) -> UsageSnapshot:
+        """What ``quotas`` have consumed at ``now``, read in one statement (:mod:`~.usage_read`)."""
+        return usage_snapshot(quotas, now, lambda reads: read_usage(self.conn, reads, now))
+
     def reserved(self, target: Target, now: datetime) -> tuple[Amounts, Active]:
         columns, dims, params = counter_params(counter(target))
         row = self.conn.execute(reserved_statement(columns, dims), params | {"now": to_db(now)}).one()
         return Amounts(float(row[0]), float(row[1]), float(row[2])), Active(int(row[3]), int(row[4]))
 
     def add_lien(self, lien: Lien) -> None:
-        self.conn.execute(INSERT_LIEN, lien_row(lien))
+        self.insert(liens, lien_row(lien))
         if self.audit:
             self.record(lien_event(lien, new=True, at=lien.created_at, request_id=request_id.get()))
 
@@ -208,13 +214,22 @@ class SqlSession(QueueRows, AlertRows, GroupedReads):
             self.executemany(insert_event_sql(self.dialect), self._events)
             self._events = []
 
+    def insert(self, table: Table, row: dict[str, Any]) -> None:
+        """One row of the hot path (a lien, a decision) through the DB-API cursor (:func:`~.rows.driver_insert`)."""
+        values = driver_values(table, row, text_time=self.dialect == "sqlite")
+        self.executemany(driver_insert(self.conn.dialect, table), (values,))
+
     def executemany(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
         """Run ``sql`` (the driver's own placeholders) for each row on this transaction's DB-API cursor: the
-        audit log's inserts and the sealer's updates, where SQLAlchemy's execution machinery cost more
-        than the rows. Driver errors come out as SQLAlchemy's, so the session maps them as any other."""
+        admission's rows, the audit log's inserts and the sealer's updates, where SQLAlchemy's execution
+        machinery cost more than the rows. Driver errors come out as SQLAlchemy's, so the session maps them
+        as any other."""
         cursor = self.conn.connection.cursor()
         try:
-            cursor.executemany(sql, rows)
+            if len(rows) == 1:
+                cursor.execute(sql, rows[0])  # psycopg's executemany sets up a pipeline: dearer for one row
+            else:
+                cursor.executemany(sql, rows)
         except self.conn.dialect.loaded_dbapi.Error as exc:
             raise DBAPIError.instance(sql, rows, exc, self.conn.dialect.loaded_dbapi.Error,
                                       dialect=self.conn.dialect) from exc  # fmt: skip
@@ -306,21 +321,7 @@ class SqlSession(QueueRows, AlertRows, GroupedReads):
         )
 
     def add_decision(self, record: DecisionRecord) -> None:
-        self.conn.execute(
-            INSERT_DECISION,
-            {
-                "id": record.id,
-                "at": to_db(record.at),
-                "caller": record.caller,
-                "user_id": record.user_id,
-                "allow": record.allow,
-                "policy_version": record.policy_version,
-                "request": record.request,
-                "decision": record.decision,
-                "lien_id": record.lien_id,
-                "key": record.key,
-            },
-        )
+        self.insert(decisions, decision_row(record))
         if self.audit:
             self.record(decision_event(record, request_id.get()))
 

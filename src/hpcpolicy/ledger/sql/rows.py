@@ -11,13 +11,14 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Select, Table, and_, bindparam, func, insert, literal_column, or_, select, update
+from sqlalchemy.engine import Dialect
 
 from hpcpolicy.engine import Amounts
 from hpcpolicy.ledger.counters import Counter
 from hpcpolicy.ledger.events import Event, digest
 from hpcpolicy.ledger.model import Charge, DecisionFilter, DecisionRecord, Lien, LienState
-from hpcpolicy.ledger.sql.tables import charges, decisions, liens
+from hpcpolicy.ledger.sql.tables import charges, decisions, liens, scope_locks
 
 
 def to_db(moment: datetime | None) -> datetime | None:
@@ -38,21 +39,27 @@ CHARGE_KIND = "charge"
 _SLICE_DIMS = ("cluster", "partition", "gpu_type")
 
 
-def _in_slice(table: Any, dims: tuple[str, ...]) -> list[Any]:
-    """``column IN (:<column>s)`` for each sliced dimension, with expanding parameters."""
-    return [table.c[dim].in_(bindparam(f"{dim}s", expanding=True)) for dim in dims]
+def _in_slice(table: Any, dims: tuple[str, ...], tag: str = "") -> list[Any]:
+    """``column IN (:<column>s<tag>)`` for each sliced dimension, with expanding parameters."""
+    return [table.c[dim].in_(bindparam(f"{dim}s{tag}", expanding=True)) for dim in dims]
 
 
 @lru_cache(maxsize=256)
-def reserved_statement(columns: tuple[str, ...], dims: tuple[str, ...]) -> Any:
-    """Open liens' amounts, count and GPUs of the rows matching ``columns`` in the sliced ``dims``."""
+def reserved_statement(columns: tuple[str, ...], dims: tuple[str, ...], part: int | None = None) -> Any:
+    """Open liens' amounts, count and GPUs of the rows matching ``columns`` in the sliced ``dims``.
+
+    ``part``: as part ``part`` of a batched read (:mod:`~hpcpolicy.ledger.sql.usage_read`): its parameters
+    end in ``_<part>`` (``:now`` is shared) and the row starts with the part's number and a kind."""
+    tag = f"_{part}" if part is not None else ""
+    lead: tuple[Any, ...] = (literal_column(str(part)), literal_column(f"'{CHARGE_KIND}'")) if part is not None else ()
     return select(
+        *lead,
         func.coalesce(func.sum(liens.c.cpu_hours), 0.0),
         func.coalesce(func.sum(liens.c.gpu_hours), 0.0),
         func.coalesce(func.sum(liens.c.cost), 0.0),
         func.count(),
         func.coalesce(func.sum(liens.c.gpus), 0),
-    ).where(*(liens.c[column] == bindparam(column) for column in columns), *_in_slice(liens, dims), OPEN)
+    ).where(*(liens.c[column] == bindparam(column + tag) for column in columns), *_in_slice(liens, dims, tag), OPEN)
 
 
 def counter_params(found: Counter) -> tuple[tuple[str, ...], tuple[str, ...], dict[str, Any]]:
@@ -68,10 +75,16 @@ def counter_params(found: Counter) -> tuple[tuple[str, ...], tuple[str, ...], di
     return tuple(column for column, _ in found.columns), dims, params
 
 
-INSERT_LIEN = insert(liens)
+#: The scope rows of an admission, locked in sorted order (built once: building it per call cost more than
+#: running it).
+LOCK_SCOPES = (
+    select(scope_locks.c.scope)
+    .where(scope_locks.c.scope.in_(bindparam("scopes", expanding=True)))
+    .order_by(scope_locks.c.scope)
+    .with_for_update()
+)
 UPDATE_LIEN = update(liens).where(liens.c.id == bindparam("lien_id"))
 INSERT_CHARGE = insert(charges)
-INSERT_DECISION = insert(decisions)
 DECISION_BY_KEY = select(decisions).where(decisions.c.key == bindparam("key"))
 
 
@@ -197,6 +210,50 @@ def decision_from_row(row: Any) -> DecisionRecord:
 
 
 @lru_cache(maxsize=8)
+def driver_insert(dialect: Dialect, table: Table) -> str:
+    """``INSERT INTO table`` of every column, in the table's order, in the driver's own SQL: the hot path's
+    rows (a lien and a decision per admission) go straight to the DB-API cursor, where SQLAlchemy's
+    execution machinery cost more per statement than the database did. Names are quoted by the dialect
+    (``key`` and ``partition`` are reserved words in MariaDB). Cached per dialect and table."""
+    return _driver_insert(dialect.name, dialect.identifier_preparer.quote, table)
+
+
+@lru_cache(maxsize=32)
+def _driver_insert(name: str, quote: Any, table: Table) -> str:
+    mark = "?" if name == "sqlite" else "%s"
+    columns = ", ".join(quote(c.name) for c in table.columns)
+    return f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({', '.join(mark for _ in table.columns)})"
+
+
+def driver_values(table: Table, row: dict[str, Any], *, text_time: bool) -> tuple[Any, ...]:
+    """``row`` in :func:`driver_insert`'s column order, with what SQLAlchemy's column types would have done
+    to it: datetimes as SQLite's DATETIME text (``text_time``), JSON columns serialised."""
+    values = []
+    for column in table.columns:
+        value = row[column.name]
+        if isinstance(value, datetime) and text_time:
+            value = value.isoformat(" ", "microseconds")
+        elif isinstance(value, dict | list):
+            value = orjson.dumps(value).decode()
+        values.append(value)
+    return tuple(values)
+
+
+def decision_row(record: DecisionRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "at": to_db(record.at),
+        "caller": record.caller,
+        "user_id": record.user_id,
+        "allow": record.allow,
+        "policy_version": record.policy_version,
+        "request": record.request,
+        "decision": record.decision,
+        "lien_id": record.lien_id,
+        "key": record.key,
+    }
+
+
 def insert_event_sql(dialect: str) -> str:
     """The INSERT of :func:`event_row`'s values, in the driver's own placeholder style (``?`` for sqlite3,
     ``%s`` for psycopg and PyMySQL), with the columns in the order ``event_row`` lists them."""

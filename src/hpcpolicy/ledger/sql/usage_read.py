@@ -1,0 +1,84 @@
+"""Every balance a decision reads, in one statement.
+
+A decision on a path of five budgets used to ask the database ten times: each counter's open liens, then
+each window's settled charges and adjustments. Each statement costs a round trip to a database server and,
+on any backend, SQLAlchemy's execution machinery, which on this hot path cost more than the sums. The
+reads are the same statements as before (:func:`~hpcpolicy.ledger.sql.rows.reserved_statement`,
+:func:`~hpcpolicy.ledger.sql.buckets.settled_parts`), each tagged with its part number and its parameters
+renamed ``<name>_<part>``, joined by ``UNION ALL``; the rows are sorted back to their parts here.
+
+Run after the scope locks are held (PostgreSQL and MariaDB read at READ COMMITTED, so the one statement
+sees every admission committed before the locks were granted), or inside SQLite's ``BEGIN IMMEDIATE``.
+The statement is built once per shape of the path (which counters, which window shapes) and cached.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, union_all
+
+from hpcpolicy.engine import Active, Amounts
+from hpcpolicy.ledger.counters import counter
+from hpcpolicy.ledger.model import AdjustmentKind
+from hpcpolicy.ledger.rules import ADJUSTMENT_SIGN, UsageReads
+from hpcpolicy.ledger.sql import buckets
+from hpcpolicy.ledger.sql.rows import CHARGE_KIND, counter_params, reserved_statement, to_db
+
+#: Parts per statement at most: SQLite allows 500 terms in a compound SELECT, and a window has up to four.
+MAX_PARTS = 100
+
+#: ("liens", columns, dims) or ("settled", columns, dims, window shape): one part of the batched read.
+Spec = tuple[Any, ...]
+
+
+def read_usage(
+    conn: Connection, reads: UsageReads, now: datetime
+) -> tuple[list[tuple[Amounts, Active]], list[Amounts]]:
+    """Open liens of each of ``reads.liens`` at ``now`` and what each of ``reads.windows`` settled, as
+    :meth:`SqlSession.reserved <hpcpolicy.ledger.sql.ledger.SqlSession.reserved>` and
+    :meth:`~hpcpolicy.ledger.sql.ledger.SqlSession.settled` would each answer them."""
+    specs: list[Spec] = []
+    params: list[dict[str, Any]] = []
+    for target in reads.liens:
+        columns, dims, values = counter_params(counter(target))
+        specs.append(("liens", columns, dims))
+        params.append(values)
+    for target, start, end in reads.windows:
+        found = counter(target)
+        columns, dims, values = counter_params(found)
+        window = buckets.split(to_db(start) or start, to_db(end) or end)
+        specs.append(("settled", columns, dims, window.shape))
+        params.append(values | {"targets": list(found.adjusted), "scope": found.scope} | window.params())
+    totals: list[list[float]] = [[0.0, 0.0, 0.0, 0, 0] for _ in specs]
+    for first in range(0, len(specs), MAX_PARTS):
+        chunk = specs[first : first + MAX_PARTS]
+        bound: dict[str, Any] = {"now": to_db(now)}
+        for part, values in enumerate(params[first : first + MAX_PARTS]):
+            bound |= {f"{name}_{part}": value for name, value in values.items()}
+        for part, kind, cpu, gpu, cost, jobs, gpus in conn.execute(usage_statement(tuple(chunk)), bound):
+            if cpu is None:  # SUM over no rows
+                continue
+            sign = 1 if kind == CHARGE_KIND else ADJUSTMENT_SIGN[AdjustmentKind(kind)]
+            sums = totals[first + int(part)]
+            sums[0] += sign * float(cpu)
+            sums[1] += sign * float(gpu)
+            sums[2] += sign * float(cost)
+            sums[3] += int(jobs)
+            sums[4] += int(gpus)
+    held = [(Amounts(*row[:3]), Active(int(row[3]), int(row[4]))) for row in totals[: len(reads.liens)]]
+    return held, [Amounts(*row[:3]) for row in totals[len(reads.liens) :]]
+
+
+@lru_cache(maxsize=1024)
+def usage_statement(specs: tuple[Spec, ...]) -> Any:
+    """The ``UNION ALL`` of each part's selects; each row is ``(part, kind, cpu, gpu, cost, jobs, gpus)``."""
+    selects: list[Any] = []
+    for part, spec in enumerate(specs):
+        if spec[0] == "liens":
+            selects.append(reserved_statement(spec[1], spec[2], part))
+        else:
+            selects.extend(buckets.settled_parts(spec[1], spec[2], spec[3], part))
+    return union_all(*selects) if len(selects) > 1 else selects[0]
