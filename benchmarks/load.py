@@ -90,7 +90,9 @@ def main() -> None:
             ]
             for label, rate in modes:
 
-                def run(path: str, method: str, check: Callable[[int, bytes], bool] | None, rate: float | None = rate) -> Result:
+                def run(
+                    path: str, method: str, check: Callable[[int, bytes], bool] | None, rate: float | None = rate
+                ) -> Result:
                     return asyncio.run(drive(urls, path, body_for, total=args.requests, connections=CONNECTIONS,
                                              rate=rate, check=check, method=method))  # fmt: skip
 
