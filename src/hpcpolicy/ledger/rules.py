@@ -144,12 +144,12 @@ def usage_snapshot(
         if not ref.metered and ref.soft is None:
             uses.append((ref, None, None))  # concurrency only: no budget reads what it settled
             continue
+        this, last = len(windows), None  # where its window's and its previous window's sums will be
         windows.append((ref, *ref.bounds(now)))  # window_bounds(ref.quota.window, now), dispatched once
-        before = None
         if ref.soft is not None and ref.soft.carry is not None and (bounds := ref.previous_bounds(now)):
+            last = len(windows)
             windows.append((ref, *bounds))
-            before = len(windows) - 1
-        uses.append((ref, len(windows) - 1 - (before is not None), before))
+        uses.append((ref, this, last))
     held_by, settled_by = read(UsageReads(tuple(liens.values()), tuple(windows)))
     held = dict(zip(liens, held_by, strict=True))
     consumed: dict[str, Amounts] = {}

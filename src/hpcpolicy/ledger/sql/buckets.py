@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, func, literal, literal_column, or_, select, union_all
+from sqlalchemy import Connection, and_, bindparam, func, literal_column, or_, select
 
 from hpcpolicy.ledger.sql.rows import CHARGE_KIND
 from hpcpolicy.ledger.sql.tables import adjustments, charges, usage_buckets
@@ -170,31 +170,25 @@ def in_buckets(dims: tuple[str, ...]) -> Any:
     return (*(b[dim].in_(bindparam(f"{dim}s", expanding=True)) for dim in dims), or_(whole_months, whole_days))
 
 
-@lru_cache(maxsize=1024)
-def settled_statement(columns: tuple[str, ...], dims: tuple[str, ...], shape: tuple[bool, ...]) -> Any:
-    """What a quota has settled in ``[:start, :end)``: the buckets' sums (scope ``:scope``, in the sliced
-    ``dims``), the charges of the partial days (rows whose ``columns`` equal ``:<column>``) and the signed
-    adjustments on the scopes ``:targets``, a row per kind.
+def settled_parts(columns: tuple[str, ...], dims: tuple[str, ...], shape: tuple[bool, ...], part: int) -> list[Any]:
+    """What a quota has settled in ``[:start, :end)``, as part ``part`` of a batched read
+    (:mod:`~hpcpolicy.ledger.sql.usage_read`, which names every parameter ``<name>_<part>``): the buckets'
+    sums (scope ``:scope``, in the sliced ``dims``), the charges of the partial days (rows whose
+    ``columns`` equal ``:<column>``) and the signed adjustments on the scopes ``:targets``, a row per kind.
+    Each row is ``(part, kind, cpu, gpu, cost, 0, 0)`` (where a lien read has its count and GPUs).
 
-    Built for the window's ``shape`` (:attr:`Split.shape`: which of its parts are not empty) and cached, so
-    a UTC monthly window reads its month rows alone and each partial day is one range of a ``(column, at)``
+    Built for the window's ``shape`` (:attr:`Split.shape`: which of its parts are not empty), so a UTC
+    monthly window reads its month rows alone and each partial day is one range of a ``(column, at)``
     index: a statement for every shape at once cost a decision more than the sums it saved on a fresh
-    ledger. Building SQLAlchemy expressions per call cost more than running them."""
-    parts = settled_parts(columns, dims, shape)
-    return union_all(*parts) if len(parts) > 1 else parts[0]
-
-
-def settled_parts(
-    columns: tuple[str, ...], dims: tuple[str, ...], shape: tuple[bool, ...], part: int | None = None
-) -> list[Any]:
-    """:func:`settled_statement`'s selects. ``part``: as part ``part`` of a batched read
-    (:mod:`~hpcpolicy.ledger.sql.usage_read`): every parameter ends in ``_<part>``, and each row starts
-    with the part's number and ends with two zeros (where a lien read has its count and GPUs)."""
+    ledger. The read caches what it builds: building SQLAlchemy expressions per call cost more than
+    running them."""
     months, days_before, days_after, edge_before, edge_after = shape
     b = usage_buckets.c
-    tag = f"_{part}" if part is not None else ""
-    lead: tuple[Any, ...] = (literal_column(str(part)),) if part is not None else ()
-    trail: tuple[Any, ...] = (literal_column("0"), literal_column("0")) if part is not None else ()
+    tag = f"_{part}"
+    lead: Any = literal_column(str(part))
+    kind: Any = literal_column(f"'{CHARGE_KIND}'")
+    no_jobs: Any = literal_column("0")
+    no_gpus: Any = literal_column("0")
 
     def p(name: str, expanding: bool = False) -> Any:
         return bindparam(name + tag, expanding=expanding)
@@ -202,28 +196,25 @@ def settled_parts(
     def within(lo: str, hi: str) -> Any:
         return and_(b.bucket_start >= p(lo), b.bucket_start < p(hi))
 
-    def charge_kind() -> Any:
-        return literal_column(f"'{CHARGE_KIND}'") if part is not None else literal(CHARGE_KIND).label("kind")
-
     kept = [and_(b.grain == "month", within("m0", "m1"))] if months else []
     kept += [and_(b.grain == "day", within("d0", "m0"))] if days_before else []
     kept += [and_(b.grain == "day", within("m1", "d1"))] if days_after else []
     parts: list[Any] = []
     if kept:
         sliced = (b[dim].in_(p(f"{dim}s", True)) for dim in dims)
-        parts.append(select(*lead, charge_kind(), *(func.sum(b[name]) for name in AMOUNTS[:3]), *trail)
+        parts.append(select(lead, kind, *(func.sum(b[name]) for name in AMOUNTS[:3]), no_jobs, no_gpus)
                      .where(b.scope == p("scope"), *sliced, or_(*kept)))  # fmt: skip
     for wanted, lo, hi in ((edge_before, "start", "d0"), (edge_after, "d1", "end")):
         if wanted:
-            parts.append(select(*lead, charge_kind(), func.sum(charges.c.cpu_hours), func.sum(charges.c.gpu_hours),
-                                func.sum(charges.c.cost), *trail).where(
+            parts.append(select(lead, kind, func.sum(charges.c.cpu_hours), func.sum(charges.c.gpu_hours),
+                                func.sum(charges.c.cost), no_jobs, no_gpus).where(
                 *(charges.c[column] == p(column) for column in columns),
                 *(charges.c[dim].in_(p(f"{dim}s", True)) for dim in dims),
                 charges.c.at >= p(lo), charges.c.at < p(hi),
             ))  # fmt: skip
     parts.append(
-        select(*lead, adjustments.c.kind, func.sum(adjustments.c.cpu_hours), func.sum(adjustments.c.gpu_hours),
-               func.sum(adjustments.c.cost), *trail)
+        select(lead, adjustments.c.kind, func.sum(adjustments.c.cpu_hours), func.sum(adjustments.c.gpu_hours),
+               func.sum(adjustments.c.cost), no_jobs, no_gpus)
         .where(adjustments.c.scope.in_(p("targets", True)),
                adjustments.c.at >= p("start"), adjustments.c.at < p("end"))
         .group_by(adjustments.c.kind)

@@ -23,11 +23,11 @@ from hpcpolicy.engine import Active, Amounts, QuotaRef, UsageSnapshot
 from hpcpolicy.ledger import deadline
 from hpcpolicy.ledger.base import Contention, DuplicateKey, LedgerUnavailable
 from hpcpolicy.ledger.checkpoints import CheckpointPolicy
-from hpcpolicy.ledger.counters import Target, counter, entry_scopes, scope_columns
+from hpcpolicy.ledger.counters import Target, entry_scopes, scope_columns
 from hpcpolicy.ledger.events import Event, adjustment_event, charge_event, decision_event, lien_event
 from hpcpolicy.ledger.model import Adjustment, AdjustmentKind, Charge, DecisionFilter, DecisionRecord, Lien, LienState
 from hpcpolicy.ledger.reports import PeriodSums
-from hpcpolicy.ledger.rules import ADJUSTMENT_SIGN, OPEN_STATES, usage_snapshot
+from hpcpolicy.ledger.rules import OPEN_STATES, UsageReads, usage_snapshot
 from hpcpolicy.ledger.sql import buckets, totals
 from hpcpolicy.ledger.sql.alert_rows import AlertRows
 from hpcpolicy.ledger.sql.connect import read_only
@@ -35,13 +35,11 @@ from hpcpolicy.ledger.sql.errors import is_contention, is_operational
 from hpcpolicy.ledger.sql.queue_rows import QueueRows
 from hpcpolicy.ledger.sql.reports import read_period
 from hpcpolicy.ledger.sql.rows import (
-    CHARGE_KIND,
     DECISION_BY_KEY,
     INSERT_CHARGE,
     LOCK_SCOPES,
     UPDATE_LIEN,
     charge_from_row,
-    counter_params,
     decision_from_row,
     decision_row,
     decisions_statement,
@@ -52,7 +50,6 @@ from hpcpolicy.ledger.sql.rows import (
     insert_event_sql,
     lien_from_row,
     lien_row,
-    reserved_statement,
     to_db,
 )
 from hpcpolicy.ledger.sql.tables import adjustments, charges, decisions, liens, scope_locks
@@ -166,30 +163,17 @@ class SqlSession(QueueRows, AlertRows, GroupedReads):
 
     def settled(self, target: Target, start: datetime, end: datetime) -> Amounts:
         """Charges from the running totals of the window's whole days and months, and from the charges
-        themselves only in its partial days (:mod:`~hpcpolicy.ledger.sql.buckets`); adjustments as ever."""
-        found = counter(target)
-        columns, dims, params = counter_params(found)
-        parts = buckets.split(to_db(start) or start, to_db(end) or end)  # fmt: skip
-        params |= {"targets": list(found.adjusted), "scope": found.scope} | parts.params()
-        cpu_total = gpu_total = cost_total = 0.0
-        for kind_value, cpu, gpu, cost in self.conn.execute(buckets.settled_statement(columns, dims, parts.shape),
-                                                            params):  # fmt: skip
-            if cpu is None:  # SUM over no rows
-                continue
-            sign = 1 if kind_value == CHARGE_KIND else ADJUSTMENT_SIGN[AdjustmentKind(kind_value)]
-            cpu_total += sign * float(cpu)
-            gpu_total += sign * float(gpu)
-            cost_total += sign * float(cost)
-        return Amounts(cpu_total, gpu_total, cost_total)
+        themselves only in its partial days (:mod:`~hpcpolicy.ledger.sql.buckets`); adjustments as ever.
+        One window of :func:`~.usage_read.read_usage`."""
+        return read_usage(self.conn, UsageReads((), ((target, start, end),)), start)[1][0]
 
     def usage(self, quotas: Iterable[QuotaRef], now: datetime) -> UsageSnapshot:
         """What ``quotas`` have consumed at ``now``, read in one statement (:mod:`~.usage_read`)."""
         return usage_snapshot(quotas, now, lambda reads: read_usage(self.conn, reads, now))
 
     def reserved(self, target: Target, now: datetime) -> tuple[Amounts, Active]:
-        columns, dims, params = counter_params(counter(target))
-        row = self.conn.execute(reserved_statement(columns, dims), params | {"now": to_db(now)}).one()
-        return Amounts(float(row[0]), float(row[1]), float(row[2])), Active(int(row[3]), int(row[4]))
+        """One counter's open liens of :func:`~.usage_read.read_usage`."""
+        return read_usage(self.conn, UsageReads((target,), ()), now)[0][0]
 
     def add_lien(self, lien: Lien) -> None:
         self.insert(liens, lien_row(lien))

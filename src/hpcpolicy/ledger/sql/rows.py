@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, Table, and_, bindparam, func, insert, literal_column, or_, select, update
+from sqlalchemy import JSON, Select, Table, and_, bindparam, func, insert, literal_column, or_, select, update
 from sqlalchemy.engine import Dialect
 
 from hpcpolicy.engine import Amounts
@@ -39,21 +39,19 @@ CHARGE_KIND = "charge"
 _SLICE_DIMS = ("cluster", "partition", "gpu_type")
 
 
-def _in_slice(table: Any, dims: tuple[str, ...], tag: str = "") -> list[Any]:
+def _in_slice(table: Any, dims: tuple[str, ...], tag: str) -> list[Any]:
     """``column IN (:<column>s<tag>)`` for each sliced dimension, with expanding parameters."""
     return [table.c[dim].in_(bindparam(f"{dim}s{tag}", expanding=True)) for dim in dims]
 
 
-@lru_cache(maxsize=256)
-def reserved_statement(columns: tuple[str, ...], dims: tuple[str, ...], part: int | None = None) -> Any:
-    """Open liens' amounts, count and GPUs of the rows matching ``columns`` in the sliced ``dims``.
-
-    ``part``: as part ``part`` of a batched read (:mod:`~hpcpolicy.ledger.sql.usage_read`): its parameters
-    end in ``_<part>`` (``:now`` is shared) and the row starts with the part's number and a kind."""
-    tag = f"_{part}" if part is not None else ""
-    lead: tuple[Any, ...] = (literal_column(str(part)), literal_column(f"'{CHARGE_KIND}'")) if part is not None else ()
+def reserved_statement(columns: tuple[str, ...], dims: tuple[str, ...], part: int) -> Any:
+    """Open liens' amounts, count and GPUs of the rows matching ``columns`` in the sliced ``dims``, as part
+    ``part`` of a batched read (:mod:`~hpcpolicy.ledger.sql.usage_read`): its parameters end in ``_<part>``
+    (``:now`` is shared) and the row starts with the part's number and a kind."""
+    tag = f"_{part}"
     return select(
-        *lead,
+        literal_column(str(part)),
+        literal_column(f"'{CHARGE_KIND}'"),
         func.coalesce(func.sum(liens.c.cpu_hours), 0.0),
         func.coalesce(func.sum(liens.c.gpu_hours), 0.0),
         func.coalesce(func.sum(liens.c.cost), 0.0),
@@ -233,7 +231,7 @@ def driver_values(table: Table, row: dict[str, Any], *, text_time: bool) -> tupl
         value = row[column.name]
         if isinstance(value, datetime) and text_time:
             value = value.isoformat(" ", "microseconds")
-        elif isinstance(value, dict | list):
+        elif isinstance(column.type, JSON) and value is not None:
             value = orjson.dumps(value).decode()
         values.append(value)
     return tuple(values)

@@ -1,6 +1,6 @@
 """Grouped sums over the whole ledger: what a dashboard or an alert pass reads for every quota at once.
 
-A balance check reads one quota (:func:`~hpcpolicy.ledger.sql.buckets.settled_statement`); an overview of
+A balance check reads one quota (:func:`~hpcpolicy.ledger.sql.buckets.settled_parts`); an overview of
 2,000 projects would make that 2,000 round trips. These statements instead sum charges per distinct value
 of a few path columns (and per UTC day, for burn rates) and adjustments per scope, in one query each;
 :mod:`hpcpolicy.service.standings` distributes the rows to the quotas.

@@ -3,9 +3,10 @@
 A decision on a path of five budgets used to ask the database ten times: each counter's open liens, then
 each window's settled charges and adjustments. Each statement costs a round trip to a database server and,
 on any backend, SQLAlchemy's execution machinery, which on this hot path cost more than the sums. The
-reads are the same statements as before (:func:`~hpcpolicy.ledger.sql.rows.reserved_statement`,
+reads are the statements a single read makes (:func:`~hpcpolicy.ledger.sql.rows.reserved_statement`,
 :func:`~hpcpolicy.ledger.sql.buckets.settled_parts`), each tagged with its part number and its parameters
-renamed ``<name>_<part>``, joined by ``UNION ALL``; the rows are sorted back to their parts here.
+named ``<name>_<part>``, joined by ``UNION ALL``; the rows are sorted back to their parts here.
+``SqlSession.settled`` and ``reserved`` are this read of one part.
 
 Run after the scope locks are held (PostgreSQL and MariaDB read at READ COMMITTED, so the one statement
 sees every admission committed before the locks were granted), or inside SQLite's ``BEGIN IMMEDIATE``.
