@@ -245,8 +245,9 @@ class Governance:
 
     def lookup(self, decision_id: str) -> Found:
         """A decision id's record and, if it was ever held, its queue entry with its place; NotFound for
-        neither."""
-        with self.ctx.ledger.session() as tx:
+        neither. Both are read in one snapshot: at READ COMMITTED an admission committing between the two
+        reads would show its entry admitted and no decision record (an admitted request without its lien)."""
+        with self.ctx.ledger.reading() as tx:
             record = tx.get_decision(decision_id)
             entry = tx.get_queued(decision_id)
         if record is None and entry is None:
