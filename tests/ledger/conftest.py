@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
+from hpcpolicy.engine import Amounts
 from hpcpolicy.ledger.memory import MemoryLedger
 from hpcpolicy.ledger.sql.connect import create_ledger_engine
 from hpcpolicy.ledger.sql.ledger import SqlLedger
@@ -33,3 +36,24 @@ def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
         engine = request.getfixturevalue(f"{request.param}_engine")
         truncate(engine)
         yield SqlLedger(engine)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql", "mariadb"])
+def sql_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A migrated engine per SQL backend, for a module's property tests (each example clears what it uses)."""
+    if request.param == "sqlite":
+        made = create_ledger_engine(f"sqlite:///{tmp_path_factory.mktemp('ledger') / 'ledger.db'}")
+        upgrade(made)
+        yield made
+        made.dispose()
+    else:
+        server: Engine = request.getfixturevalue(f"{request.param}_engine")
+        truncate(server)
+        yield server
+        truncate(server)
+
+
+def amounts_close(a: Amounts, b: Amounts, abs_tol: float = 1e-9) -> bool:
+    """Amounts alike within 1e-9 relative (running totals add in another order than a sum does)."""
+    pairs = ((a.cpu_hours, b.cpu_hours), (a.gpu_hours, b.gpu_hours), (a.cost, b.cost))
+    return all(math.isclose(x, y, rel_tol=1e-9, abs_tol=abs_tol) for x, y in pairs)

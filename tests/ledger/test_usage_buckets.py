@@ -8,8 +8,6 @@ that cluster on month and day boundaries.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -35,7 +33,8 @@ from hpcpolicy.ledger.sql.rows import to_db
 from hpcpolicy.ledger.sql.tables import charges, usage_buckets
 from hpcpolicy.ledger.sql.usage_read import read_usage
 from hpcpolicy.policy.schema import Quota
-from tests.dbservers import server_database, truncate
+from tests.dbservers import server_database
+from tests.ledger.conftest import amounts_close
 
 Spec = tuple[str, str | None, str | None, str, str | None, str | None, str | None, datetime, float, float, float]
 QUOTA = Quota(window="monthly", cpu_hours=1)
@@ -82,25 +81,6 @@ def oracle(made: list[Charge], scope: str, sliced: Slice | None, start: datetime
     return total
 
 
-def close(a: Amounts, b: Amounts) -> bool:
-    pairs = ((a.cpu_hours, b.cpu_hours), (a.gpu_hours, b.gpu_hours), (a.cost, b.cost))
-    return all(math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9) for x, y in pairs)
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql", "mariadb"])
-def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        made = create_ledger_engine(f"sqlite:///{tmp_path_factory.mktemp('buckets') / 'ledger.db'}")
-        upgrade(made)
-        yield made
-        made.dispose()
-    else:
-        server: Engine = request.getfixturevalue(f"{request.param}_engine")
-        truncate(server)
-        yield server
-        truncate(server)
-
-
 def fill(engine: Engine, specs: list[Spec]) -> list[Charge]:
     with engine.begin() as conn:
         conn.execute(delete(charges))
@@ -120,8 +100,9 @@ def fill(engine: Engine, specs: list[Spec]) -> list[Charge]:
 @given(specs=st.lists(charge_specs, max_size=25), asked=st.lists(windows(), min_size=1, max_size=4),
        sliced=st.sampled_from(SLICES))  # fmt: skip
 def test_settled_and_every_scope_at_once_equal_the_summed_charges(
-    engine: Engine, specs: list[Spec], asked: list[tuple[datetime, datetime]], sliced: Slice | None
+    sql_engine: Engine, specs: list[Spec], asked: list[tuple[datetime, datetime]], sliced: Slice | None
 ) -> None:
+    engine = sql_engine
     made = fill(engine, specs)
     ledger = SqlLedger(engine)
     with ledger.reading() as tx:
@@ -130,25 +111,26 @@ def test_settled_and_every_scope_at_once_equal_the_summed_charges(
                 target = scope if sliced is None else QuotaRef(f"{scope}#s", scope, QUOTA, sliced)
                 got = tx.settled(target, start, end)
                 want = oracle(made, scope, counter(target).slice, start, end)
-                assert close(got, want), (scope, sliced, start, end, got, want)
+                assert amounts_close(got, want), (scope, sliced, start, end, got, want)
         # A decision's reads, batched into one statement (in chunks past MAX_PARTS): the same answers.
         targets = [scope if sliced is None else QuotaRef(f"{scope}#s", scope, QUOTA, sliced) for scope in SCOPES]
         batch = UsageReads(tuple(targets), tuple((t, start, end) for start, end in asked * 3 for t in targets))
         held, settled = read_usage(tx.conn, batch, asked[0][0])
         for (amounts, active), (one_amounts, one_active) in zip(held, [tx.reserved(t, asked[0][0]) for t in targets],
                                                                 strict=True):  # fmt: skip
-            assert close(amounts, one_amounts) and active == one_active
-        assert all(close(x, tx.settled(*window)) for x, window in zip(settled, batch.windows, strict=True))
+            assert amounts_close(amounts, one_amounts) and active == one_active
+        assert all(amounts_close(x, tx.settled(*window)) for x, window in zip(settled, batch.windows, strict=True))
         for start, end in asked:  # every scope at once, as the overview reads them
             many = tx.scope_totals(SCOPES, start, end, sliced)
             for scope in SCOPES:
-                assert close(many.get(scope, ZERO), oracle(made, scope, sliced, start, end)), (scope, start, end)
+                want = oracle(made, scope, sliced, start, end)
+                assert amounts_close(many.get(scope, ZERO), want), (scope, start, end)
         first = asked[0][0].replace(hour=0, minute=0, second=0, microsecond=0)
         daily = tx.scope_daily(SCOPES, first, 9, sliced)
         for scope in SCOPES:
             days = [(first + timedelta(days=k), first + timedelta(days=k + 1)) for k in range(9)]
             want = [oracle(made, scope, sliced, a, b) for a, b in days]
-            assert all(close(x, y) for x, y in zip(daily.get(scope, [ZERO] * 9), want, strict=True)), scope
+            assert all(amounts_close(x, y) for x, y in zip(daily.get(scope, [ZERO] * 9), want, strict=True)), scope
     with engine.connect() as conn:  # what add_charge kept is what the migration's backfill computes
         assert bucket_check.differences(bucket_check.recompute(conn), bucket_check.stored(conn)) == []
 

@@ -6,6 +6,7 @@ No import-time globals: the CLI's ``serve`` (or a test) builds the service and p
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -125,16 +126,23 @@ def create_app(
     return app
 
 
+#: Seconds between sweeps of the reservations that lapsed (``Jobs.expire``): a lapsed reservation already
+#: counts for nothing; the sweep says so in the audit log and keeps a balance's read of the lapsed short.
+EXPIRE_EVERY = 10
+
+
 async def _checkpoint_every_second(governance: Governance) -> None:
     """Background work of a SQL ledger, off the request path on the default executor: WAL checkpoints
-    (SQLite) and sealing the audit events committed since the last second into their hash chain."""
+    (SQLite), sealing the audit events committed since the last second into their hash chain, and every
+    :data:`EXPIRE_EVERY` seconds marking the lapsed reservations expired."""
     ledger = governance.ctx.ledger
     if not isinstance(ledger, SqlLedger):
         return
     loop = asyncio.get_running_loop()
-    while True:
+    every_second = (ledger.checkpoint, partial(seal, ledger)) if ledger.audit else (ledger.checkpoint,)
+    for tick in itertools.count(1):
         await asyncio.sleep(1.0)
-        for task in (ledger.checkpoint, partial(seal, ledger)) if ledger.audit else (ledger.checkpoint,):
+        for task in (*every_second, governance.jobs.expire) if tick % EXPIRE_EVERY == 0 else every_second:
             try:
                 await loop.run_in_executor(None, task)
             except Exception as exc:  # a busy or lost database: the next second tries again

@@ -159,11 +159,13 @@ def db_check(
     data_dir: DataDirOpt = None,
     repair: Annotated[bool, typer.Option("--repair", help="rewrite the running totals from the charges")] = False,
 ) -> None:
-    """Recompute the running totals (usage_buckets) from the charges and compare; exit 1 on any difference.
+    """Recompute the running totals from the ledger and compare; exit 1 on any difference.
 
-    With --repair, the totals are rewritten from the charges in one transaction (the differences found are
-    printed first; the exit code is then 0).
+    The charges' totals (usage_buckets) from the charges, the open liens' (held_totals) from the liens. With
+    --repair, each is rewritten in one transaction (the differences found are printed first; the exit code
+    is then 0).
     """
+    from hpcpolicy.ledger.sql import held_check
     from hpcpolicy.ledger.sql.bucket_check import check
     from hpcpolicy.ledger.sql.connect import create_ledger_engine
     from hpcpolicy.ledger.sql.migrate import is_current
@@ -175,6 +177,7 @@ def db_check(
         if not is_current(engine):
             fail(f"the ledger {ledger} is not at the current revision: run hpcpolicy db upgrade")
         found = check(engine, repair=repair)
+        held = held_check.check(engine, repair=repair)
     except SQLAlchemyError as exc:
         fail(f"cannot check the ledger {ledger}: {exc}")
     finally:
@@ -182,12 +185,22 @@ def db_check(
     for d in found:
         where = f"{d.scope} {d.grain} {d.bucket_start:%Y-%m-%d} slice {'/'.join(v or '-' for v in d.slice)}"
         out.print(f"{where}: stored {_bucket(d.stored)}, charges say {_bucket(d.expected)}", markup=False)
-    if not found:
-        out.print(f"running totals agree with the charges ({ledger})")
+    for h in held:
+        where = f"{h.scope} open liens, slice {'/'.join(v or '-' for v in h.slice)}"
+        out.print(f"{where}: stored {_held(h.stored)}, liens say {_held(h.expected)}", markup=False)
+    found_any: list[object] = [*found, *held]
+    if not found_any:
+        out.print(f"running totals agree with the ledger ({ledger})")
     elif repair:
-        out.print(f"{len(found)} running totals differed from the charges: rewritten ({ledger})")
+        out.print(f"{len(found_any)} running totals differed from the ledger: rewritten ({ledger})")
     else:
-        fail(f"{len(found)} running totals differ from the charges (hpcpolicy db check --repair rewrites them)")
+        fail(f"{len(found_any)} running totals differ from the ledger (hpcpolicy db check --repair rewrites them)")
+
+
+def _held(sums: tuple[float, float, float, int, int] | None) -> str:
+    if sums is None:
+        return "nothing"
+    return f"cpu_hours={sums[0]!r} gpu_hours={sums[1]!r} cost={sums[2]!r} jobs={sums[3]} gpus={sums[4]}"
 
 
 def _bucket(amounts: tuple[float, float, float, int] | None) -> str:

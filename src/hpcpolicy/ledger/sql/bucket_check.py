@@ -167,9 +167,11 @@ def _amounts(row: dict[str, Any] | None) -> tuple[float, float, float, int] | No
     return float(row["cpu_hours"]), float(row["gpu_hours"]), float(row["cost"]), int(row["charges"])
 
 
-def _same(a: tuple[float, float, float, int], b: tuple[float, float, float, int]) -> bool:
-    return a[3] == b[3] and all(
-        math.isclose(x, y, rel_tol=TOLERANCE, abs_tol=TOLERANCE) for x, y in zip(a[:3], b[:3], strict=True)
+def same_sums(a: tuple[float | int, ...], b: tuple[float | int, ...], *, abs_tol: float = TOLERANCE) -> bool:
+    """Two rows of running totals alike: amounts (the first three) within :data:`TOLERANCE` relative (or
+    ``abs_tol``), counts (the rest) exactly."""
+    return a[3:] == b[3:] and all(
+        math.isclose(x, y, rel_tol=TOLERANCE, abs_tol=abs_tol) for x, y in zip(a[:3], b[:3], strict=True)
     )
 
 
@@ -184,7 +186,7 @@ def differences(expected: dict[str, dict[str, Any]], found: dict[str, dict[str, 
             and want is not None
             and a is not None
             and b is not None
-            and _same(a, b)
+            and same_sums(a, b)
             and all(have[n] == want[n] for n in _KEYED)
         ):
             continue

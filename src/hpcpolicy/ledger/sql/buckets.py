@@ -23,9 +23,9 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, func, literal_column, or_, select
+from sqlalchemy import Connection, Table, and_, bindparam, func, literal_column, or_, select
 
-from hpcpolicy.ledger.sql.rows import CHARGE_KIND
+from hpcpolicy.ledger.sql.rows import CHARGE_KIND, Dim, in_list
 from hpcpolicy.ledger.sql.tables import adjustments, charges, usage_buckets
 
 AMOUNTS = ("cpu_hours", "gpu_hours", "cost", "charges")
@@ -79,28 +79,32 @@ def bucket_rows(
     return rows
 
 
-@lru_cache(maxsize=8)
 def upsert(dialect: str) -> Any:
-    """INSERT that adds to the row when its key exists: ``ON CONFLICT DO UPDATE`` (SQLite, PostgreSQL),
-    ``ON DUPLICATE KEY UPDATE`` (MariaDB, MySQL)."""
-    table = usage_buckets
+    """INSERT of bucket rows that adds to the row when its key exists (:func:`upsert_into`)."""
+    return upsert_into(usage_buckets, AMOUNTS, dialect)
+
+
+@lru_cache(maxsize=16)
+def upsert_into(table: Table, summed: tuple[str, ...], dialect: str) -> Any:
+    """INSERT into a table of running totals that adds the ``summed`` columns to the row when its key (``id``)
+    exists: ``ON CONFLICT DO UPDATE`` (SQLite, PostgreSQL), ``ON DUPLICATE KEY UPDATE`` (MariaDB, MySQL)."""
     if dialect in ("mysql", "mariadb"):
         from sqlalchemy.dialects.mysql import insert as mysql_insert
 
         mine = mysql_insert(table)
-        return mine.on_duplicate_key_update({name: table.c[name] + mine.inserted[name] for name in AMOUNTS})
+        return mine.on_duplicate_key_update({name: table.c[name] + mine.inserted[name] for name in summed})
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         pg = pg_insert(table)
         return pg.on_conflict_do_update(
-            index_elements=[table.c.id], set_={name: table.c[name] + pg.excluded[name] for name in AMOUNTS}
+            index_elements=[table.c.id], set_={name: table.c[name] + pg.excluded[name] for name in summed}
         )
     if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         lite = sqlite_insert(table)
-        added = {name: table.c[name] + lite.excluded[name] for name in AMOUNTS}
+        added = {name: table.c[name] + lite.excluded[name] for name in summed}
         return lite.on_conflict_do_update(index_elements=[table.c.id], set_=added)
     raise ValueError(f"no upsert for the {dialect} dialect")
 
@@ -170,11 +174,14 @@ def in_buckets(dims: tuple[str, ...]) -> Any:
     return (*(b[dim].in_(bindparam(f"{dim}s", expanding=True)) for dim in dims), or_(whole_months, whole_days))
 
 
-def settled_parts(columns: tuple[str, ...], dims: tuple[str, ...], shape: tuple[bool, ...], part: int) -> list[Any]:
+def settled_parts(
+    columns: tuple[str, ...], dims: tuple[Dim, ...], shape: tuple[bool, ...], targets: int, part: int
+) -> list[Any]:
     """What a quota has settled in ``[:start, :end)``, as part ``part`` of a batched read
     (:mod:`~hpcpolicy.ledger.sql.usage_read`, which names every parameter ``<name>_<part>``): the buckets'
-    sums (scope ``:scope``, in the sliced ``dims``), the charges of the partial days (rows whose
-    ``columns`` equal ``:<column>``) and the signed adjustments on the scopes ``:targets``, a row per kind.
+    sums (scope ``:scope``, in the sliced ``dims``, each with its number of values), the charges of the
+    partial days (rows whose ``columns`` equal ``:<column>``) and the signed adjustments on the ``targets``
+    scopes ``:targets_<k>``, a row per kind.
     Each row is ``(part, kind, cpu, gpu, cost, 0, 0)`` (where a lien read has its count and GPUs).
 
     Built for the window's ``shape`` (:attr:`Split.shape`: which of its parts are not empty), so a UTC
@@ -190,8 +197,8 @@ def settled_parts(columns: tuple[str, ...], dims: tuple[str, ...], shape: tuple[
     no_jobs: Any = literal_column("0")
     no_gpus: Any = literal_column("0")
 
-    def p(name: str, expanding: bool = False) -> Any:
-        return bindparam(name + tag, expanding=expanding)
+    def p(name: str) -> Any:
+        return bindparam(name + tag)
 
     def within(lo: str, hi: str) -> Any:
         return and_(b.bucket_start >= p(lo), b.bucket_start < p(hi))
@@ -201,7 +208,7 @@ def settled_parts(columns: tuple[str, ...], dims: tuple[str, ...], shape: tuple[
     kept += [and_(b.grain == "day", within("m1", "d1"))] if days_after else []
     parts: list[Any] = []
     if kept:
-        sliced = (b[dim].in_(p(f"{dim}s", True)) for dim in dims)
+        sliced = (in_list(b[dim], f"{dim}s", n, tag) for dim, n in dims)
         parts.append(select(lead, kind, *(func.sum(b[name]) for name in AMOUNTS[:3]), no_jobs, no_gpus)
                      .where(b.scope == p("scope"), *sliced, or_(*kept)))  # fmt: skip
     for wanted, lo, hi in ((edge_before, "start", "d0"), (edge_after, "d1", "end")):
@@ -209,13 +216,13 @@ def settled_parts(columns: tuple[str, ...], dims: tuple[str, ...], shape: tuple[
             parts.append(select(lead, kind, func.sum(charges.c.cpu_hours), func.sum(charges.c.gpu_hours),
                                 func.sum(charges.c.cost), no_jobs, no_gpus).where(
                 *(charges.c[column] == p(column) for column in columns),
-                *(charges.c[dim].in_(p(f"{dim}s", True)) for dim in dims),
+                *(in_list(charges.c[dim], f"{dim}s", n, tag) for dim, n in dims),
                 charges.c.at >= p(lo), charges.c.at < p(hi),
             ))  # fmt: skip
     parts.append(
         select(lead, adjustments.c.kind, func.sum(adjustments.c.cpu_hours), func.sum(adjustments.c.gpu_hours),
                func.sum(adjustments.c.cost), no_jobs, no_gpus)
-        .where(adjustments.c.scope.in_(p("targets", True)),
+        .where(in_list(adjustments.c.scope, "targets", targets, tag),
                adjustments.c.at >= p("start"), adjustments.c.at < p("end"))
         .group_by(adjustments.c.kind)
     )  # fmt: skip

@@ -28,9 +28,10 @@ from hpcpolicy.ledger.events import Event, adjustment_event, charge_event, decis
 from hpcpolicy.ledger.model import Adjustment, AdjustmentKind, Charge, DecisionFilter, DecisionRecord, Lien, LienState
 from hpcpolicy.ledger.reports import PeriodSums
 from hpcpolicy.ledger.rules import OPEN_STATES, UsageReads, usage_snapshot
-from hpcpolicy.ledger.sql import buckets, totals
+from hpcpolicy.ledger.sql import buckets, held, totals
 from hpcpolicy.ledger.sql.alert_rows import AlertRows
 from hpcpolicy.ledger.sql.connect import read_only
+from hpcpolicy.ledger.sql.driver import wrapped
 from hpcpolicy.ledger.sql.errors import is_contention, is_operational
 from hpcpolicy.ledger.sql.queue_rows import QueueRows
 from hpcpolicy.ledger.sql.reports import read_period
@@ -177,13 +178,16 @@ class SqlSession(QueueRows, AlertRows, GroupedReads):
 
     def add_lien(self, lien: Lien) -> None:
         self.insert(liens, lien_row(lien))
+        held.change(self.conn, None, lien)
         if self.audit:
             self.record(lien_event(lien, new=True, at=lien.created_at, request_id=request_id.get()))
 
     def update_lien(self, lien: Lien) -> None:
         row = lien_row(lien)
         row["lien_id"] = row.pop("id")
+        before = self.get_lien(lien.id)  # what its running totals hold (the callers hold the lien's lock)
         self.conn.execute(UPDATE_LIEN, row)
+        held.change(self.conn, before, lien)
         if self.audit:
             at = lien.ended_at or lien.started_at or lien.created_at
             self.record(lien_event(lien, new=False, at=at, request_id=request_id.get()))
@@ -215,8 +219,7 @@ class SqlSession(QueueRows, AlertRows, GroupedReads):
             else:
                 cursor.executemany(sql, rows)
         except self.conn.dialect.loaded_dbapi.Error as exc:
-            raise DBAPIError.instance(sql, rows, exc, self.conn.dialect.loaded_dbapi.Error,
-                                      dialect=self.conn.dialect) from exc  # fmt: skip
+            raise wrapped(self.conn.dialect, sql, rows, exc) from exc
         finally:
             cursor.close()
 
@@ -321,13 +324,8 @@ class SqlSession(QueueRows, AlertRows, GroupedReads):
         return [decision_from_row(row) for row in self.conn.execute(decisions_statement(where, limit)).mappings()]
 
     def expire_liens(self, now: datetime) -> int:
-        if not self.audit:  # nothing to say per lien: one statement
-            result = self.conn.execute(
-                update(liens)
-                .where(liens.c.state == LienState.RESERVED.value, liens.c.expires_at <= to_db(now))
-                .values(state=LienState.EXPIRED.value)
-            )
-            return int(result.rowcount or 0)
+        """Mark the reservations lapsed at ``now`` expired and take them off their running totals (the
+        lapsed rows are locked first: two replicas sweeping at once expire each lien once)."""
         due = select(liens).where(liens.c.state == LienState.RESERVED.value, liens.c.expires_at <= to_db(now))
         expired = [lien_from_row(row) for row in self.conn.execute(due.with_for_update()).mappings()]
         if not expired:
@@ -335,9 +333,11 @@ class SqlSession(QueueRows, AlertRows, GroupedReads):
         self.conn.execute(
             update(liens).where(liens.c.id.in_([lien.id for lien in expired])).values(state=LienState.EXPIRED.value)
         )
-        for lien in expired:  # one event per lien: an audit must say which reservations lapsed, and when
-            gone = lien.with_state(LienState.EXPIRED)
-            self.record(lien_event(gone, new=False, at=lien.expires_at, request_id=request_id.get()))
+        held.take_off(self.conn, expired)
+        if self.audit:
+            for lien in expired:  # one event per lien: an audit must say which reservations lapsed, and when
+                gone = lien.with_state(LienState.EXPIRED)
+                self.record(lien_event(gone, new=False, at=lien.expires_at, request_id=request_id.get()))
         return len(expired)
 
     def usage_since(self, since: datetime) -> Iterator[tuple[str | None, str, datetime, Amounts]]:

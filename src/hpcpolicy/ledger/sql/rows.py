@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Select, Table, and_, bindparam, func, insert, literal_column, or_, select, update
+from sqlalchemy import JSON, Select, Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Dialect
 
 from hpcpolicy.engine import Amounts
@@ -31,46 +31,38 @@ def from_db(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment is not None else None
 
 
-OPEN = or_(
-    liens.c.state == LienState.RUNNING.value,
-    and_(liens.c.state == LienState.RESERVED.value, liens.c.expires_at > bindparam("now")),
-)
 CHARGE_KIND = "charge"
 _SLICE_DIMS = ("cluster", "partition", "gpu_type")
 
 
-def _in_slice(table: Any, dims: tuple[str, ...], tag: str) -> list[Any]:
-    """``column IN (:<column>s<tag>)`` for each sliced dimension, with expanding parameters."""
-    return [table.c[dim].in_(bindparam(f"{dim}s{tag}", expanding=True)) for dim in dims]
+#: A sliced dimension of a counter and how many values it allows: ("cluster", 2).
+Dim = tuple[str, int]
 
 
-def reserved_statement(columns: tuple[str, ...], dims: tuple[str, ...], part: int) -> Any:
-    """Open liens' amounts, count and GPUs of the rows matching ``columns`` in the sliced ``dims``, as part
-    ``part`` of a batched read (:mod:`~hpcpolicy.ledger.sql.usage_read`): its parameters end in ``_<part>``
-    (``:now`` is shared) and the row starts with the part's number and a kind."""
-    tag = f"_{part}"
-    return select(
-        literal_column(str(part)),
-        literal_column(f"'{CHARGE_KIND}'"),
-        func.coalesce(func.sum(liens.c.cpu_hours), 0.0),
-        func.coalesce(func.sum(liens.c.gpu_hours), 0.0),
-        func.coalesce(func.sum(liens.c.cost), 0.0),
-        func.count(),
-        func.coalesce(func.sum(liens.c.gpus), 0),
-    ).where(*(liens.c[column] == bindparam(column + tag) for column in columns), *_in_slice(liens, dims, tag), OPEN)
-
-
-def counter_params(found: Counter) -> tuple[tuple[str, ...], tuple[str, ...], dict[str, Any]]:
-    """The statement shape (columns, sliced dimensions) and the bound values of a counter."""
+def counter_params(found: Counter) -> tuple[tuple[str, ...], tuple[Dim, ...], dict[str, Any]]:
+    """The statement shape (columns, sliced dimensions with their number of values) and the bound values of
+    a counter: each column's, and ``<dim>s_<k>`` for the ``k``-th value a dimension allows."""
     params: dict[str, Any] = dict(found.columns)
-    dims: tuple[str, ...] = ()
+    dims: tuple[Dim, ...] = ()
     if found.slice is not None:
         values = (found.slice.clusters, found.slice.partitions, found.slice.gpu_types)
         for dim, allowed in zip(_SLICE_DIMS, values, strict=True):
             if allowed is not None:
-                dims += (dim,)
-                params[f"{dim}s"] = sorted(allowed)
+                dims += ((dim, len(allowed)),)
+                params |= listed(f"{dim}s", sorted(allowed))
     return tuple(column for column, _ in found.columns), dims, params
+
+
+def listed(name: str, values: list[Any]) -> dict[str, Any]:
+    """A list bound as one parameter per element, ``<name>_<k>`` (see :func:`in_list`)."""
+    return {f"{name}_{k}": value for k, value in enumerate(values)}
+
+
+def in_list(column: Any, name: str, count: int, tag: str) -> Any:
+    """``column IN (:<name>_0<tag>, …)``: a list of a known length, one parameter per element, so the
+    statement compiles once for the driver (:mod:`~hpcpolicy.ledger.sql.driver`; an expanding parameter is
+    rendered anew at every execution)."""
+    return column.in_([bindparam(f"{name}_{k}{tag}") for k in range(count)])
 
 
 #: The scope rows of an admission, locked in sorted order (built once: building it per call cost more than

@@ -88,13 +88,15 @@ liens = Table(
     Column("weight_gpu", Double, nullable=False, server_default="1"),
     Column("service", Ident),
     Column("closed_at", Time),
-    Index("ix_liens_state_user", "state", "user_id"),
-    Index("ix_liens_state_service", "state", "service"),
+    # A scope's open liens, and (with expires_at) its reservations that lapsed and are not swept yet: what a
+    # balance subtracts from its running total (held_totals) without reading the scope's other liens.
+    Index("ix_liens_state_user_expires", "state", "user_id", "expires_at"),
+    Index("ix_liens_state_service_expires", "state", "service", "expires_at"),
     Index("ix_liens_closed_at", "closed_at"),  # the queue's dispatcher: slots freed since it last looked
     Index("ix_liens_expires_at", "expires_at"),
-    Index("ix_liens_state_project", "state", "project"),
-    Index("ix_liens_state_team", "state", "team"),
-    Index("ix_liens_state_org", "state", "org"),
+    Index("ix_liens_state_project_expires", "state", "project", "expires_at"),
+    Index("ix_liens_state_team_expires", "state", "team", "expires_at"),
+    Index("ix_liens_state_org_expires", "state", "org", "expires_at"),
     # A scheduler's job ids are unique within its cluster only (every Slurm cluster has a job 1234).
     UniqueConstraint("cluster", "job_id", name="uq_liens_cluster_job_id"),
     **BINARY,
@@ -141,6 +143,25 @@ usage_buckets = Table(
     *_amount_columns(),
     Column("charges", BigInteger, nullable=False),
     UniqueConstraint("id", name="uq_usage_buckets_id"),
+    sqlite_with_rowid=False,
+    **BINARY,
+)
+
+#: Running totals of the open liens (reserved or running) per scope and slice, kept with each lien's
+#: changes in their transaction (:mod:`hpcpolicy.ledger.sql.held`): a balance reads these rows instead of
+#: summing every open lien of an org. ``jobs`` and ``gpus`` count the liens and their GPUs.
+held_totals = Table(
+    "held_totals",
+    metadata,
+    Column("scope", String(400), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("cluster", Ident),
+    Column("partition", Ident),
+    Column("gpu_type", String(64)),
+    *_amount_columns(),
+    Column("jobs", BigInteger, nullable=False),
+    Column("gpus", BigInteger, nullable=False),
+    UniqueConstraint("id", name="uq_held_totals_id"),
     sqlite_with_rowid=False,
     **BINARY,
 )

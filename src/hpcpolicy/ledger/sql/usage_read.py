@@ -3,14 +3,15 @@
 A decision on a path of five budgets used to ask the database ten times: each counter's open liens, then
 each window's settled charges and adjustments. Each statement costs a round trip to a database server and,
 on any backend, SQLAlchemy's execution machinery, which on this hot path cost more than the sums. The
-reads are the statements a single read makes (:func:`~hpcpolicy.ledger.sql.rows.reserved_statement`,
+reads are the statements a single read makes (:func:`~hpcpolicy.ledger.sql.held.held_parts`,
 :func:`~hpcpolicy.ledger.sql.buckets.settled_parts`), each tagged with its part number and its parameters
 named ``<name>_<part>``, joined by ``UNION ALL``; the rows are sorted back to their parts here.
 ``SqlSession.settled`` and ``reserved`` are this read of one part.
 
 Run after the scope locks are held (PostgreSQL and MariaDB read at READ COMMITTED, so the one statement
 sees every admission committed before the locks were granted), or inside SQLite's ``BEGIN IMMEDIATE``.
-The statement is built once per shape of the path (which counters, which window shapes) and cached.
+The statement is built and compiled once per shape of the path (which counters, which window shapes, how
+many values each list has) and run on the driver's cursor (:mod:`~hpcpolicy.ledger.sql.driver`).
 """
 
 from __future__ import annotations
@@ -20,18 +21,26 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, union_all
+from sqlalchemy.engine import Dialect
 
 from hpcpolicy.engine import Active, Amounts
+from hpcpolicy.engine.usage import ZERO
 from hpcpolicy.ledger.counters import counter
 from hpcpolicy.ledger.model import AdjustmentKind
 from hpcpolicy.ledger.rules import ADJUSTMENT_SIGN, UsageReads
 from hpcpolicy.ledger.sql import buckets
-from hpcpolicy.ledger.sql.rows import CHARGE_KIND, counter_params, reserved_statement, to_db
+from hpcpolicy.ledger.sql.driver import DriverStatement, compiled, fetch
+from hpcpolicy.ledger.sql.held import HELD_KIND, LAPSED_KIND, held_parts
+from hpcpolicy.ledger.sql.rows import CHARGE_KIND, counter_params, listed, to_db
 
 #: Parts per statement at most: SQLite allows 500 terms in a compound SELECT, and a window has up to four.
 MAX_PARTS = 100
 
-#: ("liens", columns, dims) or ("settled", columns, dims, window shape): one part of the batched read.
+#: The sign of each kind of row that is not an adjustment's: a lapsed reservation is taken off its totals.
+_SIGN = {CHARGE_KIND: 1, HELD_KIND: 1, LAPSED_KIND: -1}
+
+#: ("liens", columns, dims) or ("settled", columns, dims, window shape, adjusted scopes): one part of the
+#: batched read (dims with their number of values: :func:`~hpcpolicy.ledger.sql.rows.counter_params`).
 Spec = tuple[Any, ...]
 
 
@@ -44,32 +53,35 @@ def read_usage(
     specs: list[Spec] = []
     params: list[dict[str, Any]] = []
     for target in reads.liens:
-        columns, dims, values = counter_params(counter(target))
+        found = counter(target)
+        columns, dims, values = counter_params(found)
         specs.append(("liens", columns, dims))
-        params.append(values)
+        params.append(values | {"scope": found.scope})
     for target, start, end in reads.windows:
         found = counter(target)
         columns, dims, values = counter_params(found)
         window = buckets.split(to_db(start) or start, to_db(end) or end)
-        specs.append(("settled", columns, dims, window.shape))
-        params.append(values | {"targets": list(found.adjusted), "scope": found.scope} | window.params())
+        specs.append(("settled", columns, dims, window.shape, len(found.adjusted)))
+        params.append(values | listed("targets", list(found.adjusted)) | {"scope": found.scope} | window.params())
     totals: list[list[float]] = [[0.0, 0.0, 0.0, 0, 0] for _ in specs]
     for first in range(0, len(specs), MAX_PARTS):
         chunk = specs[first : first + MAX_PARTS]
         bound: dict[str, Any] = {"now": to_db(now)}
         for part, values in enumerate(params[first : first + MAX_PARTS]):
             bound |= {f"{name}_{part}": value for name, value in values.items()}
-        for part, kind, cpu, gpu, cost, jobs, gpus in conn.execute(usage_statement(tuple(chunk)), bound):
+        for part, kind, cpu, gpu, cost, jobs, gpus in fetch(conn, driver_statement(tuple(chunk), conn.dialect), bound):
             if cpu is None:  # SUM over no rows
                 continue
-            sign = 1 if kind == CHARGE_KIND else ADJUSTMENT_SIGN[AdjustmentKind(kind)]
+            sign = _SIGN.get(kind) or ADJUSTMENT_SIGN[AdjustmentKind(kind)]
             sums = totals[first + int(part)]
             sums[0] += sign * float(cpu)
             sums[1] += sign * float(gpu)
             sums[2] += sign * float(cost)
-            sums[3] += int(jobs)
-            sums[4] += int(gpus)
-    held = [(Amounts(*row[:3]), Active(int(row[3]), int(row[4]))) for row in totals[: len(reads.liens)]]
+            sums[3] += sign * int(jobs)
+            sums[4] += sign * int(gpus)
+    # No lien open, nothing held: not what rounding left of amounts added to a running total and taken off.
+    held = [(Amounts(*row[:3]) if row[3] else ZERO, Active(int(row[3]), int(row[4])))
+            for row in totals[: len(reads.liens)]]  # fmt: skip
     return held, [Amounts(*row[:3]) for row in totals[len(reads.liens) :]]
 
 
@@ -79,7 +91,13 @@ def usage_statement(specs: tuple[Spec, ...]) -> Any:
     selects: list[Any] = []
     for part, spec in enumerate(specs):
         if spec[0] == "liens":
-            selects.append(reserved_statement(spec[1], spec[2], part))
+            selects.extend(held_parts(spec[1], spec[2], part))
         else:
-            selects.extend(buckets.settled_parts(spec[1], spec[2], spec[3], part))
+            selects.extend(buckets.settled_parts(spec[1], spec[2], spec[3], spec[4], part))
     return union_all(*selects) if len(selects) > 1 else selects[0]
+
+
+@lru_cache(maxsize=1024)
+def driver_statement(specs: tuple[Spec, ...], dialect: Dialect) -> DriverStatement:
+    """:func:`usage_statement` compiled for ``dialect``'s driver (:mod:`~hpcpolicy.ledger.sql.driver`)."""
+    return compiled(usage_statement(specs), dialect)

@@ -1,0 +1,138 @@
+"""Running totals of the open liens per scope and slice (held_totals), kept with every change of a lien.
+
+A balance counts the liens still open: running, or reserved and not lapsed. Summing them per decision read
+every open lien of the scope, and an org's scope holds all of its members' pending and running jobs (3 ms
+on SQLite at 11,500 of them, growing with each). Each lien now also adds itself, in its own transaction, to
+one row per scope it draws on (:func:`~hpcpolicy.ledger.counters.entry_scopes`) in its slice (cluster,
+partition, GPU type) while it is reserved or running, and takes itself off when it closes.
+
+A reservation lapses by the clock, not by a write: until the sweeper (``Jobs.expire``, every few seconds in
+the service) marks it expired, it is still in its rows. A read therefore subtracts the scope's reservations
+whose ``expires_at`` has passed, one range of a ``(state, <scope column>, expires_at)`` index: the few not
+swept yet, not the scope's open liens (:func:`held_parts`). ``hpcpolicy db check`` recomputes the rows
+from the liens (:mod:`~hpcpolicy.ledger.sql.held_check`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, bindparam, func, literal_column, select
+from sqlalchemy.engine import Dialect
+
+from hpcpolicy.ledger.counters import entry_scopes
+from hpcpolicy.ledger.model import Lien, LienState
+from hpcpolicy.ledger.rules import OPEN_STATES
+from hpcpolicy.ledger.sql.buckets import upsert_into
+from hpcpolicy.ledger.sql.driver import DriverStatement, compiled, run_many
+from hpcpolicy.ledger.sql.rows import Dim, in_list
+from hpcpolicy.ledger.sql.tables import held_totals, liens
+
+#: The summed columns of a row, in the order a read returns them.
+SUMS = ("cpu_hours", "gpu_hours", "cost", "jobs", "gpus")
+#: The kind of a read's row of lapsed reservations: subtracted from the running total.
+LAPSED_KIND = "lapsed"
+HELD_KIND = "held"
+
+
+def held_id(scope: str, cluster: str | None, partition: str | None, gpu_type: str | None) -> str:
+    """The row's key as one short column: a digest of the key in full (None and '' differ)."""
+    return hashlib.sha256(orjson.dumps([scope, cluster, partition, gpu_type])).hexdigest()
+
+
+def held_row(
+    scope: str, sliced: tuple[str | None, str | None, str | None], sums: tuple[float, float, float, int, int]
+) -> dict[str, Any]:
+    cluster, partition, gpu_type = sliced
+    return {"scope": scope, "id": held_id(scope, cluster, partition, gpu_type), "cluster": cluster,
+            "partition": partition, "gpu_type": gpu_type, "cpu_hours": sums[0], "gpu_hours": sums[1],
+            "cost": sums[2], "jobs": sums[3], "gpus": sums[4]}  # fmt: skip
+
+
+def contribution(lien: Lien, sign: int) -> list[dict[str, Any]]:
+    """What ``lien`` adds to (``sign`` 1) or takes off (-1) its scopes' rows: nothing unless it is reserved
+    or running."""
+    if lien.state not in OPEN_STATES:
+        return []
+    a = lien.amounts
+    sums = (sign * a.cpu_hours, sign * a.gpu_hours, sign * a.cost, sign, sign * lien.gpus)
+    sliced = (lien.cluster, lien.partition, lien.gpu_type)
+    return [held_row(scope, sliced, sums) for scope in entry_scopes(lien)]
+
+
+def change(conn: Connection, before: Lien | None, after: Lien | None) -> None:
+    """Move the rows from what ``before`` held to what ``after`` holds (either may be None: a new lien, a
+    removed one), in the caller's transaction. A lien whose state stays open and whose amounts and path
+    stay the same changes nothing."""
+    if before is not None and after is not None and _same_hold(before, after):
+        return
+    _apply(conn, (contribution(before, -1) if before is not None else []) + (
+        contribution(after, 1) if after is not None else []))  # fmt: skip
+
+
+def take_off(conn: Connection, gone: Sequence[Lien]) -> None:
+    """Take ``gone`` (liens that were open, now closed) off their rows, in the caller's transaction."""
+    _apply(conn, [row for lien in gone for row in contribution(lien, -1)])
+
+
+def _apply(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Add ``rows`` to the table, those of one key merged first, in key order (two transactions changing the
+    same rows take their locks in the same order)."""
+    merged: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        mine = merged.get(row["id"])
+        if mine is None:
+            merged[row["id"]] = dict(row)
+        else:
+            for name in SUMS:
+                mine[name] += row[name]
+    if merged:
+        run_many(conn, _upsert(conn.dialect), [merged[key] for key in sorted(merged)])
+
+
+@lru_cache(maxsize=8)
+def _upsert(dialect: Dialect) -> DriverStatement:
+    return compiled(upsert_into(held_totals, SUMS, dialect.name), dialect)
+
+
+def _same_hold(a: Lien, b: Lien) -> bool:
+    return (a.state in OPEN_STATES) == (b.state in OPEN_STATES) and (
+        a.state not in OPEN_STATES
+        or (a.amounts, a.gpus, a.user_id, a.project, a.team, a.org, a.service, a.cluster, a.partition, a.gpu_type)
+        == (b.amounts, b.gpus, b.user_id, b.project, b.team, b.org, b.service, b.cluster, b.partition, b.gpu_type)
+    )
+
+
+def held_parts(columns: tuple[str, ...], dims: tuple[Dim, ...], part: int) -> list[Any]:
+    """One counter's open liens as part ``part`` of a batched read (:mod:`~hpcpolicy.ledger.sql.usage_read`,
+    which names every parameter ``<name>_<part>``; ``:now`` is shared): its running totals (scope
+    ``:scope``, in the sliced ``dims``, each with its number of values), and the reservations of its
+    ``columns`` lapsed at ``:now`` but not swept, to subtract. Each row is ``(part, kind, cpu, gpu, cost,
+    jobs, gpus)``."""
+    tag = f"_{part}"
+    h = held_totals.c
+    lead: Any = literal_column(str(part))
+    totals = select(lead, literal_column(f"'{HELD_KIND}'"), *(func.sum(h[name]) for name in SUMS)).where(
+        h.scope == bindparam("scope" + tag), *(in_list(h[dim], f"{dim}s", n, tag) for dim, n in dims)
+    )
+    c = liens.c
+    lapsed = select(
+        lead,
+        literal_column(f"'{LAPSED_KIND}'"),
+        func.sum(c.cpu_hours),
+        func.sum(c.gpu_hours),
+        func.sum(c.cost),
+        func.count(),
+        func.sum(c.gpus),
+    ).where(
+        c.state == LienState.RESERVED.value,
+        *(c[column] == bindparam(column + tag) for column in columns),
+        c.expires_at <= bindparam("now"),
+        *(in_list(c[dim], f"{dim}s", n, tag) for dim, n in dims),
+    )
+    return [totals, lapsed]
+
