@@ -5,7 +5,7 @@ per project, each also in a neighbour's project), budgets at every level (a tent
 have a GPU slice, a tenth of the users a personal budget); ``load_usage`` fills a SQL ledger with charges
 spread over the last ``days`` days (bulk inserts, not the service: loading is not what is measured; their
 running totals computed after, as ``hpcpolicy db check --repair`` would) and with open liens, a third of them
-running.
+running (their running totals also computed after).
 
 Used by benchmarks/standings.py and benchmarks/dashboard.py.
 """
@@ -25,6 +25,7 @@ from sqlalchemy import Engine, insert
 
 from hpcpolicy.ledger.sql.bucket_check import backfill
 from hpcpolicy.ledger.sql.connect import create_ledger_engine
+from hpcpolicy.ledger.sql.held_check import fill
 from hpcpolicy.ledger.sql.migrate import upgrade
 from hpcpolicy.ledger.sql.rows import to_db
 from hpcpolicy.ledger.sql.tables import charges, liens
@@ -155,3 +156,4 @@ def load_usage(engine: Engine, projects: int, charge_count: int, now: datetime, 
                 "closed_at": None,
             })  # fmt: skip
         conn.execute(insert(liens), held)
+        fill(conn)  # the open liens' running totals (held_totals), as add_lien keeps them

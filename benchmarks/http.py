@@ -1,18 +1,23 @@
 """HTTP decision service throughput and latency: ``POST /v1/decisions`` with ``reserve: true``.
 
-Starts ``hpcpolicy serve`` (one uvicorn worker, dev mode, SQLite in a temporary directory, the example
-policy with a large default user quota) unless ``--url`` points at a running server, then drives it from
-this process with asyncio + httpx at each concurrency level. Every request reserves (a lien row and a
-decision row per request). Users are spread over many ids so no budget runs dry.
+Starts ``hpcpolicy serve`` (one uvicorn worker, dev mode, SQLite in a temporary directory) unless ``--url``
+points at a running server, then drives it from this process with asyncio + httpx at each concurrency level.
+Every request reserves (a lien row and a decision row per request). Users are spread over many ids and the
+budgets are large, so none runs dry. The policy (``--accounts``): by default the users are in one org's
+projects (:func:`org_policy`), so every lien is also the org's, as at a centre; ``flat`` is the example
+policy, whose default quota gives each unlisted user a path of one scope.
 
-    python benchmarks/http.py [--requests 5000] [--concurrency 1 32] [--rate 500] [--url http://127.0.0.1:8003]
+    python benchmarks/http.py [--requests 5000] [--concurrency 1 32] [--rate 500] [--accounts org|flat] [--no-checks]
+    python benchmarks/http.py --url http://127.0.0.1:8003 [--api-key KEY]
     python benchmarks/http.py --audit-cost [--rounds 3]   # audit log off vs on, alternating, same run
 
-Closed loop finds the throughput; open loop at a fixed rate over 32 connections gives the latency at that
-load (see loadgen.py). ``cpu ms`` is the server's CPU time per request, read from /proc, which stays
-meaningful when the client and other work share the machine's two cores. Each row is preceded by its floor:
-``GET /health`` of the same server driven the same way; the last four columns give the decisions' rate as a
-fraction of the floor's, and their p50, p99 and CPU per request as multiples of the floor's.
+Read-only checks (``POST /quota/check``: the same balances read, nothing written) are timed after the
+decisions, closed loop at each concurrency. Closed loop finds the throughput; open loop at a fixed rate over
+32 connections gives the latency at that load (see loadgen.py). ``cpu ms`` is the server's CPU time per
+request, read from /proc, which stays meaningful when the client and other work share the machine's two
+cores. Each row is preceded by its floor: ``GET /health`` of the same server driven the same way; the last
+four columns give the decisions' rate as a fraction of the floor's, and their p50, p99 and CPU per request as
+multiples of the floor's.
 """
 
 from __future__ import annotations
@@ -45,10 +50,39 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(data_dir: Path, port: int, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+USERS = 997
+
+
+def org_policy() -> str:
+    """The benchmark's users in an account tree, as at a centre: one org of 10 teams, 100 projects, each
+    user in one project, a budget at every level (large: no request is refused for want of one). Every
+    reservation is then an open lien of its org: a balance that summed the org's open liens slowed down
+    with each request."""
+    budget = "quotas: [{window: monthly, cpu_hours: 1e12, gpu_hours: 1e12, cost: 1e12}]"
+    lines = ["apiVersion: hpcpolicy/v2", "defaults:", "  user_quota: {cpu_hours: 1e12, window: monthly}",
+             "clusters:", "  helix:", "    scheduler: slurm", "    partitions:",
+             "      cpu: {nodes: {count: 500, cpus: 64, memory_gb: 256}, rates: {cpu_hour: 0.01}}",
+             "orgs:", "  bench:", f"    {budget}", "    teams:"]  # fmt: skip
+    for team in range(10):
+        lines += [f"      t{team}:", f"        {budget}", "        projects:"]
+        lines += [f"          p{project}: {{{budget}}}" for project in range(team * 10, team * 10 + 10)]
+    lines.append("users:")
+    lines += [f"  bench{user}: {{projects: [p{user % 100}]}}" for user in range(USERS)]
+    return "\n".join(lines) + "\n"
+
+
+def start_server(
+    data_dir: Path, port: int, extra_env: dict[str, str] | None = None, accounts: str = "flat"
+) -> subprocess.Popen[bytes]:
+    """``accounts``: ``flat`` (the example policy, its default quota for users it does not list) or ``org``
+    (:func:`org_policy`)."""
     env = os.environ | {"DEFAULT_CPU_HOURS": "1e12", "DEFAULT_GPU_HOURS": "1e12", "MAX_CONCURRENT_JOBS": "1000000"}
     env |= extra_env or {}
     cmd = [sys.executable, "-m", "hpcpolicy.cli.main", "serve", "--port", str(port), "--data-dir", str(data_dir)]
+    if accounts == "org":
+        policy = data_dir / "org-policy.yaml"
+        policy.write_text(org_policy())
+        cmd += ["--policy", str(policy)]
     proc = subprocess.Popen([*cmd, "--log-level", "warning"], env=env, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -61,8 +95,17 @@ def start_server(data_dir: Path, port: int, extra_env: dict[str, str] | None = N
     raise SystemExit("server did not become ready in 30 s")
 
 
+#: The read-only check: side-effect free (no lien, no decision record, no audit event), the same balances
+#: read as for a decision (:func:`check_body_for`).
+CHECK_PATH = "/quota/check"
+
+
+def check_body_for(i: int) -> dict[str, object]:
+    return {"user_id": f"bench{i % USERS}", "cpu_hours": 4, "partition": "cpu"}
+
+
 def body_for(i: int) -> dict[str, object]:
-    return {"user_id": f"bench{i % 997}", "cpus": 4, "walltime_hours": 1, "partition": "cpu", "reserve": True}
+    return {"user_id": f"bench{i % USERS}", "cpus": 4, "walltime_hours": 1, "partition": "cpu", "reserve": True}
 
 
 def report(label: str, run: Measured, floor: Measured) -> None:
@@ -82,6 +125,11 @@ def main() -> None:
     parser.add_argument("--url", help="benchmark a running server instead of starting one")
     parser.add_argument("--api-key", help="X-API-Key for a server with authentication")
     parser.add_argument("--audit", choices=["on", "off"], default="on", help="the audit log of the server started")
+    parser.add_argument("--accounts", choices=["org", "flat"], default="org",
+                        help="users in one org's projects (every lien is the org's), or unlisted users with a "
+                             "default quota each")  # fmt: skip
+    parser.add_argument("--checks", action=argparse.BooleanOptionalAction, default=True,
+                        help=f"also time read-only checks (POST {CHECK_PATH}) at each concurrency")  # fmt: skip
     parser.add_argument(
         "--audit-cost", action="store_true", help="closed loop with the audit log off and on, in turn: its cost"
     )
@@ -96,23 +144,27 @@ def main() -> None:
         url = args.url
         if url is None:
             port = free_port()
-            proc = start_server(Path(tmp), port, {"HPCPOLICY_AUDIT_LOG": str(args.audit == "on").lower()})
+            proc = start_server(Path(tmp), port, {"HPCPOLICY_AUDIT_LOG": str(args.audit == "on").lower()},
+                                args.accounts)  # fmt: skip
             url = f"http://127.0.0.1:{port}"
 
         pids = [proc.pid] if proc else []
 
-        def row(label: str, connections: int, rate: float | None) -> None:
+        def row(label: str, connections: int, rate: float | None, path: str = "/v1/decisions") -> None:
+            body = check_body_for if path == CHECK_PATH else body_for
+
             def run(path: str, method: str, check: Callable[[int, bytes], bool] | None) -> Result:
-                return asyncio.run(drive([url], path, body_for, total=args.requests, connections=connections,
+                return asyncio.run(drive([url], path, body, total=args.requests, connections=connections,
                                          rate=rate, headers=headers, check=check, method=method))  # fmt: skip
 
             floor = measure(pids, lambda: run(FLOOR_PATH, "GET", None))
             report(f"{label}: floor", floor, floor)
-            report(label, measure(pids, lambda: run("/v1/decisions", "POST", allowed)), floor)
+            report(label, measure(pids, lambda: run(path, "POST", allowed)), floor)
 
         try:
             asyncio.run(drive([url], "/v1/decisions", body_for, total=300, connections=4, headers=headers))  # warm up
-            print(f"POST /v1/decisions reserve=true against {url} (SQLite, 1 worker, audit log {args.audit})")
+            print(f"POST /v1/decisions reserve=true against {url} (SQLite, 1 worker, audit log {args.audit}, "
+                  f"accounts {args.accounts})")
             print(f"each row follows its floor: GET {FLOOR_PATH} of the same server, same connections and rate")
             print(
                 f"{'mode':<32} {'requests':>8} {'requests/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms':>8} "
@@ -120,6 +172,8 @@ def main() -> None:
             )
             for c in args.concurrency:
                 row(f"closed loop, {c} client{'s' if c > 1 else ''}", c, None)
+            for c in args.concurrency if args.checks else ():
+                row(f"check, closed, {c} client{'s' if c > 1 else ''}", c, None, CHECK_PATH)
             for r in args.rate:
                 row(f"open loop {r:.0f}/s, 32 conn", 32, r)
         finally:
@@ -137,7 +191,7 @@ def audit_cost(args: argparse.Namespace) -> None:
         for mode in ("off", "on"):
             with tempfile.TemporaryDirectory() as tmp:
                 port = free_port()
-                proc = start_server(Path(tmp), port, {"HPCPOLICY_AUDIT_LOG": str(mode == "on").lower()})
+                proc = start_server(Path(tmp), port, {"HPCPOLICY_AUDIT_LOG": str(mode == "on").lower()}, args.accounts)
                 url = f"http://127.0.0.1:{port}"
                 try:
                     asyncio.run(drive([url], "/v1/decisions", body_for, total=300, connections=4))  # warm up
