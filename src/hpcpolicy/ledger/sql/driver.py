@@ -55,12 +55,17 @@ def compiled(statement: Any, dialect: Dialect) -> DriverStatement:
 def fetch(conn: Connection, statement: DriverStatement, values: Mapping[str, Any]) -> list[Any]:
     """The rows of ``statement`` run with ``values`` in ``conn``'s transaction. Driver errors come out as
     SQLAlchemy's, so sessions map them as any other."""
+    return fetch_bound(conn, statement.sql, statement.params(values))
+
+
+def fetch_bound(conn: Connection, sql: str, params: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
+    """:func:`fetch` of parameters already in the driver's form (:meth:`DriverStatement.params`)."""
     cursor = conn.connection.cursor()
     try:
-        cursor.execute(statement.sql, statement.params(values))
+        cursor.execute(sql, params)
         return list(cursor.fetchall())
     except conn.dialect.loaded_dbapi.Error as exc:
-        raise wrapped(conn.dialect, statement.sql, values, exc) from exc
+        raise wrapped(conn.dialect, sql, params, exc) from exc
     finally:
         cursor.close()
 
