@@ -100,9 +100,10 @@ def create_app(
     queue_worker = QueueWorker(governance, waiters)
     alert_worker = AlertWorker(governance)
     app.state.authenticator = authenticator
-    app.state.offload = Offload(ledger_workers or _workers_for(governance), request_timeout)
-    # Reports read a snapshot on connections of their own; the in-memory ledger has one thread, so shares it.
     sql = isinstance(governance.ctx.ledger, SqlLedger)
+    sqlite = sql and governance.ctx.ledger.engine.dialect.name == "sqlite"  # type: ignore[attr-defined]
+    app.state.offload = Offload(ledger_workers or _workers_for(governance), request_timeout, inline=sqlite)
+    # Reports read a snapshot on connections of their own; the in-memory ledger has one thread, so shares it.
     app.state.reads = Offload(READ_WORKERS, request_timeout) if sql else app.state.offload
     app.state.metrics = metrics = metrics or Metrics()
     metrics.sample(LedgerSampler(governance))

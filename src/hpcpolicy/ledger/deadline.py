@@ -30,6 +30,33 @@ class LedgerTimeout(LedgerUnavailable):
         return cls(f"the ledger did not answer within {seconds:g} s; nothing was written")
 
 
+class WriterBusy(Exception):
+    """The first write of an inline call found the ledger's writer busy (another thread or process holds
+    it): nothing was done, and the caller runs the call again where waiting is harmless (a ledger thread)."""
+
+
+@contextmanager
+def inline() -> Iterator[None]:
+    """Calls in this block run on a thread that must not wait for the writer (the event loop): their first
+    write session raises :class:`WriterBusy` instead of waiting (:func:`take_nowait`)."""
+    previous = getattr(_local, "inline", None)
+    _local.inline = [True]
+    try:
+        yield
+    finally:
+        _local.inline = previous
+
+
+def take_nowait() -> bool:
+    """Whether the write session opening now is an inline call's first (it must not wait for the writer);
+    asked once per session. A later one waits: redoing the call elsewhere would redo what committed."""
+    flag = getattr(_local, "inline", None)
+    if not flag or not flag[0]:
+        return False
+    flag[0] = False
+    return True
+
+
 @contextmanager
 def deadline(seconds: float | None) -> Iterator[None]:
     """Sessions opened in this block (on this thread) must commit within ``seconds`` from now."""

@@ -23,6 +23,9 @@ from sqlalchemy.exc import DisconnectionError
 #: Execution option of a connection that only reads (``conn.execution_options(**{READ_ONLY: True})``): on
 #: SQLite its transaction is a deferred ``BEGIN``, a snapshot that holds no lock writers wait for (WAL).
 READ_ONLY = "hpcpolicy_read_only"
+#: Execution option of a SQLite connection whose ``BEGIN IMMEDIATE`` must not wait for another process's
+#: write lock (an inline call on the event loop: :func:`hpcpolicy.ledger.deadline.inline`).
+NOWAIT = "hpcpolicy_nowait"
 
 
 def sqlite_url(data_dir: str | Path) -> str:
@@ -73,6 +76,8 @@ def create_ledger_engine(
 
 
 IDLE_PING_SECONDS = 2.0
+#: How long SQLite waits for another process's write lock before failing a statement.
+SQLITE_BUSY_TIMEOUT_MS = 30000
 SQLITE_AUTOCHECKPOINT_PAGES = 10000
 
 
@@ -110,7 +115,7 @@ def _sqlite_transactions(engine: Engine) -> None:
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         # A checkpoint run by a committing writer puts tens of milliseconds into that request's latency;
         # the server checkpoints in the background instead (SqlLedger.checkpoint), and this larger
         # threshold (about 40 MB of WAL) is only the safety net for processes that do not.
@@ -119,7 +124,21 @@ def _sqlite_transactions(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+        options = conn.get_execution_options()
+        if options.get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        elif options.get(NOWAIT):  # refused at once if another process holds the write lock
+            cursor = conn.connection.cursor()
+            try:
+                cursor.execute("PRAGMA busy_timeout=0")
+                try:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                finally:
+                    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            finally:
+                cursor.close()
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @contextmanager

@@ -19,3 +19,14 @@ def is_contention(exc: DBAPIError) -> bool:
 
 def is_operational(exc: DBAPIError) -> bool:
     return type(exc.orig).__name__ in {"OperationalError", "InterfaceError"} or "Operational" in type(exc).__name__
+
+
+#: SQLite's "database is locked" and "database table is locked" (the primary result codes).
+_SQLITE_BUSY_CODES = {5, 6}
+
+
+def is_sqlite_busy(exc: DBAPIError) -> bool:
+    """SQLite refused a lock another connection holds (with no busy timeout left to wait); extended codes
+    (``SQLITE_BUSY_RECOVERY``…) included."""
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF in _SQLITE_BUSY_CODES

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
@@ -30,9 +30,9 @@ from hpcpolicy.ledger.reports import PeriodSums
 from hpcpolicy.ledger.rules import OPEN_STATES, UsageReads, usage_snapshot
 from hpcpolicy.ledger.sql import buckets, held, totals
 from hpcpolicy.ledger.sql.alert_rows import AlertRows
-from hpcpolicy.ledger.sql.connect import read_only
+from hpcpolicy.ledger.sql.connect import NOWAIT, read_only
 from hpcpolicy.ledger.sql.driver import wrapped
-from hpcpolicy.ledger.sql.errors import is_contention, is_operational
+from hpcpolicy.ledger.sql.errors import is_contention, is_operational, is_sqlite_busy
 from hpcpolicy.ledger.sql.queue_rows import QueueRows
 from hpcpolicy.ledger.sql.reports import read_period
 from hpcpolicy.ledger.sql.rows import (
@@ -70,12 +70,45 @@ class SqlLedger:
         self.checkpoints: CheckpointPolicy | None = None
         # SQLite admits one writer; threads of this process queue on a lock instead of spinning in
         # SQLite's busy handler, whose sleeps (up to 100 ms each) would turn contention into long tails.
-        self._local_writer = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+        sqlite = engine.dialect.name == "sqlite"
+        self._local_writer = threading.Lock() if sqlite else None
+        #: SQLite's sessions that must not wait for the writer (:func:`~hpcpolicy.ledger.deadline.inline`).
+        self._nowait = engine.execution_options(**{NOWAIT: True}) if sqlite else None
+
+    @contextmanager
+    def _writer(self, nowait: bool) -> Iterator[None]:
+        """This process's writer lock (SQLite), or at once :class:`~.deadline.WriterBusy` when ``nowait``."""
+        lock = self._local_writer
+        if lock is None:
+            yield
+            return
+        if not lock.acquire(blocking=not nowait):
+            raise deadline.WriterBusy("another thread of this process is writing")
+        try:
+            yield
+        finally:
+            lock.release()
+
+    @contextmanager
+    def _begin(self, nowait: bool) -> Iterator[Connection]:
+        """``engine.begin()``; with ``nowait``, SQLite's ``BEGIN IMMEDIATE`` does not wait for another
+        process's write either (:class:`~.deadline.WriterBusy`)."""
+        engine = self._nowait if nowait and self._nowait is not None else self.engine
+        with engine.connect() as conn:
+            try:
+                transaction = conn.begin()
+            except DBAPIError as exc:
+                if nowait and is_sqlite_busy(exc):  # refused at once: another process writes
+                    raise deadline.WriterBusy(f"another process is writing: {exc.orig}") from exc
+                raise
+            with transaction:
+                yield conn
 
     @contextmanager
     def session(self) -> Iterator[SqlSession]:
+        nowait = self._nowait is not None and deadline.take_nowait()
         try:
-            with self._local_writer, self.engine.begin() as conn:
+            with self._writer(nowait), self._begin(nowait) as conn:
                 deadline.check()
                 session = SqlSession(conn, audit=self.audit)
                 yield session
