@@ -86,7 +86,7 @@ def upsert(dialect: str) -> Any:
 
 @lru_cache(maxsize=16)
 def upsert_into(table: Table, summed: tuple[str, ...], dialect: str) -> Any:
-    """INSERT into a table of running totals that adds the ``summed`` columns to the row when its key (``id``)
+    """INSERT into a table of running totals that adds the ``summed`` columns to the row when its primary key
     exists: ``ON CONFLICT DO UPDATE`` (SQLite, PostgreSQL), ``ON DUPLICATE KEY UPDATE`` (MariaDB, MySQL)."""
     if dialect in ("mysql", "mariadb"):
         from sqlalchemy.dialects.mysql import insert as mysql_insert
@@ -97,15 +97,14 @@ def upsert_into(table: Table, summed: tuple[str, ...], dialect: str) -> Any:
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         pg = pg_insert(table)
-        return pg.on_conflict_do_update(
-            index_elements=[table.c.id], set_={name: table.c[name] + pg.excluded[name] for name in summed}
-        )
+        added = {name: table.c[name] + pg.excluded[name] for name in summed}
+        return pg.on_conflict_do_update(index_elements=list(table.primary_key.columns), set_=added)
     if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         lite = sqlite_insert(table)
         added = {name: table.c[name] + lite.excluded[name] for name in summed}
-        return lite.on_conflict_do_update(index_elements=[table.c.id], set_=added)
+        return lite.on_conflict_do_update(index_elements=list(table.primary_key.columns), set_=added)
     raise ValueError(f"no upsert for the {dialect} dialect")
 
 

@@ -46,7 +46,6 @@ def upgrade() -> None:
         sa.Column("cost", sa.Double(), nullable=False),
         sa.Column("jobs", sa.BigInteger(), nullable=False),
         sa.Column("gpus", sa.BigInteger(), nullable=False),
-        sa.UniqueConstraint("id", name="uq_held_totals_id"),
         sqlite_with_rowid=False,
         mysql_charset="utf8mb4",
         mysql_collate="utf8mb4_bin",
