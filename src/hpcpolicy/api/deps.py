@@ -43,7 +43,9 @@ class Offload:
     of this process, or another process, writes). The hand-off to the thread and back cost a reserved
     decision about 0.19 ms of CPU, a sixth of it, measured in-process; SQLite's one writer serialises the
     calls either way, and a call never waits for a lock on the loop (a call's second write session, rare,
-    may wait for another thread of this process).
+    may wait for another thread of this process). A call refused so is run again from the start: what is
+    offloaded must therefore do nothing outside the ledger before its first write session (none does: they
+    validate, then write).
 
     Each call has a time budget (``timeout``): past it the request gets a 503 "governance unavailable"
     and the worker's ledger session rolls back instead of committing (see :mod:`hpcpolicy.ledger.deadline`),
