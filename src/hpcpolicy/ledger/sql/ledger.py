@@ -74,6 +74,7 @@ class SqlLedger:
         self._local_writer = threading.Lock() if sqlite else None
         #: SQLite's sessions that must not wait for the writer (:func:`~hpcpolicy.ledger.deadline.inline`).
         self._nowait = engine.execution_options(**{NOWAIT: True}) if sqlite else None
+        self._inline: Connection | None = None
 
     @contextmanager
     def _writer(self, nowait: bool) -> Iterator[None]:
@@ -92,17 +93,25 @@ class SqlLedger:
     @contextmanager
     def _begin(self, nowait: bool) -> Iterator[Connection]:
         """``engine.begin()``; with ``nowait``, SQLite's ``BEGIN IMMEDIATE`` does not wait for another
-        process's write either (:class:`~.deadline.WriterBusy`)."""
-        engine = self._nowait if nowait and self._nowait is not None else self.engine
-        with engine.connect() as conn:
-            try:
-                transaction = conn.begin()
-            except DBAPIError as exc:
-                if nowait and is_sqlite_busy(exc):  # refused at once: another process writes
-                    raise deadline.WriterBusy(f"another process is writing: {exc.orig}") from exc
-                raise
-            with transaction:
+        process's write either (:class:`~.deadline.WriterBusy`), on a connection kept for these sessions:
+        they hold this process's writer lock, so one at a time uses it, and checking a connection out of
+        the pool and back cost an inline decision more than its ``BEGIN``."""
+        if not nowait or self._nowait is None:
+            with self.engine.begin() as conn:
                 yield conn
+            return
+        kept = self._inline
+        if kept is None or kept.closed or kept.invalidated:
+            kept = self._inline = self._nowait.connect()
+        conn = kept
+        try:
+            transaction = conn.begin()
+        except DBAPIError as exc:
+            if is_sqlite_busy(exc):  # refused at once: another process writes
+                raise deadline.WriterBusy(f"another process is writing: {exc.orig}") from exc
+            raise
+        with transaction:
+            yield conn
 
     @contextmanager
     def session(self) -> Iterator[SqlSession]:
