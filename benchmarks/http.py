@@ -4,7 +4,7 @@ Starts ``hpcpolicy serve`` (one uvicorn worker, dev mode, SQLite in a temporary 
 points at a running server, then drives it from this process with asyncio + httpx at each concurrency level.
 Every request reserves (a lien row and a decision row per request). Users are spread over many ids and the
 budgets are large, so none runs dry. The policy (``--accounts``): by default the users are in one org's
-projects (:func:`org_policy`), so every lien is also the org's, as at a centre; ``flat`` is the example
+projects (:func:`loadgen.org_policy`), so every lien is also the org's, as at a centre; ``flat`` is the example
 policy, whose default quota gives each unlisted user a path of one scope.
 
     python benchmarks/http.py [--requests 5000] [--concurrency 1 32] [--rate 500] [--accounts org|flat] [--no-checks]
@@ -41,7 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from loadgen import FLOOR_PATH, OF_FLOOR_HEADER, Measured, Result, allowed, drive, measure, of_floor
+from loadgen import FLOOR_PATH, OF_FLOOR_HEADER, Measured, Result, allowed, drive, measure, of_floor, org_policy
 
 
 def free_port() -> int:
@@ -53,35 +53,17 @@ def free_port() -> int:
 USERS = 997
 
 
-def org_policy() -> str:
-    """The benchmark's users in an account tree, as at a centre: one org of 10 teams, 100 projects, each
-    user in one project, a budget at every level (large: no request is refused for want of one). Every
-    reservation is then an open lien of its org: a balance that summed the org's open liens slowed down
-    with each request."""
-    budget = "quotas: [{window: monthly, cpu_hours: 1e12, gpu_hours: 1e12, cost: 1e12}]"
-    lines = ["apiVersion: hpcpolicy/v2", "defaults:", "  user_quota: {cpu_hours: 1e12, window: monthly}",
-             "clusters:", "  helix:", "    scheduler: slurm", "    partitions:",
-             "      cpu: {nodes: {count: 500, cpus: 64, memory_gb: 256}, rates: {cpu_hour: 0.01}}",
-             "orgs:", "  bench:", f"    {budget}", "    teams:"]  # fmt: skip
-    for team in range(10):
-        lines += [f"      t{team}:", f"        {budget}", "        projects:"]
-        lines += [f"          p{project}: {{{budget}}}" for project in range(team * 10, team * 10 + 10)]
-    lines.append("users:")
-    lines += [f"  bench{user}: {{projects: [p{user % 100}]}}" for user in range(USERS)]
-    return "\n".join(lines) + "\n"
-
-
 def start_server(
     data_dir: Path, port: int, extra_env: dict[str, str] | None = None, accounts: str = "flat"
 ) -> subprocess.Popen[bytes]:
     """``accounts``: ``flat`` (the example policy, its default quota for users it does not list) or ``org``
-    (:func:`org_policy`)."""
+    (:func:`loadgen.org_policy`)."""
     env = os.environ | {"DEFAULT_CPU_HOURS": "1e12", "DEFAULT_GPU_HOURS": "1e12", "MAX_CONCURRENT_JOBS": "1000000"}
     env |= extra_env or {}
     cmd = [sys.executable, "-m", "hpcpolicy.cli.main", "serve", "--port", str(port), "--data-dir", str(data_dir)]
     if accounts == "org":
         policy = data_dir / "org-policy.yaml"
-        policy.write_text(org_policy())
+        policy.write_text(org_policy("bench", USERS))
         cmd += ["--policy", str(policy)]
     proc = subprocess.Popen([*cmd, "--log-level", "warning"], env=env, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
@@ -163,8 +145,10 @@ def main() -> None:
 
         try:
             asyncio.run(drive([url], "/v1/decisions", body_for, total=300, connections=4, headers=headers))  # warm up
-            print(f"POST /v1/decisions reserve=true against {url} (SQLite, 1 worker, audit log {args.audit}, "
-                  f"accounts {args.accounts})")
+            print(
+                f"POST /v1/decisions reserve=true against {url} (SQLite, 1 worker, audit log {args.audit}, "
+                f"accounts {args.accounts})"
+            )
             print(f"each row follows its floor: GET {FLOOR_PATH} of the same server, same connections and rate")
             print(
                 f"{'mode':<32} {'requests':>8} {'requests/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms':>8} "

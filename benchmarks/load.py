@@ -4,9 +4,12 @@ Creates a fresh database on the server of ``--database-url`` (default: the local
 once, starts N ``hpcpolicy serve`` processes on it (dev mode, one uvicorn worker each, a policy whose
 default user quota is effectively unlimited), and drives ``POST /v1/decisions`` with ``reserve: true``
 over 64 keep-alive connections spread round-robin over the replicas (a client-side load balancer).
-Users are spread over 997 ids, all in the default path, so the locks taken are per user.
+Users are spread over 997 ids. ``--accounts flat`` (the default): all in the default path, so the locks
+taken are per user; ``org``: in one org's projects (``loadgen.org_policy``), so every admission also locks
+the org's scope and they are serialised across the replicas, as one busy org's are.
 
-    python benchmarks/load.py [--replicas 1 2 4] [--requests 10000] [--rate 1000] [--database-url URL]
+    python benchmarks/load.py [--replicas 1 2 4] [--requests 10000] [--rate 1000] [--accounts flat|org]
+                              [--database-url URL]
 
 Reports closed-loop throughput (64 clients firing back to back) and open-loop latency at ``--rate``
 decisions/s offered (see loadgen.py). ``server cpu`` sums the replicas' CPU time per request and ``db cpu``
@@ -34,7 +37,17 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from loadgen import FLOOR_PATH, OF_FLOOR_HEADER, Result, allowed, cpu_seconds, drive, measure, of_floor
+from loadgen import (
+    FLOOR_PATH,
+    OF_FLOOR_HEADER,
+    Result,
+    allowed,
+    cpu_seconds,
+    drive,
+    measure,
+    of_floor,
+    org_policy,
+)
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -70,8 +83,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=10000)
     parser.add_argument("--rate", type=float, nargs="*", default=[1000.0])
     parser.add_argument("--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--accounts", choices=["flat", "org"], default="flat")
     args = parser.parse_args()
-    print(f"POST /v1/decisions reserve=true, {CONNECTIONS} connections, {args.requests} requests per row")
+    print(
+        f"POST /v1/decisions reserve=true, {CONNECTIONS} connections, {args.requests} requests per row, "
+        f"accounts {args.accounts}"
+    )
     columns = ("requests/s", "p50 ms", "p99 ms", "server cpu ms", "db cpu ms")
     print(f"each row follows its floor: GET {FLOOR_PATH} of the same replicas, same connections and rate")
     header = " ".join(f"{c:>{max(8, len(c))}}" for c in columns)
@@ -80,7 +97,7 @@ def main() -> None:
         url = fresh_database(args.database_url, "hpcpolicy_load")
         with (
             tempfile.TemporaryDirectory() as tmp,
-            replicas(count, url, policy_file(Path(tmp)), Path(tmp), **UNLIMITED) as urls,
+            replicas(count, url, policy_file(Path(tmp), args.accounts), Path(tmp), **UNLIMITED) as urls,
         ):
             servers = [pid for u in urls for pid in pids_of(f"--port {u.rsplit(':', 1)[1]}")]
             asyncio.run(drive(urls, "/v1/decisions", body_for, total=1000, connections=CONNECTIONS))  # warm up
@@ -109,12 +126,13 @@ def main() -> None:
                     )
 
 
-def policy_file(directory: Path) -> Path:
-    """The packaged example policy (its default user quota is lifted by the environment above)."""
+def policy_file(directory: Path, accounts: str) -> Path:
+    """The packaged example policy (its default user quota is lifted by the environment above), or the
+    users in one org (``accounts`` ``org``)."""
     from hpcpolicy.policy import example_policy_path
 
     target = directory / "policy.yaml"
-    target.write_text(example_policy_path().read_text())
+    target.write_text(org_policy("load", 997) if accounts == "org" else example_policy_path().read_text())
     return target
 
 

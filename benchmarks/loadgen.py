@@ -178,3 +178,21 @@ def cpu_seconds(pids: list[int]) -> float:
             continue
         total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
+
+
+def org_policy(prefix: str, users: int) -> str:
+    """``users`` users ``<prefix><n>`` in an account tree, as at a centre: one org of 10 teams, 100
+    projects, each user in one project, a budget at every level (large: no request is refused for want of
+    one). Every reservation is then an open lien of its org (a balance that summed the org's open liens
+    slowed down with each request), and on a database server every admission locks the org's scope."""
+    budget = "quotas: [{window: monthly, cpu_hours: 1e12, gpu_hours: 1e12, cost: 1e12}]"
+    lines = ["apiVersion: hpcpolicy/v2", "defaults:", "  user_quota: {cpu_hours: 1e12, window: monthly}",
+             "clusters:", "  helix:", "    scheduler: slurm", "    partitions:",
+             "      cpu: {nodes: {count: 500, cpus: 64, memory_gb: 256}, rates: {cpu_hour: 0.01}}",
+             "orgs:", "  bench:", f"    {budget}", "    teams:"]  # fmt: skip
+    for team in range(10):
+        lines += [f"      t{team}:", f"        {budget}", "        projects:"]
+        lines += [f"          p{project}: {{{budget}}}" for project in range(team * 10, team * 10 + 10)]
+    lines.append("users:")
+    lines += [f"  {prefix}{user}: {{projects: [p{user % 100}]}}" for user in range(users)]
+    return "\n".join(lines) + "\n"
