@@ -16,23 +16,24 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, insert, select, update
+from sqlalchemy import Connection, Engine, Table, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from hpcpolicy.engine import Active, Amounts, QuotaRef, UsageSnapshot
 from hpcpolicy.ledger import deadline
 from hpcpolicy.ledger.base import Contention, DuplicateKey, LedgerUnavailable
 from hpcpolicy.ledger.checkpoints import CheckpointPolicy
-from hpcpolicy.ledger.counters import Target, entry_scopes, scope_columns
+from hpcpolicy.ledger.counters import Target, entry_scopes
 from hpcpolicy.ledger.events import Event, adjustment_event, charge_event, decision_event, lien_event
-from hpcpolicy.ledger.model import Adjustment, AdjustmentKind, Charge, DecisionFilter, DecisionRecord, Lien, LienState
+from hpcpolicy.ledger.model import Adjustment, AdjustmentKind, Charge, DecisionFilter, DecisionRecord, Lien
 from hpcpolicy.ledger.reports import PeriodSums
-from hpcpolicy.ledger.rules import OPEN_STATES, UsageReads, usage_snapshot
+from hpcpolicy.ledger.rules import UsageReads, usage_snapshot
 from hpcpolicy.ledger.sql import buckets, held, totals
 from hpcpolicy.ledger.sql.alert_rows import AlertRows
 from hpcpolicy.ledger.sql.connect import NOWAIT, read_only
 from hpcpolicy.ledger.sql.driver import wrapped
 from hpcpolicy.ledger.sql.errors import is_contention, is_operational, is_sqlite_busy
+from hpcpolicy.ledger.sql.lien_rows import LienRows
 from hpcpolicy.ledger.sql.queue_rows import QueueRows
 from hpcpolicy.ledger.sql.reports import read_period
 from hpcpolicy.ledger.sql.rows import (
@@ -49,7 +50,6 @@ from hpcpolicy.ledger.sql.rows import (
     event_row,
     from_db,
     insert_event_sql,
-    lien_from_row,
     lien_row,
     to_db,
 )
@@ -175,7 +175,7 @@ class SqlLedger:
         return read_period(self.engine, start, end, project)
 
 
-class SqlSession(QueueRows, AlertRows, GroupedReads):
+class SqlSession(LienRows, QueueRows, AlertRows, GroupedReads):
     def __init__(self, conn: Connection, *, audit: bool = False):
         self.conn = conn
         self.dialect = conn.dialect.name
@@ -265,19 +265,6 @@ class SqlSession(QueueRows, AlertRows, GroupedReads):
         finally:
             cursor.close()
 
-    def get_lien(self, lien_id: str, *, lock: bool = False) -> Lien | None:
-        query = select(liens).where(liens.c.id == lien_id)
-        if lock:  # FOR UPDATE on PostgreSQL and MariaDB; SQLite's BEGIN IMMEDIATE already serialises writers
-            query = query.with_for_update()
-        row = self.conn.execute(query).mappings().first()
-        return lien_from_row(row) if row else None
-
-    def find_liens_by_job(self, job_id: str, cluster: str | None = None) -> list[Lien]:
-        query = select(liens).where(liens.c.job_id == job_id)
-        if cluster is not None:
-            query = query.where(liens.c.cluster == cluster)
-        return [lien_from_row(row) for row in self.conn.execute(query.order_by(liens.c.cluster)).mappings()]
-
     def add_charge(self, charge: Charge) -> None:
         a = charge.amounts
         values = {
@@ -365,23 +352,6 @@ class SqlSession(QueueRows, AlertRows, GroupedReads):
     def recent_decisions(self, where: DecisionFilter, limit: int) -> list[DecisionRecord]:
         return [decision_from_row(row) for row in self.conn.execute(decisions_statement(where, limit)).mappings()]
 
-    def expire_liens(self, now: datetime) -> int:
-        """Mark the reservations lapsed at ``now`` expired and take them off their running totals (the
-        lapsed rows are locked first: two replicas sweeping at once expire each lien once)."""
-        due = select(liens).where(liens.c.state == LienState.RESERVED.value, liens.c.expires_at <= to_db(now))
-        expired = [lien_from_row(row) for row in self.conn.execute(due.with_for_update()).mappings()]
-        if not expired:
-            return 0
-        self.conn.execute(
-            update(liens).where(liens.c.id.in_([lien.id for lien in expired])).values(state=LienState.EXPIRED.value)
-        )
-        held.take_off(self.conn, expired)
-        if self.audit:
-            for lien in expired:  # one event per lien: an audit must say which reservations lapsed, and when
-                gone = lien.with_state(LienState.EXPIRED)
-                self.record(lien_event(gone, new=False, at=lien.expires_at, request_id=request_id.get()))
-        return len(expired)
-
     def usage_since(self, since: datetime) -> Iterator[tuple[str | None, str, datetime, Amounts]]:
         query = select(charges.c.project, charges.c.user_id, charges.c.at, charges.c.cpu_hours, charges.c.gpu_hours,
                        charges.c.cost).where(charges.c.at >= to_db(since))  # fmt: skip
@@ -398,25 +368,6 @@ class SqlSession(QueueRows, AlertRows, GroupedReads):
         where: tuple[tuple[str, str], ...] = (),
     ) -> list[tuple[tuple[str | None, ...], date | None, Amounts]]:
         return totals.charge_totals(self.conn, columns, start, end, daily, where)
-
-    def freed_since(self, since: datetime, now: datetime) -> list[Lien]:
-        start, end = to_db(since), to_db(now)
-        ended = select(liens).where(liens.c.closed_at >= start, liens.c.closed_at < end)
-        lapsed = select(liens).where(liens.c.expires_at >= start, liens.c.expires_at < end,
-                                     liens.c.started_at.is_(None))  # fmt: skip
-        found = {}
-        for query in (ended, lapsed):
-            for row in self.conn.execute(query).mappings():
-                found[row["id"]] = lien_from_row(row)
-        return list(found.values())
-
-    def open_liens(self, scope: str | None = None) -> Iterator[Lien]:
-        query = select(liens).where(liens.c.state.in_([s.value for s in OPEN_STATES]))
-        if scope is not None:
-            query = query.where(*(liens.c[column] == value for column, value in scope_columns(scope)))
-        for row in self.conn.execute(query.order_by(liens.c.created_at)).mappings():
-            yield lien_from_row(row)
-
 
 # Statements built once, with bind parameters: building SQLAlchemy expressions per call cost more than
 # running them (about 1.5 ms of a 2.5 ms decision before this).
