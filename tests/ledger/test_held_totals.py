@@ -185,3 +185,15 @@ def _migrate_and_compare(live: Engine, url: str, made: list[Lien]) -> None:
         assert held_check.check(old) == []
     finally:
         old.dispose()
+
+
+def test_an_update_of_a_lien_the_ledger_does_not_hold_changes_no_total(sql_engine: Engine) -> None:
+    spec = ("alice", "p", "t", "o", "c1", "cpu", None, None, 0, 24, 2.0, 0.0, 0.5)
+    play(sql_engine, [spec], [("none", 0)])
+    ghost = make_lien(99, spec).with_state(LienState.RUNNING, started_at=T0)  # never reserved here
+    with SqlLedger(sql_engine).session() as tx:
+        tx.update_lien(ghost)
+    with SqlLedger(sql_engine).reading() as tx:
+        amounts, active = tx.reserved("org:o", T0)
+    assert active == Active(1, 0) and amounts_close(amounts, Amounts(2.0, 0.0, 0.5))
+    assert held_check.check(sql_engine) == []

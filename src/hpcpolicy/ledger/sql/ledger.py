@@ -227,9 +227,12 @@ class SqlSession(LienRows, QueueRows, AlertRows, GroupedReads):
     def update_lien(self, lien: Lien) -> None:
         row = lien_row(lien)
         row["lien_id"] = row.pop("id")
-        before = self.get_lien(lien.id)  # what its running totals hold (the callers hold the lien's lock)
+        # What its running totals hold now: read under the row's lock, so that two updates of one lien in
+        # flight on a database server take it off its totals once (a caller usually holds the lock already).
+        before = self.get_lien(lien.id, lock=True)
         self.conn.execute(UPDATE_LIEN, row)
-        held.change(self.conn, before, lien)
+        if before is not None:  # no such lien: the UPDATE changed nothing, and nor do the totals
+            held.change(self.conn, before, lien)
         if self.audit:
             at = lien.ended_at or lien.started_at or lien.created_at
             self.record(lien_event(lien, new=False, at=at, request_id=request_id.get()))
