@@ -57,3 +57,13 @@ def amounts_close(a: Amounts, b: Amounts, abs_tol: float = 1e-9) -> bool:
     """Amounts alike within 1e-9 relative (running totals add in another order than a sum does)."""
     pairs = ((a.cpu_hours, b.cpu_hours), (a.gpu_hours, b.gpu_hours), (a.cost, b.cost))
     return all(math.isclose(x, y, rel_tol=1e-9, abs_tol=abs_tol) for x, y in pairs)
+
+
+def backend_ledger(backend: str, request: pytest.FixtureRequest, path: Path) -> SqlLedger:
+    """A migrated SQL ledger on ``backend``: a SQLite file under ``path``, or the session's server database
+    emptied (the caller disposes a SQLite ledger's engine when done)."""
+    if backend == "sqlite":
+        return sqlite_ledger(path)
+    engine = request.getfixturevalue(f"{backend}_engine")
+    truncate(engine)
+    return SqlLedger(engine)

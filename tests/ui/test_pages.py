@@ -17,13 +17,11 @@ from hpcpolicy.cluster.revisions import RevisionStore
 from hpcpolicy.engine import Amounts, Request
 from hpcpolicy.ledger import AdjustmentKind, JobUsage
 from hpcpolicy.ledger.base import LedgerUnavailable
-from hpcpolicy.ledger.sql.ledger import SqlLedger
 from hpcpolicy.service import Governance, PolicyStore
 from hpcpolicy.service.context import Context
 from hpcpolicy.ui.formats import num
 from tests.alerts.conftest import alerting_policy
 from tests.api.conftest import dev_settings
-from tests.dbservers import truncate
 from tests.ui.conftest import as_key, as_user
 
 BIG_JOB = Request(user_id="dan", project="imaging-ai", partition="cpu", cpus=1024, nodes=16, walltime_hours=16)
@@ -208,14 +206,9 @@ def test_an_unreachable_ledger_gets_a_503_page(path: str) -> None:
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mariadb"])
 def test_every_page_renders_on_every_ledger_backend(request: pytest.FixtureRequest, tmp_path: Path, clock,
                                                    backend: str) -> None:  # fmt: skip
-    from tests.ledger.conftest import sqlite_ledger
+    from tests.ledger.conftest import backend_ledger
 
-    if backend == "sqlite":
-        ledger = sqlite_ledger(tmp_path)
-    else:
-        engine = request.getfixturevalue(f"{backend}_engine")
-        truncate(engine)
-        ledger = SqlLedger(engine)
+    ledger = backend_ledger(backend, request, tmp_path)
     gov = Governance(Context(ledger, PolicyStore.from_file(None, env={}), clock=clock))
     run_job(gov, clock, Request(user_id="alice", partition="cpu", cpus=8, walltime_hours=4), 3)
     denied = gov.decide(Request(user_id="alice", partition="gpu", gpus=1), "user:alice").decision_id
