@@ -10,7 +10,8 @@ drivers take as they are, but for datetimes on SQLite (stored as SQLAlchemy's DA
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,11 +37,12 @@ class DriverStatement:
         if self.names is None:
             return values
         if self.text_time:
-            return tuple(_text_time(values[name]) for name in self.names)
+            return tuple(text_time(values[name]) for name in self.names)
         return tuple(values[name] for name in self.names)
 
 
-def _text_time(value: Any) -> Any:
+def text_time(value: Any) -> Any:
+    """A datetime as SQLite's DATETIME text, as SQLAlchemy stores it; anything else as it is."""
     return value.isoformat(" ", "microseconds") if isinstance(value, datetime) else value
 
 
@@ -60,10 +62,27 @@ def fetch(conn: Connection, statement: DriverStatement, values: Mapping[str, Any
 
 def fetch_bound(conn: Connection, sql: str, params: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
     """:func:`fetch` of parameters already in the driver's form (:meth:`DriverStatement.params`)."""
-    cursor = conn.connection.cursor()
-    try:
+    with _cursor(conn, sql, params) as cursor:
         cursor.execute(sql, params)
         return list(cursor.fetchall())
+
+
+def execute_many(conn: Connection, sql: str, rows: Sequence[Any]) -> None:
+    """Run ``sql`` (the driver's own placeholders) once per parameter set of ``rows`` in ``conn``'s
+    transaction (errors as :func:`fetch`'s)."""
+    with _cursor(conn, sql, rows) as cursor:
+        if len(rows) == 1:
+            cursor.execute(sql, rows[0])  # psycopg's executemany sets up a pipeline: dearer for one row
+        else:
+            cursor.executemany(sql, rows)
+
+
+@contextmanager
+def _cursor(conn: Connection, sql: str, params: Any) -> Iterator[Any]:
+    """The transaction's DB-API cursor, closed after; a driver error raised as SQLAlchemy's."""
+    cursor = conn.connection.cursor()
+    try:
+        yield cursor
     except conn.dialect.loaded_dbapi.Error as exc:
         raise wrapped(conn.dialect, sql, params, exc) from exc
     finally:
@@ -77,13 +96,4 @@ def wrapped(dialect: Dialect, sql: str, params: Any, exc: Exception) -> DBAPIErr
 
 def run_many(conn: Connection, statement: DriverStatement, rows: Sequence[Mapping[str, Any]]) -> None:
     """Run ``statement`` once per row of ``rows`` in ``conn``'s transaction (errors as :func:`fetch`'s)."""
-    cursor = conn.connection.cursor()
-    try:
-        if len(rows) == 1:
-            cursor.execute(statement.sql, statement.params(rows[0]))  # psycopg's executemany: dearer for one
-        else:
-            cursor.executemany(statement.sql, [statement.params(row) for row in rows])  # type: ignore[arg-type]
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise wrapped(conn.dialect, statement.sql, rows, exc) from exc
-    finally:
-        cursor.close()
+    execute_many(conn, statement.sql, [statement.params(row) for row in rows])

@@ -31,7 +31,7 @@ from hpcpolicy.ledger.rules import UsageReads, usage_snapshot
 from hpcpolicy.ledger.sql import buckets, held, totals
 from hpcpolicy.ledger.sql.alert_rows import AlertRows
 from hpcpolicy.ledger.sql.connect import NOWAIT, read_only
-from hpcpolicy.ledger.sql.driver import wrapped
+from hpcpolicy.ledger.sql.driver import execute_many
 from hpcpolicy.ledger.sql.errors import is_contention, is_operational, is_sqlite_busy
 from hpcpolicy.ledger.sql.lien_rows import LienRows
 from hpcpolicy.ledger.sql.queue_rows import QueueRows
@@ -257,16 +257,7 @@ class SqlSession(LienRows, QueueRows, AlertRows, GroupedReads):
         admission's rows, the audit log's inserts and the sealer's updates, where SQLAlchemy's execution
         machinery cost more than the rows. Driver errors come out as SQLAlchemy's, so the session maps them
         as any other."""
-        cursor = self.conn.connection.cursor()
-        try:
-            if len(rows) == 1:
-                cursor.execute(sql, rows[0])  # psycopg's executemany sets up a pipeline: dearer for one row
-            else:
-                cursor.executemany(sql, rows)
-        except self.conn.dialect.loaded_dbapi.Error as exc:
-            raise wrapped(self.conn.dialect, sql, rows, exc) from exc
-        finally:
-            cursor.close()
+        execute_many(self.conn, sql, rows)
 
     def add_charge(self, charge: Charge) -> None:
         a = charge.amounts

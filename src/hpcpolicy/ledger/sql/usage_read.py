@@ -31,7 +31,7 @@ from hpcpolicy.ledger.counters import Target, counter
 from hpcpolicy.ledger.model import AdjustmentKind
 from hpcpolicy.ledger.rules import ADJUSTMENT_SIGN, UsageReads
 from hpcpolicy.ledger.sql import buckets
-from hpcpolicy.ledger.sql.driver import DriverStatement, compiled, fetch_bound
+from hpcpolicy.ledger.sql.driver import DriverStatement, compiled, fetch_bound, text_time
 from hpcpolicy.ledger.sql.held import HELD_KIND, LAPSED_KIND, held_parts
 from hpcpolicy.ledger.sql.rows import CHARGE_KIND, counter_params, listed, to_db
 
@@ -93,7 +93,7 @@ class Chunk:
         if isinstance(self.prepared, Mapping):
             return {**self.prepared, "now": moment}
         values = list(self.prepared)
-        now = moment.isoformat(" ", "microseconds") if self.statement.text_time and moment is not None else moment
+        now = text_time(moment) if self.statement.text_time else moment
         for index in self.now_at:
             values[index] = now
         return values
