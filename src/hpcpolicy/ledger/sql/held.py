@@ -16,7 +16,7 @@ from the liens (:mod:`~hpcpolicy.ledger.sql.held_check`).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -66,10 +66,8 @@ def contribution(lien: Lien, sign: int) -> list[dict[str, Any]]:
 
 def change(conn: Connection, before: Lien | None, after: Lien | None) -> None:
     """Move the rows from what ``before`` held to what ``after`` holds (either may be None: a new lien, a
-    removed one), in the caller's transaction. A lien whose state stays open and whose amounts and path
-    stay the same changes nothing."""
-    if before is not None and after is not None and _same_hold(before, after):
-        return
+    removed one), in the caller's transaction. A change that moves nothing (a reservation started, its
+    amounts and path the same) cancels out and writes nothing."""
     _apply(conn, (contribution(before, -1) if before is not None else []) + (
         contribution(after, 1) if after is not None else []))  # fmt: skip
 
@@ -79,32 +77,31 @@ def take_off(conn: Connection, gone: Sequence[Lien]) -> None:
     _apply(conn, [row for lien in gone for row in contribution(lien, -1)])
 
 
-def _apply(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Add ``rows`` to the table, those of one key merged first, in key order (two transactions changing the
-    same rows take their locks in the same order)."""
-    merged: dict[str, dict[str, Any]] = {}
+def merged(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``rows`` with those of one key (``id``) added into one, by key."""
+    out: dict[str, dict[str, Any]] = {}
     for row in rows:
-        mine = merged.get(row["id"])
+        mine = out.get(row["id"])
         if mine is None:
-            merged[row["id"]] = dict(row)
+            out[row["id"]] = dict(row)
         else:
             for name in SUMS:
                 mine[name] += row[name]
-    if merged:
-        run_many(conn, _upsert(conn.dialect), [merged[key] for key in sorted(merged)])
+    return out
+
+
+def _apply(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Add ``rows`` to the table, those of one key merged first and those that came to nothing left out, in
+    key order (two transactions changing the same rows take their locks in the same order)."""
+    by_key = merged(rows)
+    changed = [by_key[key] for key in sorted(by_key) if any(by_key[key][name] for name in SUMS)]
+    if changed:
+        run_many(conn, _upsert(conn.dialect), changed)
 
 
 @lru_cache(maxsize=8)
 def _upsert(dialect: Dialect) -> DriverStatement:
     return compiled(upsert_into(held_totals, SUMS, dialect.name), dialect)
-
-
-def _same_hold(a: Lien, b: Lien) -> bool:
-    return (a.state in OPEN_STATES) == (b.state in OPEN_STATES) and (
-        a.state not in OPEN_STATES
-        or (a.amounts, a.gpus, a.user_id, a.project, a.team, a.org, a.service, a.cluster, a.partition, a.gpu_type)
-        == (b.amounts, b.gpus, b.user_id, b.project, b.team, b.org, b.service, b.cluster, b.partition, b.gpu_type)
-    )
 
 
 def held_parts(columns: tuple[str, ...], dims: tuple[Dim, ...], part: int) -> list[Any]:

@@ -17,7 +17,7 @@ from hpcpolicy.ledger.counters import entry_scopes
 from hpcpolicy.ledger.rules import OPEN_STATES
 from hpcpolicy.ledger.sql.bucket_check import same_sums
 from hpcpolicy.ledger.sql.connect import read_only
-from hpcpolicy.ledger.sql.held import SUMS, held_row
+from hpcpolicy.ledger.sql.held import held_row, merged
 from hpcpolicy.ledger.sql.tables import held_totals, liens
 
 #: Absolute difference allowed besides (hours, or cost units): what is left of large amounts added and taken
@@ -59,18 +59,12 @@ def recompute(conn: Connection) -> dict[str, dict[str, Any]]:
         .where(c.state.in_([state.value for state in OPEN_STATES]))
         .group_by(*keys)
     )
-    out: dict[str, dict[str, Any]] = {}
-    for row in conn.execute(query).all():
-        sums = (float(row[8]), float(row[9]), float(row[10]), int(row[11]), int(row[12]))
-        for scope in entry_scopes(_Path(*row[:5])):
-            made = held_row(scope, (row[5], row[6], row[7]), sums)
-            mine = out.get(made["id"])
-            if mine is None:
-                out[made["id"]] = made
-            else:
-                for name in SUMS:
-                    mine[name] += made[name]
-    return out
+    return merged(
+        held_row(scope, (row[5], row[6], row[7]),
+                 (float(row[8]), float(row[9]), float(row[10]), int(row[11]), int(row[12])))
+        for row in conn.execute(query).all()
+        for scope in entry_scopes(_Path(*row[:5]))
+    )  # fmt: skip
 
 
 def stored(conn: Connection) -> dict[str, dict[str, Any]]:
