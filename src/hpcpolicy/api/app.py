@@ -101,8 +101,8 @@ def create_app(
     alert_worker = AlertWorker(governance)
     app.state.authenticator = authenticator
     sql = isinstance(governance.ctx.ledger, SqlLedger)
-    sqlite = sql and governance.ctx.ledger.engine.dialect.name == "sqlite"  # type: ignore[attr-defined]
-    app.state.offload = Offload(ledger_workers or _workers_for(governance), request_timeout, inline=sqlite)
+    app.state.offload = Offload(ledger_workers or _workers_for(governance), request_timeout,
+                                inline=_on_sqlite(governance))  # fmt: skip
     # Reports read a snapshot on connections of their own; the in-memory ledger has one thread, so shares it.
     app.state.reads = Offload(READ_WORKERS, request_timeout) if sql else app.state.offload
     app.state.metrics = metrics = metrics or Metrics()
@@ -173,7 +173,12 @@ async def _follow_keys_file(authenticator: Authenticator, interval: float = 0.5)
             log.exception("checking the keys file failed")
 
 
+def _on_sqlite(governance: Governance) -> bool:
+    engine = getattr(governance.ctx.ledger, "engine", None)
+    return engine is not None and engine.dialect.name == "sqlite"
+
+
 def _workers_for(governance: Governance) -> int:
     """One thread for SQLite (one writer at a time anyway) and the in-memory ledger; 8 for a server."""
-    engine = getattr(governance.ctx.ledger, "engine", None)
-    return 8 if engine is not None and engine.dialect.name != "sqlite" else 1
+    sql = getattr(governance.ctx.ledger, "engine", None) is not None
+    return 8 if sql and not _on_sqlite(governance) else 1
