@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hpcpolicy.simulate import Placement, Schedule
 from hpcpolicy.simulate.clock import TraceClock
@@ -37,6 +41,22 @@ def test_wait_histogram_bins() -> None:
 def test_nice_ticks() -> None:
     assert nice_ticks(0, 97) == [0, 20, 40, 60, 80, 100]
     assert nice_ticks(0, 1) == [0, 0.2, 0.4, 0.6, 0.8, 1.0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False), st.floats(allow_nan=False, allow_infinity=False))
+def test_nice_ticks_of_any_finite_bounds_are_few_finite_and_increasing(low: float, high: float) -> None:
+    # A step below the last tick's precision once left the tick unchanged: the loop filled 23 GB of memory.
+    ticks = nice_ticks(low, high)
+    assert 1 <= len(ticks) <= 4 * 5 + 2
+    assert all(math.isfinite(t) for t in ticks)
+    assert all(a < b for a, b in itertools.pairwise(ticks))
+
+
+def test_nice_ticks_at_the_edges_of_the_floats() -> None:
+    assert nice_ticks(-1.7e308, 1.7e308) == [-1e308, 0.0, 1e308]  # the span is larger than the largest float
+    assert nice_ticks(1e15, 1e15 + 1e-3)[0] == 1e15  # the span is below the values' precision
+    assert nice_ticks(1e17, 1e17) == [1e17]
 
 
 def governed_report() -> dict:  # type: ignore[type-arg]

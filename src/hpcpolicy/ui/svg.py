@@ -98,8 +98,8 @@ def burn_down(chart: BurnDown) -> str:
     def x(moment: datetime) -> float:
         return LEFT + _clamp((moment.timestamp() - t0) / (t1 - t0)) * w
 
-    def y(value: float) -> float:
-        return TOP + h - (value - y0) / ((y1 - y0) or 1.0) * h
+    def y(value: float) -> float:  # halved before subtracting: a span of -1e308 to 1e308 is no float
+        return TOP + h - _clamp((value / 2 - y0 / 2) / ((y1 / 2 - y0 / 2) or 0.5)) * h
 
     parts = []
     for tick in ticks:

@@ -20,21 +20,26 @@ Line = tuple[str, Sequence[float], Sequence[float | None]]
 
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
-    """About ``count`` round tick values covering [low, high]."""
+    """About ``count`` round tick values covering [low, high], as floats, at most ``4 * count + 2``.
+
+    Any finite bounds are drawn: a span wider than the largest float (-1e308 to 1e308) is divided before it
+    is subtracted, and a span below the values' precision (1e15 to 1e15 + 0.001) gets a step of at least
+    one unit in the last place. Adding a smaller step to the last tick would leave it unchanged, and the
+    loop would fill memory.
+    """
     if not math.isfinite(low) or not math.isfinite(high):
         return [0.0]
     if high <= low:
         high = low + 1.0
-    raw = (high - low) / count
-    power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    first = math.floor(low / step) * step
-    ticks, value = [], first
-    while value <= high + step * 1e-9:
-        ticks.append(round(value, 10))
-        value += step
-    if ticks[-1] < high:
-        ticks.append(round(value, 10))
+    raw = max(high / count - low / count, math.ulp(max(abs(low), abs(high))))
+    power = 10.0 ** max(math.floor(math.log10(raw)), -300)
+    step = next((m * power for m in (1, 2, 5) if m * power >= raw), 10 * power)
+    start = math.floor(low / step)
+    ticks: list[float] = []
+    for k in range(start, min(math.ceil(high / step), start + 4 * count + 1) + 1):
+        value = round(k * step, 10)
+        if math.isfinite(value) and (not ticks or value > ticks[-1]):  # a tick past the largest float is left out
+            ticks.append(value)
     return ticks
 
 
