@@ -101,8 +101,10 @@ def create_app(
     alert_worker = AlertWorker(governance)
     app.state.authenticator = authenticator
     sql = isinstance(governance.ctx.ledger, SqlLedger)
-    app.state.offload = Offload(ledger_workers or _workers_for(governance), request_timeout,
-                                inline=_on_sqlite(governance))  # fmt: skip
+    inline = _on_sqlite(governance)
+    groups = governance.ctx.ledger if inline and isinstance(governance.ctx.ledger, SqlLedger) else None
+    app.state.offload = Offload(ledger_workers or _workers_for(governance), request_timeout, inline=inline,
+                                groups=groups)  # fmt: skip
     # Reports read a snapshot on connections of their own; the in-memory ledger has one thread, so shares it.
     app.state.reads = Offload(READ_WORKERS, request_timeout) if sql else app.state.offload
     app.state.metrics = metrics = metrics or Metrics()

@@ -21,6 +21,7 @@ from fastapi import Depends, Header, Request
 
 from hpcpolicy.auth import Authenticator, Caller, Identity, require_admin, require_reporter
 from hpcpolicy.ledger import deadline
+from hpcpolicy.ledger.sql.ledger import SqlLedger
 from hpcpolicy.service import Governance
 
 T = TypeVar("T")
@@ -47,28 +48,47 @@ class Offload:
     offloaded must therefore do nothing outside the ledger before its first write session (none does: they
     validate, then write).
 
+    ``groups`` (SQLite): :meth:`grouped` calls of one turn of the loop share a transaction and a commit
+    (:mod:`hpcpolicy.ledger.sql.group`); any other call commits the open group before it runs.
+
     Each call has a time budget (``timeout``): past it the request gets a 503 "governance unavailable"
     and the worker's ledger session rolls back instead of committing (see :mod:`hpcpolicy.ledger.deadline`),
     so a slow or hung database cannot leave a reservation nobody was told about.
     """
 
-    def __init__(self, workers: int, timeout: float | None = None, *, inline: bool = False):
+    def __init__(
+        self, workers: int, timeout: float | None = None, *, inline: bool = False, groups: SqlLedger | None = None
+    ):
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ledger")
         self.timeout = timeout
         self.inline = inline
+        #: The ledger whose inline calls may share a commit (:meth:`grouped`); the open group's members
+        #: waiting for its commit, and the loop its commit is scheduled on.
+        self.groups = groups if inline else None
+        self._members: list[asyncio.Future[None]] = []
+        self._scheduled: asyncio.AbstractEventLoop | None = None
 
     async def __call__(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._run(partial(fn, *args), grouped=False)
+
+    async def grouped(self, fn: Callable[..., T], *args: Any) -> T:
+        """As a call, but an inline call's writes may share one transaction with the other grouped calls of
+        this turn of the event loop (group commit, :mod:`hpcpolicy.ledger.sql.group`); the result comes
+        once that transaction has committed, and a failed commit raises here as the call's own would.
+        Only for calls that act on nothing after their writes but their answer."""
+        return await self._run(partial(fn, *args), grouped=self.groups is not None)
+
+    async def _run(self, fn: Callable[[], T], *, grouped: bool) -> T:
         if self.inline:
             for pause in INLINE_PAUSES:
                 try:
-                    with deadline.inline():
-                        return deadline.run_within(self.timeout, partial(fn, *args))
+                    return await self._inline(fn, grouped)
                 except deadline.WriterBusy:
                     await asyncio.sleep(pause)  # another writer holds SQLite: let it finish, then try again
             # Still busy (a long write, another process): wait for it on the ledger's thread, not on the loop.
-        call = partial(deadline.run_within, self.timeout, partial(fn, *args))
+        job = partial(deadline.run_within, self.timeout, fn)
         # In the request's context: the ledger's audit events carry its X-Request-ID (a contextvar).
-        future = asyncio.get_running_loop().run_in_executor(self.executor, contextvars.copy_context().run, call)
+        future = asyncio.get_running_loop().run_in_executor(self.executor, contextvars.copy_context().run, job)
         if self.timeout is None:
             return await future
         try:
@@ -76,8 +96,71 @@ class Offload:
         except TimeoutError:
             raise deadline.LedgerTimeout.after(self.timeout) from None
 
+    async def _inline(self, fn: Callable[[], T], grouped: bool) -> T:
+        """``fn`` on the loop (:class:`~hpcpolicy.ledger.deadline.WriterBusy` if its first write would wait).
+        A call that joined a group gets its answer, an error included, once the group has committed; if
+        that commit failed, nothing of it was written, and it runs again on its own."""
+        group = self.groups.group if self.groups is not None else None
+        if group is not None and (not grouped or group.full or self._scheduled is not asyncio.get_running_loop()):
+            self._commit()  # commits on its own, a full group, or one left by another loop: that group first
+        error: Exception | None = None
+        with deadline.inline(grouped=grouped) as call:
+            try:
+                result = deadline.run_within(self.timeout, fn)
+            except deadline.WriterBusy:
+                raise  # nothing was done
+            except Exception as exc:
+                error = exc
+            committed = self._commit_soon(call.joined)
+        if committed is not None:
+            try:
+                await committed
+            except Exception:
+                if error is None:
+                    return await self._run(fn, grouped=False)
+        if error is not None:
+            raise error
+        return result
+
+    def _commit_soon(self, joined: bool) -> asyncio.Future[None] | None:
+        """Schedule the open group's commit (once per group) after what else is ready in this turn of the
+        loop: the calls that can still join it. A call that ``joined`` it gets a future of that commit: one
+        per member, so that a request cancelled while it waits cancels its own, not the others'."""
+        if self.groups is None or self.groups.group is None:
+            return None
+        loop = asyncio.get_running_loop()
+        if self._scheduled is not loop:
+            self._scheduled = loop
+            loop.call_soon(self._commit)
+        if not joined:
+            return None
+        member: asyncio.Future[None] = loop.create_future()
+        self._members.append(member)
+        return member
+
+    def _commit(self) -> None:
+        """Commit the open group and tell its members (nothing to do when it was committed already)."""
+        members, self._members, self._scheduled = self._members, [], None
+        assert self.groups is not None
+        try:
+            self.groups.commit_group()
+        except Exception as exc:
+            for member in members:
+                if not member.done() and not member.get_loop().is_closed():
+                    member.set_exception(exc)
+                    member.add_done_callback(_retrieved)  # a failure no member waits for is not logged
+        else:
+            for member in members:
+                if not member.done() and not member.get_loop().is_closed():
+                    member.set_result(None)
+
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _retrieved(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 async def offload(request: Request) -> Offload:

@@ -35,25 +35,49 @@ class WriterBusy(Exception):
     it): nothing was done, and the caller runs the call again where waiting is harmless (a ledger thread)."""
 
 
+class InlineCall:
+    """What the ledger's sessions need to know of the inline call running on this thread.
+
+    ``first``: its first write session has not opened yet (that one must not wait for the writer);
+    ``grouped``: its write sessions may join the loop's open group transaction
+    (:mod:`hpcpolicy.ledger.sql.group`); ``joined``: one did, so its writes are committed only with the
+    group, and its caller must not answer before then.
+    """
+
+    __slots__ = ("first", "grouped", "joined")
+
+    def __init__(self, grouped: bool):
+        self.first = True
+        self.grouped = grouped
+        self.joined = False
+
+
 @contextmanager
-def inline() -> Iterator[None]:
+def inline(*, grouped: bool = False) -> Iterator[InlineCall]:
     """Calls in this block run on a thread that must not wait for the writer (the event loop): their first
-    write session raises :class:`WriterBusy` instead of waiting (:func:`take_nowait`)."""
+    write session raises :class:`WriterBusy` instead of waiting (:func:`take_nowait`). ``grouped``: their
+    write sessions may share a transaction with other such calls (committed by the caller afterwards)."""
     previous = getattr(_local, "inline", None)
-    _local.inline = [True]
+    _local.inline = call = InlineCall(grouped)
     try:
-        yield
+        yield call
     finally:
         _local.inline = previous
+
+
+def current() -> InlineCall | None:
+    """The inline call running on this thread, if any."""
+    call: InlineCall | None = getattr(_local, "inline", None)
+    return call
 
 
 def take_nowait() -> bool:
     """Whether the write session opening now is an inline call's first (it must not wait for the writer);
     asked once per session. A later one waits: redoing the call elsewhere would redo what committed."""
-    flag = getattr(_local, "inline", None)
-    if not flag or not flag[0]:
+    call = current()
+    if call is None or not call.first:
         return False
-    flag[0] = False
+    call.first = False
     return True
 
 

@@ -55,7 +55,9 @@ async def decide(
         ttl = timedelta(seconds=body.queue_ttl_seconds) if body.queue_ttl_seconds is not None else None
         hold = Hold(ttl, body.callback_url).checked(gov.ctx.queue)
     try:
-        outcome = await run(
+        # A decision acts on nothing after its writes but its answer: it may share a commit (group commit).
+        # A held request wakes the queue's dispatcher, which must find it committed: it commits on its own.
+        outcome = await (run if hold is not None else run.grouped)(
             lambda: gov.decide(
                 request,
                 who.principal,

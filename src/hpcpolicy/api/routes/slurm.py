@@ -35,7 +35,9 @@ async def job_submit(
 ) -> SlurmReply:
     """Decide a job at submission and reserve its estimate; say what to write back into ``job_desc``."""
     _require_controller(who)
-    return await run(SlurmAdmission(gov, resolve).submit, body, who.principal)
+    # A job array's burst shares commits (as POST /v1/decisions); a held job wakes the queue: on its own.
+    submit = run if gov.ctx.queue.slurm_hold else run.grouped
+    return await submit(SlurmAdmission(gov, resolve).submit, body, who.principal)
 
 
 @router.post("/job_modify", response_model=SlurmReply)

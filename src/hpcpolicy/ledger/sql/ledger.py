@@ -10,18 +10,17 @@ Locking, per backend (see docs/design/ledger-concurrency.md):
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, insert, select
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from hpcpolicy.engine import Active, Amounts, QuotaRef, UsageSnapshot
 from hpcpolicy.ledger import deadline
-from hpcpolicy.ledger.base import Contention, DuplicateKey, LedgerUnavailable
+from hpcpolicy.ledger.base import DuplicateKey, LedgerUnavailable
 from hpcpolicy.ledger.checkpoints import CheckpointPolicy
 from hpcpolicy.ledger.counters import Target, entry_scopes
 from hpcpolicy.ledger.events import Event, adjustment_event, charge_event, decision_event, lien_event
@@ -30,9 +29,9 @@ from hpcpolicy.ledger.reports import PeriodSums
 from hpcpolicy.ledger.rules import UsageReads, usage_snapshot
 from hpcpolicy.ledger.sql import buckets, held, totals
 from hpcpolicy.ledger.sql.alert_rows import AlertRows
-from hpcpolicy.ledger.sql.connect import NOWAIT, read_only
+from hpcpolicy.ledger.sql.connect import read_only
 from hpcpolicy.ledger.sql.driver import execute_many
-from hpcpolicy.ledger.sql.errors import is_contention, is_operational, is_sqlite_busy
+from hpcpolicy.ledger.sql.group import Group
 from hpcpolicy.ledger.sql.lien_rows import LienRows
 from hpcpolicy.ledger.sql.queue_rows import QueueRows
 from hpcpolicy.ledger.sql.reports import read_period
@@ -55,6 +54,7 @@ from hpcpolicy.ledger.sql.rows import (
 )
 from hpcpolicy.ledger.sql.tables import adjustments, charges, decisions, liens, scope_locks
 from hpcpolicy.ledger.sql.totals import GroupedReads
+from hpcpolicy.ledger.sql.transactions import Transactions, ledger_error
 from hpcpolicy.ledger.sql.usage_read import read_usage
 from hpcpolicy.observability.logs import request_id
 
@@ -68,68 +68,29 @@ class SqlLedger:
         self.audit = audit
         #: When the sealer signs checkpoints; None: never.
         self.checkpoints: CheckpointPolicy | None = None
-        # SQLite admits one writer; threads of this process queue on a lock instead of spinning in
-        # SQLite's busy handler, whose sleeps (up to 100 ms each) would turn contention into long tails.
-        sqlite = engine.dialect.name == "sqlite"
-        self._local_writer = threading.Lock() if sqlite else None
-        #: SQLite's sessions that must not wait for the writer (:func:`~hpcpolicy.ledger.deadline.inline`).
-        self._nowait = engine.execution_options(**{NOWAIT: True}) if sqlite else None
-        self._inline: Connection | None = None
+        self.transactions = Transactions(engine)
 
-    @contextmanager
-    def _writer(self, nowait: bool) -> Iterator[None]:
-        """This process's writer lock (SQLite), or at once :class:`~.deadline.WriterBusy` when ``nowait``."""
-        lock = self._local_writer
-        if lock is None:
-            yield
-            return
-        if not lock.acquire(blocking=not nowait):
-            raise deadline.WriterBusy("another thread of this process is writing")
-        try:
-            yield
-        finally:
-            lock.release()
+    @property
+    def group(self) -> Group | None:
+        """The group transaction open on the event loop's thread (SQLite), until :meth:`commit_group`."""
+        return self.transactions.group
 
-    @contextmanager
-    def _begin(self, nowait: bool) -> Iterator[Connection]:
-        """``engine.begin()``; with ``nowait``, SQLite's ``BEGIN IMMEDIATE`` does not wait for another
-        process's write either (:class:`~.deadline.WriterBusy`), on a connection kept for these sessions:
-        they hold this process's writer lock, so one at a time uses it, and checking a connection out of
-        the pool and back cost an inline decision more than its ``BEGIN``."""
-        if not nowait or self._nowait is None:
-            with self.engine.begin() as conn:
-                yield conn
-            return
-        kept = self._inline
-        if kept is None or kept.closed or kept.invalidated:
-            kept = self._inline = self._nowait.connect()
-        conn = kept
-        try:
-            transaction = conn.begin()
-        except DBAPIError as exc:
-            if is_sqlite_busy(exc):  # refused at once: another process writes
-                raise deadline.WriterBusy(f"another process is writing: {exc.orig}") from exc
-            raise
-        with transaction:
-            yield conn
+    def commit_group(self) -> None:
+        """Commit the group transaction open on this thread, if any (its caller answers its members then)."""
+        self.transactions.commit_group()
 
     @contextmanager
     def session(self) -> Iterator[SqlSession]:
-        nowait = self._nowait is not None and deadline.take_nowait()
         try:
-            with self._writer(nowait), self._begin(nowait) as conn:
+            with self.transactions.open() as conn:
                 deadline.check()
                 session = SqlSession(conn, audit=self.audit)
                 yield session
                 session.flush_events()
                 deadline.check()  # raising here rolls the transaction back instead of committing it
-        except IntegrityError as exc:
-            raise DuplicateKey(str(exc.orig)) from exc
         except DBAPIError as exc:
-            if is_contention(exc):
-                raise Contention(f"transaction conflict: {type(exc.orig).__name__}: {exc.orig}") from exc
-            if exc.connection_invalidated or is_operational(exc):
-                raise LedgerUnavailable(f"database error: {type(exc.orig).__name__}: {exc.orig}") from exc
+            if (known := ledger_error(exc)) is not exc:
+                raise known from exc
             raise
 
     @contextmanager
