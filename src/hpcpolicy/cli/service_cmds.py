@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -131,6 +132,11 @@ def serve(
     app = create_app(gov, authenticator, request_timeout=settings.request_timeout_seconds, limits=limits,
                      deliveries=deliveries, secure_cookies=settings.ui_secure_cookies)  # fmt: skip
     http = with_header_timeout(settings.header_timeout_seconds)  # uvicorn has no header timeout of its own
+    # Python's full collections walked every object of the process: the loop stalled 120-135 ms every few
+    # thousand decisions (the p99 of a busy server). What is alive now (modules, the app, the policy) lives
+    # as long as the process: out of the collector's sight, a full collection took 1 ms.
+    gc.collect()
+    gc.freeze()
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, access_log=False, http=http)
 
 
