@@ -24,7 +24,6 @@ from sqlalchemy.exc import OperationalError
 
 from hpcpolicy.api.deps import Offload
 from hpcpolicy.engine import Request
-from hpcpolicy.ledger.base import LedgerUnavailable
 from hpcpolicy.ledger.model import DecisionRecord
 from hpcpolicy.ledger.sql import held_check, transactions
 from hpcpolicy.ledger.sql.connect import create_ledger_engine
