@@ -24,6 +24,7 @@ from sqlalchemy.exc import OperationalError
 
 from hpcpolicy.api.deps import Offload
 from hpcpolicy.engine import Request
+from hpcpolicy.ledger.base import LedgerUnavailable
 from hpcpolicy.ledger.model import DecisionRecord
 from hpcpolicy.ledger.sql import held_check, transactions
 from hpcpolicy.ledger.sql.connect import create_ledger_engine
@@ -288,3 +289,26 @@ def test_a_write_session_outside_the_group_on_its_thread_is_refused(gov: Governa
         pass
     ledger.commit_group()
     assert ledger.group is None and counts(gov)[:2] == (1, 1)
+
+
+def test_a_savepoint_the_database_refuses_is_the_ledger_unavailable(gov: Governance) -> None:
+    """The savepoints run on the driver's connection: its errors still come out as the ledger's (a 503)."""
+    from hpcpolicy.ledger import deadline
+
+    ledger = sql(gov)
+    with deadline.inline(grouped=True):
+        gov.decide(JOB, "user:alice", reserve=True)
+    group = ledger.group
+    assert group is not None
+    real = group._raw
+
+    class LostDisk:
+        def execute(self, statement: str) -> None:
+            raise sqlite3.OperationalError("disk I/O error")
+
+    group._raw = LostDisk()  # type: ignore[assignment]
+    with deadline.inline(grouped=True), pytest.raises(LedgerUnavailable, match="disk I/O error"):
+        gov.decide(JOB, "user:alice", reserve=True)
+    group._raw = real
+    ledger.commit_group()
+    assert counts(gov)[:2] == (1, 1)

@@ -25,11 +25,13 @@ The rules that keep this as safe as a transaction per call:
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
 from sqlalchemy import Connection, RootTransaction
+from sqlalchemy.exc import OperationalError
 
 #: Members of one group at most: past it the group commits before the next call joins, so that one turn
 #: of the loop crowded with requests does not make the first of them wait for all the others.
@@ -57,17 +59,24 @@ class Group:
     def member(self) -> Iterator[Connection]:
         """One member's session: a savepoint, released when the member's block ends, rolled back if it
         raises (the exception goes on to the member's caller; the group stays open for the others)."""
-        raw = self._raw
-        assert raw is not None
-        raw.execute("SAVEPOINT member")
+        self._execute("SAVEPOINT member")
         try:
             yield self.conn
         except BaseException:
-            raw.execute("ROLLBACK TO member")
-            raw.execute("RELEASE member")
+            self._execute("ROLLBACK TO member")
+            self._execute("RELEASE member")
             raise
-        raw.execute("RELEASE member")
+        self._execute("RELEASE member")
         self.members += 1
+
+    def _execute(self, statement: str) -> None:
+        """On the driver's connection (SQLAlchemy's execution cost more than these statements); a driver
+        error comes out as SQLAlchemy's, which the session maps as any other (a lost disk: a 503)."""
+        assert self._raw is not None
+        try:
+            self._raw.execute(statement)
+        except sqlite3.Error as exc:
+            raise OperationalError(statement, None, exc) from exc
 
     def commit(self) -> None:
         """Commit the members' writes; the writer is free afterwards, whether the commit worked or not (a
