@@ -74,7 +74,7 @@ class Offload:
     async def grouped(self, fn: Callable[..., T], *args: Any) -> T:
         """As a call, but an inline call's writes may share one transaction with the other grouped calls of
         this turn of the event loop (group commit, :mod:`hpcpolicy.ledger.sql.group`); the result comes
-        once that transaction has committed, and a failed commit raises here as the call's own would.
+        once that transaction has committed; if that commit failed, the call runs again on its own.
         Only for calls that act on nothing after their writes but their answer."""
         return await self._run(partial(fn, *args), grouped=self.groups is not None)
 

@@ -11,7 +11,8 @@ The rules that keep this as safe as a transaction per call:
 
 - **No answer before the commit.** A member's call returns its result, but the caller
   (:class:`hpcpolicy.api.deps.Offload`) answers only once the group has committed; if the commit fails,
-  every member gets the error (a 503), exactly as a failed commit of its own would have given it.
+  nothing of the group was written, and each member runs again in a transaction of its own, whose answer
+  it gets (a 503 if the database is gone).
 - **A failing member takes nothing of the others with it**: its savepoint is rolled back (an idempotency
   key taken meanwhile, a deadline passed, a bug), and the exception goes to its caller alone.
 - **Members are serial**: they run on the one thread that opened the group (the event loop), each sees the
