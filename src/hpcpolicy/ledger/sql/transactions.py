@@ -83,12 +83,16 @@ class Transactions:
         if lock is None:
             yield
             return
-        if not lock.acquire(blocking=not nowait):
-            raise deadline.WriterBusy("another thread of this process is writing")
+        self._take_writer(nowait)
         try:
             yield
         finally:
             lock.release()
+
+    def _take_writer(self, nowait: bool) -> None:
+        assert self._writer_lock is not None  # SQLite
+        if not self._writer_lock.acquire(blocking=not nowait):
+            raise deadline.WriterBusy("another thread of this process is writing")
 
     @contextmanager
     def _begin(self, nowait: bool) -> Iterator[Connection]:
@@ -124,16 +128,15 @@ class Transactions:
             raise
 
     def _open_group(self) -> Group:
-        lock = self._writer_lock
-        assert lock is not None  # SQLite
-        if not lock.acquire(blocking=False):
-            raise deadline.WriterBusy("another thread of this process is writing")
+        """The writer lock and ``BEGIN IMMEDIATE``, neither waited for, held until the group commits."""
+        self._take_writer(nowait=True)
+        assert self._writer_lock is not None
         try:
             conn, transaction = self._begin_nowait()
         except BaseException:
-            lock.release()
+            self._writer_lock.release()
             raise
-        return Group(conn, transaction, lock.release)
+        return Group(conn, transaction, self._writer_lock.release)
 
 
 def ledger_error(exc: DBAPIError) -> Exception:
