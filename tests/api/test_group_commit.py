@@ -27,24 +27,21 @@ from hpcpolicy.engine import Request
 from hpcpolicy.ledger.base import LedgerUnavailable
 from hpcpolicy.ledger.model import DecisionRecord
 from hpcpolicy.ledger.sql import held_check, transactions
-from hpcpolicy.ledger.sql.connect import create_ledger_engine
 from hpcpolicy.ledger.sql.group import MAX_MEMBERS, Group
 from hpcpolicy.ledger.sql.ledger import SqlLedger, SqlSession
-from hpcpolicy.ledger.sql.migrate import upgrade
 from hpcpolicy.ledger.sql.tables import decisions, events, liens
 from hpcpolicy.service import Governance, PolicyStore
 from hpcpolicy.service.context import Context
 from hpcpolicy.service.errors import Conflict
+from tests.ledger.conftest import sqlite_ledger
 from tests.service.conftest import Clock
 
 JOB = Request(user_id="alice", partition="cpu", cpus=4, walltime_hours=1)
 
 
 def governance(path: Path, clock: Clock, cpu_hours: float = 1e9) -> Governance:
-    engine = create_ledger_engine(f"sqlite:///{path / 'ledger.db'}")
-    upgrade(engine)
     env = {"DEFAULT_CPU_HOURS": str(cpu_hours), "MAX_CONCURRENT_JOBS": "100000"}
-    return Governance(Context(SqlLedger(engine, audit=True), PolicyStore.from_file(None, env=env), clock=clock,
+    return Governance(Context(sqlite_ledger(path, audit=True), PolicyStore.from_file(None, env=env), clock=clock,
                               lien_ttl=timedelta(hours=2)))  # fmt: skip
 
 

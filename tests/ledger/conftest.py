@@ -18,10 +18,10 @@ from hpcpolicy.ledger.sql.migrate import upgrade
 from tests.dbservers import truncate
 
 
-def sqlite_ledger(path: Path) -> SqlLedger:
+def sqlite_ledger(path: Path, *, audit: bool = False) -> SqlLedger:
     engine = create_ledger_engine(f"sqlite:///{path / 'ledger.db'}")
     upgrade(engine)
-    return SqlLedger(engine)
+    return SqlLedger(engine, audit=audit)
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql", "mariadb"])
