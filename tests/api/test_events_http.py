@@ -22,7 +22,8 @@ from tests.service.conftest import Clock
 
 @pytest.fixture
 def audited(tmp_path: Path, clock: Clock) -> Iterator[Governance]:
-    ledger = SqlLedger(sqlite_ledger(tmp_path).engine, audit=True)
+    # Events left to the sealer, as on PostgreSQL and MariaDB: until sealed, none is served.
+    ledger = SqlLedger(sqlite_ledger(tmp_path).engine, audit=True, seal_on_write=False)
     yield Governance(Context(ledger, PolicyStore.from_file(None, env={}), clock=clock, lien_ttl=timedelta(hours=2)))
     ledger.engine.dispose()
 

@@ -27,9 +27,11 @@ from hpcpolicy.engine import Request
 from hpcpolicy.ledger.base import LedgerUnavailable
 from hpcpolicy.ledger.model import DecisionRecord
 from hpcpolicy.ledger.sql import held_check, transactions
+from hpcpolicy.ledger.sql.audit import unsealed
 from hpcpolicy.ledger.sql.group import MAX_MEMBERS, Group
 from hpcpolicy.ledger.sql.ledger import SqlLedger, SqlSession
 from hpcpolicy.ledger.sql.tables import decisions, events, liens
+from hpcpolicy.ledger.sql.verify import verify
 from hpcpolicy.service import Governance, PolicyStore
 from hpcpolicy.service.context import Context
 from hpcpolicy.service.errors import Conflict
@@ -181,6 +183,7 @@ def test_a_failing_member_takes_nothing_of_the_others_with_it(
     assert commits == [3]  # one group (the refused job id's lookup after the refusal is a member too)
     assert counts(gov) == (2, 2, 4)  # nothing of mallory's lien remains, nor of the refused one
     assert held_check.check(sql(gov).engine) == []  # and no running total counts her lien
+    assert unsealed(sql(gov)) == 0 and verify(sql(gov)) == (4, None)  # each member sealed its events: no gap
     monkeypatch.undo()
     assert gov.decide(mallory, "user:mallory", reserve=True).allow
 
@@ -209,6 +212,7 @@ def test_a_group_decides_as_the_same_requests_one_at_a_time(
         reserved = sum(r.cpus for r, o in zip(requests, together, strict=True) if o.allow and r.user_id == user)
         assert reserved <= budget  # no budget overspent inside a group
     assert counts(grouped) == counts(serial)
+    assert verify(sql(grouped)) == (counts(grouped)[2], None)  # the members' events, chained in order
     for made in (grouped, serial):
         sql(made).engine.dispose()
 

@@ -75,6 +75,7 @@ def test_unknown_unsealed_and_unlogged_decisions_are_clear_errors(data_dir: Path
     gov = _governance(data_dir)
     code, _, err = run("audit", "explain", "no-such-id", "--data-dir", str(data_dir))
     assert code == 1 and "no decision no-such-id" in err
+    gov.ctx.ledger.seal_on_write = False  # type: ignore[attr-defined]  # as a writer that leaves it to the sealer
     decided = gov.decide(Request(user_id="alice", partition="cpu", cpus=1), "key:gw", reserve=True).decision_id
     code, _, err = run("audit", "explain", decided, "--data-dir", str(data_dir))
     assert code == 1 and "not sealed yet" in err

@@ -1,11 +1,13 @@
 """Sealing and reading the audit chain in a SQL ledger (docs/design/audit.md; verifying it:
 :mod:`hpcpolicy.ledger.sql.verify`).
 
-Writers only insert events; :func:`seal` orders them: it takes the unsealed rows in insertion order and
-gives each the next ``seq`` and its hash, chained to the last sealed event, in one transaction. One
-sealer works at a time: on SQLite the transaction holds the database's write lock, elsewhere the sealer
-locks the ``audit:sealer`` row of ``scope_locks`` (the lock admissions use for scopes), so sealers on
-several replicas take turns and never fork the chain.
+On PostgreSQL and MariaDB writers only insert events; :func:`seal` orders them: it takes the unsealed rows
+in insertion order and gives each the next ``seq`` and its hash, chained to the last sealed event, in one
+transaction. One sealer works at a time: on SQLite the transaction holds the database's write lock,
+elsewhere the sealer locks the ``audit:sealer`` row of ``scope_locks`` (the lock admissions use for
+scopes), so sealers on several replicas take turns and never fork the chain. On SQLite each write
+transaction seals its own events (:mod:`~hpcpolicy.ledger.sql.chain`); the sealer there signs checkpoints
+and seals what a writer left unsealed.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
-from sqlalchemy import ColumnElement, func, insert, literal, or_, select
+from sqlalchemy import ColumnElement, Connection, func, insert, literal, or_, select
 
 from hpcpolicy.ledger.checkpoints import Checkpoint, CheckpointPolicy
 from hpcpolicy.ledger.events import GENESIS, Event, link
+from hpcpolicy.ledger.sql.connect import read_only
 from hpcpolicy.ledger.sql.ledger import SqlLedger, SqlSession, from_db, to_db
 from hpcpolicy.ledger.sql.rows import event_from_row
 from hpcpolicy.ledger.sql.tables import audit_checkpoints, events
@@ -39,8 +42,15 @@ def _seal_sql(dialect: str) -> str:
 
 def seal(ledger: SqlLedger, batch: int = 5000, now: datetime | None = None) -> int:
     """Seal up to ``batch`` events committed so far, in the order they were inserted; return how many.
-    With ``ledger.checkpoints`` set, sign a checkpoint in the same transaction when one is due."""
+    With ``ledger.checkpoints`` set, sign a checkpoint in the same transaction when one is due.
+
+    Whether there is anything to do is read first, without the sealer's lock: on SQLite, where write
+    transactions seal their own events (:mod:`~.chain`), there usually is not, and taking the one writer
+    every second for nothing made admissions back off."""
     policy = ledger.checkpoints
+    now = now or datetime.now(UTC)
+    if not _work_waiting(ledger, now):
+        return 0
     signed: Checkpoint | None = None
     with ledger.session() as session:
         session.lock([SEALER_LOCK])
@@ -60,22 +70,40 @@ def seal(ledger: SqlLedger, batch: int = 5000, now: datetime | None = None) -> i
         if updates:
             session.executemany(_seal_sql(session.dialect), updates)
         if policy is not None and seq > 0:
-            signed = _checkpoint_if_due(session, policy, seq, previous, now or datetime.now(UTC))
+            signed = _checkpoint_if_due(session, policy, seq, previous, now)
     if signed is not None and policy is not None and policy.export_file is not None:
         append_checkpoints(policy.export_file, [signed])
     return len(updates)
 
 
+def _work_waiting(ledger: SqlLedger, now: datetime) -> bool:
+    """Events wait for the sealer, or a checkpoint is due (read on a snapshot, no lock taken)."""
+    with read_only(ledger.engine) as conn:
+        if conn.execute(select(events.c.id).where(events.c.seq.is_(None)).limit(1)).first() is not None:
+            return True
+        if ledger.checkpoints is None:
+            return False
+        head = conn.execute(select(func.max(events.c.seq))).scalar()
+        return head is not None and _due(conn, ledger.checkpoints, int(head), now)
+
+
+def _due(conn: Connection, policy: CheckpointPolicy, seq: int, now: datetime) -> bool:
+    """A checkpoint over the ``seq``-th event is due: none was signed, or ``policy``'s count of events or
+    its interval has passed since the last one."""
+    last = conn.execute(select(audit_checkpoints.c.seq, audit_checkpoints.c.time)
+                        .order_by(audit_checkpoints.c.seq.desc()).limit(1)).first()  # fmt: skip
+    if last is None:
+        return True
+    last_seq, last_time = int(last[0]), from_db(last[1])
+    assert last_time is not None
+    return seq > last_seq and (seq - last_seq >= policy.events or now - last_time >= policy.interval)
+
+
 def _checkpoint_if_due(
     session: SqlSession, policy: CheckpointPolicy, seq: int, chain_hash: str, now: datetime
 ) -> Checkpoint | None:
-    last = session.conn.execute(select(audit_checkpoints.c.seq, audit_checkpoints.c.time)
-                                .order_by(audit_checkpoints.c.seq.desc()).limit(1)).first()  # fmt: skip
-    if last is not None:
-        last_seq, last_time = int(last[0]), from_db(last[1])
-        assert last_time is not None
-        if seq <= last_seq or (seq - last_seq < policy.events and now - last_time < policy.interval):
-            return None
+    if not _due(session.conn, policy, seq, now):
+        return None
     checkpoint = policy.signer.sign(seq, chain_hash, now)
     session.conn.execute(insert(audit_checkpoints), [checkpoint.to_dict() | {"time": to_db(now)}])
     return checkpoint

@@ -29,6 +29,7 @@ from hpcpolicy.ledger.reports import PeriodSums
 from hpcpolicy.ledger.rules import UsageReads, usage_snapshot
 from hpcpolicy.ledger.sql import buckets, held, totals
 from hpcpolicy.ledger.sql.alert_rows import AlertRows
+from hpcpolicy.ledger.sql.chain import chained
 from hpcpolicy.ledger.sql.connect import read_only
 from hpcpolicy.ledger.sql.driver import execute_many
 from hpcpolicy.ledger.sql.group import Group
@@ -62,10 +63,15 @@ __all__ = ["DuplicateKey", "SqlLedger", "SqlSession", "from_db", "to_db"]
 
 
 class SqlLedger:
-    def __init__(self, engine: Engine, *, audit: bool = False):
-        """``audit``: record an event with every change, in its transaction (:mod:`hpcpolicy.ledger.events`)."""
+    def __init__(self, engine: Engine, *, audit: bool = False, seal_on_write: bool | None = None):
+        """``audit``: record an event with every change, in its transaction (:mod:`hpcpolicy.ledger.events`);
+        ``seal_on_write``: that transaction also seals them (:mod:`~.chain`; default: on SQLite only, whose
+        writers are serialised anyway; elsewhere the sealer does it after commit)."""
         self.engine = engine
         self.audit = audit
+        self.seal_on_write = engine.dialect.name == "sqlite" if seal_on_write is None else seal_on_write
+        if self.seal_on_write and engine.dialect.name != "sqlite":
+            raise ValueError("sealing on write needs a database that serialises writers (SQLite)")
         #: When the sealer signs checkpoints; None: never.
         self.checkpoints: CheckpointPolicy | None = None
         self.transactions = Transactions(engine)
@@ -84,7 +90,7 @@ class SqlLedger:
         try:
             with self.transactions.open() as conn:
                 deadline.check()
-                session = SqlSession(conn, audit=self.audit)
+                session = SqlSession(conn, audit=self.audit, seal=self.seal_on_write)
                 yield session
                 session.flush_events()
                 deadline.check()  # raising here rolls the transaction back instead of committing it
@@ -137,10 +143,12 @@ class SqlLedger:
 
 
 class SqlSession(LienRows, QueueRows, AlertRows, GroupedReads):
-    def __init__(self, conn: Connection, *, audit: bool = False):
+    def __init__(self, conn: Connection, *, audit: bool = False, seal: bool = False):
+        """``seal``: the events of this transaction are sealed as they are inserted (:mod:`~.chain`)."""
         self.conn = conn
         self.dialect = conn.dialect.name
         self.audit = audit
+        self.seal = seal
         self._events: list[tuple[Any, ...]] = []
 
     def lock(self, scopes: Sequence[str]) -> None:
@@ -205,7 +213,8 @@ class SqlSession(LienRows, QueueRows, AlertRows, GroupedReads):
 
     def flush_events(self) -> None:
         if self._events:
-            self.executemany(insert_event_sql(self.dialect), self._events)
+            rows = chained(self.conn, self._events) if self.seal else self._events
+            self.executemany(insert_event_sql(self.dialect), rows)
             self._events = []
 
     def insert(self, table: Table, row: dict[str, Any]) -> None:
