@@ -13,11 +13,12 @@ from contextlib import asynccontextmanager
 from functools import partial
 
 from fastapi import FastAPI, Response
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from hpcpolicy import __version__, ui
-from hpcpolicy.api import openapi, problems
+from hpcpolicy.api import hot, openapi, problems
 from hpcpolicy.api.alert_worker import AlertWorker
 from hpcpolicy.api.deps import Offload
 from hpcpolicy.api.limits import BodyLimits, LimitBodies
@@ -114,9 +115,10 @@ def create_app(
     governance.ctx.observers.subscribe(MetricsObserver(metrics))
     problems.install(app)
     openapi.install(app)
-    for module in (compat, ready, decisions, queue, jobs, accounts, alert_routes, fairshare, events, policy, slurm,
-                   reports):
+    modules = (decisions, compat, slurm, ready, queue, jobs, accounts, alert_routes, fairshare, events, policy, reports)
+    for module in modules:  # the busiest first: this FastAPI tries each included router in turn
         app.include_router(module.router)
+    hot.install(app, [route for module in modules for route in module.router.routes if isinstance(route, APIRoute)])
     ui.mount(app, secure_cookies=secure_cookies)
 
     @app.get("/metrics", include_in_schema=False)

@@ -4,10 +4,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from hpcpolicy.api.deps import CallerDep, GovernanceDep, Offload, OffloadDep, identity
 from hpcpolicy.api.dto import JobEvaluateIn, JobEvaluateOut, QuotaCheckIn, QuotaCheckOut
+from hpcpolicy.api.hot import answer
 from hpcpolicy.engine import Decision, Request
 from hpcpolicy.ledger.base import LedgerUnavailable
 from hpcpolicy.service import Governance
@@ -22,7 +23,7 @@ async def health() -> dict[str, str]:
 
 
 @router.post("/quota/check", response_model=QuotaCheckOut)
-async def quota_check(body: QuotaCheckIn, gov: GovernanceDep, who: CallerDep, run: OffloadDep) -> QuotaCheckOut:
+async def quota_check(body: QuotaCheckIn, gov: GovernanceDep, who: CallerDep, run: OffloadDep) -> Response:
     user_id, roles, groups = identity(who, gov, body.user_id, body.roles, body.groups)
     request = Request(
         user_id=user_id,
@@ -34,11 +35,13 @@ async def quota_check(body: QuotaCheckIn, gov: GovernanceDep, who: CallerDep, ru
         gpu_hours=body.gpu_hours,
     )
     decision = await checked(gov, run, request)
-    return QuotaCheckOut(
-        allow=decision.allow,
-        reason=reason(decision),
-        remaining_cpu_hours=_tightest(decision, "cpu_hours"),
-        remaining_gpu_hours=_tightest(decision, "gpu_hours"),
+    return answer(  # a hot route (hpcpolicy.api.hot)
+        QuotaCheckOut(
+            allow=decision.allow,
+            reason=reason(decision),
+            remaining_cpu_hours=_tightest(decision, "cpu_hours"),
+            remaining_gpu_hours=_tightest(decision, "gpu_hours"),
+        )
     )
 
 

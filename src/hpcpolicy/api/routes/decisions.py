@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 
 from hpcpolicy.api.deps import CallerDep, GovernanceDep, OffloadDep, identity
 from hpcpolicy.api.dto import DecisionIn, DecisionOut, DecisionRecordOut, IdentPath, QueueOut
+from hpcpolicy.api.hot import answer
 from hpcpolicy.api.queue_worker import Waiters
 from hpcpolicy.auth import Caller, Forbidden
 from hpcpolicy.ledger.base import LedgerUnavailable
@@ -84,8 +85,7 @@ async def decide(
         queue=queue,
         **outcome.decision,
     )
-    # Serialized here, once: returned as a model, FastAPI would validate it a second time (hot path).
-    return Response(out.model_dump_json(), status_code=202 if queue else 200, media_type="application/json")
+    return answer(out, 202 if queue else 200)  # a hot route (hpcpolicy.api.hot)
 
 
 @router.get("/{decision_id}", response_model=DecisionRecordOut)

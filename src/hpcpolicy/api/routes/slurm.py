@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 
 from hpcpolicy.adapters.slurm.admission import ModifyIn, SlurmAdmission, SlurmReply, SubmitIn
 from hpcpolicy.adapters.slurm.identity import Resolver, system_user
 from hpcpolicy.api.deps import CallerDep, GovernanceDep, OffloadDep
+from hpcpolicy.api.hot import answer
 from hpcpolicy.auth import Caller, Forbidden
 from hpcpolicy.auth.caller import SCOPE_DECIDE, require_scope
 
@@ -32,12 +33,12 @@ ResolverDep = Annotated[Resolver, Depends(unix_users)]
 @router.post("/job_submit", response_model=SlurmReply)
 async def job_submit(
     body: SubmitIn, gov: GovernanceDep, who: CallerDep, run: OffloadDep, resolve: ResolverDep
-) -> SlurmReply:
+) -> Response:
     """Decide a job at submission and reserve its estimate; say what to write back into ``job_desc``."""
     _require_controller(who)
     # A job array's burst shares commits (as POST /v1/decisions); a held job wakes the queue: on its own.
     submit = run if gov.ctx.queue.slurm_hold else run.grouped
-    return await submit(SlurmAdmission(gov, resolve).submit, body, who.principal)
+    return answer(await submit(SlurmAdmission(gov, resolve).submit, body, who.principal))  # a hot route
 
 
 @router.post("/job_modify", response_model=SlurmReply)
