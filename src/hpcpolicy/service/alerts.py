@@ -121,8 +121,8 @@ class Alerting:
     def deliver_due(self, now: datetime | None = None, limit: int = 100) -> int:
         """Send every delivery due at ``now`` (up to ``limit``) and record each outcome; how many succeeded."""
         now = now or self.ctx.clock()
-        with self.ctx.ledger.session() as tx:
-            due_now = tx.deliveries_due(now, limit)
+        with self.ctx.ledger.reading() as reader:  # a snapshot: on SQLite no write lock held
+            due_now = reader.deliveries_due(now, limit)
         delivered = 0
         for delivery, alert in due_now:
             error, permanent = None, False

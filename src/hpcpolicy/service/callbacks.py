@@ -41,8 +41,8 @@ def retry_delay(attempts: int) -> timedelta:
 
 def deliver_due(ledger: Ledger, secret: bytes | None, now: datetime, client: httpx.Client) -> int:
     """Send every outcome whose callback is due; record each result. Returns how many were delivered."""
-    with ledger.session() as tx:
-        due = tx.callbacks_due(now)
+    with ledger.reading() as reader:  # a snapshot: on SQLite no write lock held (admissions wait for none)
+        due = reader.callbacks_due(now)
     delivered = 0
     for entry in due:
         ok = _send(entry, secret, now, client)

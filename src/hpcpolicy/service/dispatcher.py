@@ -100,9 +100,17 @@ class Dispatcher:
         if time.monotonic() - self._last_full >= self.settings.full_pass_seconds:
             self._full = True
         since = self._polled or now
-        with self.gov.ctx.ledger.session() as tx:
-            arrivals = tx.queued(after=self.after)
-            ended = tx.freed_since(since, now) if poll and since < now else []
+        if self.held:
+            with self.gov.ctx.ledger.session() as tx:
+                arrivals = tx.queued(after=self.after)
+                ended = tx.freed_since(since, now) if poll and since < now else []
+        else:
+            # Freed slots matter only to held requests: with none, the arrivals are all there is to read, from
+            # a snapshot. On SQLite this pass's write lock, taken on a thread that then waited for the GIL
+            # behind the event loop, held admissions up 4 ms on average and 34 ms at worst, every pass.
+            with self.gov.ctx.ledger.reading() as reader:
+                arrivals = reader.queued(after=self.after)
+            ended = []
         if poll:
             self._polled = now
         with self._lock:

@@ -43,7 +43,8 @@ class FairShares:
         settings = snapshot.policy.fairshare
         half_life, weights = settings.half_life_days, settings.usage
         usage: dict[Association, float] = defaultdict(float)
-        with self.ctx.ledger.session() as tx:
+        # A snapshot: the horizon's charges are many, and on SQLite a write session would hold admissions up.
+        with self.ctx.ledger.reading() as tx:
             since = now - timedelta(days=half_life * HORIZON_HALF_LIVES)
             for project, user, at, amounts in tx.usage_since(since):
                 age_days = (now - at).total_seconds() / 86400
