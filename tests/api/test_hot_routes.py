@@ -5,6 +5,7 @@ route needing what the hot path does not solve is refused at start-up."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,10 @@ from fastapi.testclient import TestClient
 from starlette.routing import Route
 
 from hpcpolicy.api import create_app, hot
+from hpcpolicy.api.limits import BodyLimits
 from hpcpolicy.auth import Authenticator
 from hpcpolicy.service import Governance
-from tests.api.conftest import ledger_rows
+from tests.api.conftest import dev_settings, ledger_rows
 from tests.api.identities import make_keys, secured_settings, user
 
 DECISION = {"user_id": "alice", "partition": "cpu", "cpus": 4, "walltime_hours": 1}
@@ -124,3 +126,21 @@ def test_the_hot_routes_come_first_and_the_document_is_fastapis(gov: Governance)
     assert all(isinstance(r, Route) and r.name == f"hot:{r.path}" for r in first)
     plain = fastapi_only(create_app(gov, Authenticator(secured_settings(Path("/nonexistent/keys.yaml")))))
     assert app.openapi() == plain.openapi()
+
+
+def test_a_chunked_body_over_the_limit_is_413_on_both_paths_and_logs_no_error(
+    gov: Governance, caplog: pytest.LogCaptureFixture
+) -> None:
+    small = BodyLimits(max_bytes=1000)
+    served = TestClient(create_app(gov, Authenticator(dev_settings()), limits=small), raise_server_exceptions=False)
+    plain = TestClient(fastapi_only(create_app(gov, Authenticator(dev_settings()), limits=small)),
+                       raise_server_exceptions=False)  # fmt: skip
+    for path in BODIES:
+        for client in (served, plain):
+            chunks = iter([b'{"user_id": "', b"a" * 800, b"b" * 800, b'"}'])  # no Content-Length: chunked
+            with caplog.at_level(logging.ERROR):
+                response = client.post(path, content=chunks, headers=JSON)
+            assert response.status_code == 413, (path, response.text)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    served.close()
+    plain.close()

@@ -122,25 +122,28 @@ def endpoint_of(route: APIRoute) -> Callable[[Request], Awaitable[Response]]:
 
 async def _json_body(request: Request) -> Any:
     """The body as FastAPI reads a declared JSON body: parsed only when it says it is JSON (else the bytes,
-    which validation refuses), a parse error as its 422, bytes that are not text as its 400."""
-    raw = await request.body()
-    if not raw:
-        return PydanticUndefined  # as FastAPI: the body is missing
-    kind = request.headers.get("content-type")
-    if kind is None:
-        return raw
-    message = email.message.Message()
-    message["content-type"] = kind
-    subtype = message.get_content_subtype()
-    if message.get_content_maintype() != "application" or not (subtype == "json" or subtype.endswith("+json")):
-        return raw
+    which validation refuses), a parse error as its 422, any other failure to read it as its 400 (a body
+    the limits middleware refused included: that middleware then answers 413 or 408 instead)."""
     try:
+        raw = await request.body()
+        if not raw:
+            return PydanticUndefined  # as FastAPI: the body is missing
+        kind = request.headers.get("content-type")
+        if kind is None:
+            return raw
+        message = email.message.Message()
+        message["content-type"] = kind
+        subtype = message.get_content_subtype()
+        if message.get_content_maintype() != "application" or not (subtype == "json" or subtype.endswith("+json")):
+            return raw
         return json.loads(raw)
     except json.JSONDecodeError as exc:
         error = {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error", "input": {},
                  "ctx": {"error": exc.msg}}  # fmt: skip
         raise RequestValidationError([error], body=exc.doc) from exc
-    except ValueError as exc:  # UnicodeDecodeError: bytes that are not text
+    except HTTPException:
+        raise
+    except Exception as exc:  # bytes that are not text, a refused or broken body
         raise HTTPException(400, "There was an error parsing the body") from exc
 
 
