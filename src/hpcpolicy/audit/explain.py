@@ -32,6 +32,7 @@ from hpcpolicy.ledger.memory import MemoryLedger
 from hpcpolicy.ledger.model import DecisionRecord
 from hpcpolicy.ledger.rules import snapshot
 from hpcpolicy.ledger.sql.audit import first_sealed, sealed_events
+from hpcpolicy.ledger.sql.connect import read_only
 from hpcpolicy.ledger.sql.ledger import SqlLedger
 from hpcpolicy.ledger.sql.tables import events, liens
 from hpcpolicy.policy import PolicyError, parse_policy
@@ -119,7 +120,7 @@ def _route(decision: Mapping[str, Any]) -> tuple[Any, Any] | None:
 
 def _event_seq(ledger: SqlLedger, decision_id: str) -> int:
     query = select(events.c.seq).where(events.c.type == DECISION_MADE, events.c.subject == decision_id)
-    with ledger.engine.connect() as conn:
+    with read_only(ledger.engine) as conn:
         row = conn.execute(query).first()
     if row is None:
         raise ExplainError(f"decision {decision_id} is not in the audit log (made before it was on?)")
@@ -156,7 +157,7 @@ def _gaps(ledger: SqlLedger) -> list[str]:
     first = first_sealed(ledger)
     if first is not None and first[0] > 1:
         notes.append(f"events before seq {first[0]} are not in the database (archived): their usage is not replayed")
-    with ledger.engine.connect() as conn:
+    with read_only(ledger.engine) as conn:
         start = conn.execute(select(func.min(events.c.time))).scalar()
         before_log = select(func.count()).select_from(liens).where(liens.c.created_at < start)
         older = start and conn.execute(before_log).scalar()

@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from hpcpolicy.ledger.checkpoints import Checkpoint, Signer
 from hpcpolicy.ledger.events import GENESIS, Tamper, digest, link, verify_stored
 from hpcpolicy.ledger.sql.audit import first_sealed, hash_at, head
+from hpcpolicy.ledger.sql.connect import read_only
 from hpcpolicy.ledger.sql.cursors import cursors
 from hpcpolicy.ledger.sql.ledger import SqlLedger, to_db
 from hpcpolicy.ledger.sql.tables import events
@@ -70,7 +71,7 @@ def archive(
         start, prev_hash = done[-1].last + 1, done[-1].last_hash
     elif done and (done[-1].last + 1 != start or done[-1].last_hash != prev_hash):
         raise ArchiveError(f"the database chain starts at seq {start}, which does not follow {done[-1].name}")
-    with ledger.engine.connect() as conn:
+    with read_only(ledger.engine) as conn:
         newer = conn.execute(select(func.min(events.c.seq)).where(events.c.seq >= start,
                                                                  events.c.time >= to_db(before))).scalar()  # fmt: skip
     last = int(newer) - 1 if newer is not None else head(ledger)

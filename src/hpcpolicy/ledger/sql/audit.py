@@ -124,7 +124,7 @@ def append_checkpoints(path: Path, checkpoints: list[Checkpoint]) -> None:
 def stored_checkpoints(ledger: SqlLedger, after: int = 0) -> list[Checkpoint]:
     """The checkpoints the sealer stored, in ``seq`` order."""
     query = select(audit_checkpoints).where(audit_checkpoints.c.seq > after).order_by(audit_checkpoints.c.seq)
-    with ledger.engine.connect() as conn:
+    with read_only(ledger.engine) as conn:
         rows = conn.execute(query).mappings().all()
     return [Checkpoint(int(r["seq"]), r["hash"], from_db(r["time"]) or r["time"], r["key_id"], r["signature"])
             for r in rows]  # fmt: skip
@@ -132,7 +132,7 @@ def stored_checkpoints(ledger: SqlLedger, after: int = 0) -> list[Checkpoint]:
 
 def hash_at(ledger: SqlLedger, seq: int) -> str | None:
     """The chain's hash of the ``seq``-th event, if there is one."""
-    with ledger.engine.connect() as conn:
+    with read_only(ledger.engine) as conn:
         found = conn.execute(select(events.c.hash).where(events.c.seq == seq)).scalar()
     return str(found) if found is not None else None
 
@@ -147,14 +147,14 @@ def sealed_events(ledger: SqlLedger, from_seq: int = 1, page: int = 2000) -> Ite
 
 def head(ledger: SqlLedger) -> int:
     """The highest sealed ``seq`` (0: none)."""
-    with ledger.engine.connect() as conn:
+    with read_only(ledger.engine) as conn:
         return int(conn.execute(select(func.max(events.c.seq))).scalar() or 0)
 
 
 def first_sealed(ledger: SqlLedger) -> tuple[int, str] | None:
     """(seq, prev_hash) of the oldest sealed event the database holds, if any."""
     query = select(events.c.seq, events.c.prev_hash).where(events.c.seq.is_not(None)).order_by(events.c.seq)
-    with ledger.engine.connect() as conn:
+    with read_only(ledger.engine) as conn:
         row = conn.execute(query.limit(1)).first()
     return (int(row[0]), str(row[1])) if row else None
 
@@ -168,7 +168,7 @@ def _concerns(scope: str) -> ColumnElement[bool]:
 
 def unsealed(ledger: SqlLedger) -> int:
     """How many committed events are not sealed yet (not covered by the chain)."""
-    with ledger.engine.connect() as conn:
+    with read_only(ledger.engine) as conn:
         return int(conn.execute(select(func.count()).select_from(events).where(events.c.seq.is_(None))).scalar_one())
 
 
@@ -192,7 +192,7 @@ def read_events(
         query = query.where(_concerns(scope))
     if user is not None:
         query = query.where(or_(_concerns(f"user:{user}"), events.c.actor == f"user:{user}"))
-    with ledger.engine.connect() as conn:
+    with read_only(ledger.engine) as conn:
         order = events.c.seq.desc() if newest_first else events.c.seq
         rows = conn.execute(query.order_by(order).limit(limit)).mappings()
         return [event_from_row(row) for row in rows]

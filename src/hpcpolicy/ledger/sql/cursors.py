@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import insert, select, update
 
+from hpcpolicy.ledger.sql.connect import read_only
 from hpcpolicy.ledger.sql.lease import Lease, held
 from hpcpolicy.ledger.sql.ledger import SqlLedger
 from hpcpolicy.ledger.sql.rows import to_db
@@ -17,14 +18,14 @@ from hpcpolicy.ledger.sql.tables import audit_cursors
 
 def cursor(ledger: SqlLedger, sink: str) -> int:
     """The last ``seq`` ``sink`` acknowledged (0: nothing yet)."""
-    with ledger.engine.connect() as conn:
+    with read_only(ledger.engine) as conn:
         found = conn.execute(select(audit_cursors.c.seq).where(audit_cursors.c.sink == sink)).scalar()
     return int(found or 0)
 
 
 def cursors(ledger: SqlLedger) -> dict[str, int]:
     """Every sink's cursor: what pruning must not pass (a sink would find a gap and stop)."""
-    with ledger.engine.connect() as conn:
+    with read_only(ledger.engine) as conn:
         return {str(sink): int(seq) for sink, seq in conn.execute(select(audit_cursors.c.sink, audit_cursors.c.seq))}
 
 

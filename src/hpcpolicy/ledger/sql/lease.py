@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import ColumnElement, Connection, insert, or_, select, update
 
 from hpcpolicy.ledger.base import Contention, DuplicateKey, LedgerUnavailable
+from hpcpolicy.ledger.sql.connect import read_only
 from hpcpolicy.ledger.sql.ledger import SqlLedger
 from hpcpolicy.ledger.sql.rows import to_db
 from hpcpolicy.ledger.sql.tables import leases
@@ -80,7 +81,7 @@ class Lease:
 
     def owner(self) -> tuple[str, datetime] | None:
         """(holder, expiry) as stored, or None when the lease was never taken."""
-        with self.ledger.engine.connect() as conn:
+        with read_only(self.ledger.engine) as conn:
             row = conn.execute(select(leases.c.holder, leases.c.expires_at).where(leases.c.name == self.name)).first()
         return None if row is None else (str(row[0]), row[1].replace(tzinfo=UTC))
 

@@ -123,7 +123,7 @@ class SqlLedger:
 
     def ping(self) -> None:
         try:
-            with self.engine.connect() as conn:
+            with read_only(self.engine) as conn:  # on SQLite a deferred BEGIN: a probe waits for no writer
                 conn.execute(select(1))
         except SQLAlchemyError as exc:
             raise LedgerUnavailable(f"database unreachable: {exc}") from exc

@@ -1,0 +1,66 @@
+"""Reads that never wait for SQLite's writer: the readiness probe, the audit log's readers, a lease's owner,
+the sinks' cursors. Each reads a snapshot (a deferred BEGIN); a plain connection's transaction would start
+with BEGIN IMMEDIATE, queue behind every admission and hold the next ones up while it read."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hpcpolicy.ledger.sql import audit, cursors
+from hpcpolicy.ledger.sql.lease import Lease
+from hpcpolicy.ledger.sql.ledger import SqlLedger
+from tests.ledger.conftest import sqlite_ledger
+from tests.ledger.test_audit import history
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> SqlLedger:
+    made = SqlLedger(sqlite_ledger(tmp_path).engine, audit=True)
+    history(made)
+    return made
+
+
+READS: dict[str, Callable[[SqlLedger], Any]] = {
+    "ping": lambda ledger: ledger.ping(),
+    "events": lambda ledger: audit.read_events(ledger, 0, 10),
+    "unsealed": audit.unsealed,
+    "head": audit.head,
+    "first sealed": audit.first_sealed,
+    "hash at": lambda ledger: audit.hash_at(ledger, 1),
+    "checkpoints": audit.stored_checkpoints,
+    "cursors": cursors.cursors,
+    "a cursor": lambda ledger: cursors.cursor(ledger, "sink"),
+    "lease owner": lambda ledger: Lease(ledger, "queue", timedelta(seconds=10)).owner(),
+}
+
+
+@pytest.mark.parametrize("name", list(READS))
+def test_a_read_answers_while_another_process_writes(ledger: SqlLedger, tmp_path: Path, name: str) -> None:
+    writer = sqlite3.connect(tmp_path / "ledger.db", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process in the middle of a write transaction
+    try:
+        done = threading.Event()
+        failed: list[BaseException] = []
+
+        def read() -> None:
+            try:
+                READS[name](ledger)
+            except BaseException as exc:  # reported below
+                failed.append(exc)
+            done.set()
+
+        worker = threading.Thread(target=read)
+        worker.start()
+        assert done.wait(2.0), f"{name} waited for the writer"
+        assert not failed, failed
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    worker.join()
