@@ -28,6 +28,7 @@ from hpcpolicy.ledger.base import LedgerUnavailable
 from hpcpolicy.ledger.model import DecisionRecord
 from hpcpolicy.ledger.sql import held_check, transactions
 from hpcpolicy.ledger.sql.audit import unsealed
+from hpcpolicy.ledger.sql.connect import read_only
 from hpcpolicy.ledger.sql.group import MAX_MEMBERS, Group
 from hpcpolicy.ledger.sql.ledger import SqlLedger, SqlSession
 from hpcpolicy.ledger.sql.tables import decisions, events, liens
@@ -133,13 +134,38 @@ def test_a_failed_group_commit_writes_nothing_and_each_member_runs_again_alone(
         return opened
 
     monkeypatch.setattr(transactions.Transactions, "_open_group", failing_open)
+    told = Told(gov)
     outcomes = run_all(offload(gov), [decide(gov, key=f"k-{n}") for n in range(5)])
     assert commits == [5]  # the group's commit was tried, and failed
+    assert told.told == ["1", "2", "3", "4", "5"]  # metrics and logs: once each, after its own commit
     # Nothing of the group was written; each member ran again in a transaction of its own and was answered
     # by that: five liens, not ten, none a replay of a decision that was never committed.
     assert all(o.allow and not o.replayed for o in outcomes)
     assert counts(gov) == (5, 5, 10)
     assert sql(gov).group is None
+
+
+class Told:
+    """An observer of ``gov`` recording, for each decision it is told of, how many decisions were committed then."""
+
+    def __init__(self, gov: Governance):
+        self.gov = gov
+        self.told: list[str] = []
+        gov.ctx.observers.subscribe(self)
+
+    def decided(self, decision: dict[str, Any], reserved: bool, seconds: float) -> None:
+        with read_only(sql(self.gov).engine) as conn:  # another connection: sees only what is committed
+            committed = conn.execute(select(func.count()).select_from(decisions)).scalar_one()
+        self.told.append(str(committed))
+
+    def ledger_failed(self, error: Exception) -> None:
+        pass
+
+
+def test_observers_are_told_of_a_grouped_decision_once_it_is_committed(gov: Governance) -> None:
+    told = Told(gov)
+    run_all(offload(gov), [decide(gov) for _ in range(4)])
+    assert told.told == ["4", "4", "4", "4"]  # told after the group's one commit, not as each member ended
 
 
 def test_a_member_that_fails_is_answered_after_the_commit(gov: Governance) -> None:

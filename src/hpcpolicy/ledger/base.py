@@ -8,7 +8,7 @@ read the same balance and both spend it.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Protocol
@@ -202,6 +202,11 @@ class Ledger(Protocol):
 
     def ping(self) -> None:
         """Raise :class:`LedgerUnavailable` unless the storage answers."""
+        ...
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` once what this thread has written is committed: at once, unless its writes
+        share a commit still to come (SQLite's group commit), and never if that commit fails."""
         ...
 
     def events(

@@ -124,7 +124,11 @@ class Governance:
         except LedgerUnavailable as exc:
             self.ctx.observers.ledger_failed(exc)
             raise
-        self.ctx.observers.decided(outcome.decision, outcome.lien_id is not None, time.perf_counter() - started)
+        # Told once committed: a decision in a group whose commit fails runs again, and is told then.
+        seconds = time.perf_counter() - started
+        self.ctx.ledger.after_commit(
+            lambda: self.ctx.observers.decided(outcome.decision, outcome.lien_id is not None, seconds)
+        )
         if outcome.held is not None and not outcome.replayed:
             self.ctx.observers.queued(outcome.held)  # committed: the dispatcher can read it now
         return outcome

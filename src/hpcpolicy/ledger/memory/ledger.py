@@ -13,7 +13,7 @@ Not thread-safe and not durable: for tests, the simulator and single-threaded to
 from __future__ import annotations
 
 import heapq
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime, timedelta
 
@@ -76,6 +76,9 @@ class MemoryLedger(MemoryQueue, MemoryAlerts):
 
     def ping(self) -> None:
         return None
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        callback()  # every session commits as it ends
 
     def events(
         self, after: int, limit: int, types: tuple[str, ...] = (), scope: str | None = None, user: str | None = None

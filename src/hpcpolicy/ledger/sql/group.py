@@ -26,6 +26,7 @@ The rules that keep this as safe as a transaction per call:
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -33,6 +34,8 @@ from contextlib import contextmanager, suppress
 
 from sqlalchemy import Connection, RootTransaction
 from sqlalchemy.exc import OperationalError
+
+log = logging.getLogger("hpcpolicy.ledger")
 
 #: Members of one group at most: past it the group commits before the next call joins, so that one turn
 #: of the loop crowded with requests does not make the first of them wait for all the others.
@@ -42,7 +45,7 @@ MAX_MEMBERS = 64
 class Group:
     """One open group transaction on ``conn``; ``release`` gives the writer lock back after the commit."""
 
-    __slots__ = ("_raw", "_release", "conn", "members", "owner", "transaction")
+    __slots__ = ("_raw", "_release", "committed", "conn", "members", "owner", "transaction")
 
     def __init__(self, conn: Connection, transaction: RootTransaction, release: Callable[[], None]):
         self.conn = conn
@@ -51,6 +54,8 @@ class Group:
         self._raw = conn.connection.dbapi_connection
         self.owner = threading.get_ident()
         self.members = 0
+        #: What the members asked to be told once their writes are committed (:meth:`commit`).
+        self.committed: list[Callable[[], None]] = []
 
     @property
     def full(self) -> bool:
@@ -81,7 +86,9 @@ class Group:
 
     def commit(self) -> None:
         """Commit the members' writes; the writer is free afterwards, whether the commit worked or not (a
-        failed commit rolls the whole group back)."""
+        failed commit rolls the whole group back). Then run what the members asked to be told once committed
+        (metrics, decision logs): after a failed commit nothing is, and each member, run again alone, tells
+        its own. A failing callback is logged: the writes are committed, the members' answers stand."""
         try:
             self.transaction.commit()
         except BaseException:
@@ -90,3 +97,8 @@ class Group:
             raise
         finally:
             self._release()
+        for callback in self.committed:
+            try:
+                callback()
+            except Exception:
+                log.exception("after the group commit")

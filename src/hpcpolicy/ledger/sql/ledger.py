@@ -10,7 +10,7 @@ Locking, per backend (see docs/design/ledger-concurrency.md):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
@@ -84,6 +84,10 @@ class SqlLedger:
     def commit_group(self) -> None:
         """Commit the group transaction open on this thread, if any (its caller answers its members then)."""
         self.transactions.commit_group()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """``callback()`` once what this thread wrote is committed (at once, or when its group commits)."""
+        self.transactions.after_commit(callback)
 
     @contextmanager
     def session(self) -> Iterator[SqlSession]:

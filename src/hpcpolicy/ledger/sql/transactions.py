@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, RootTransaction
@@ -63,6 +63,15 @@ class Transactions:
             return
         with self._writer(nowait), self._begin(nowait) as conn:
             yield conn
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """``callback()`` once this thread's writes are committed: at once, or, for an inline call that joined
+        the open group, when the group commits (never if that fails: the call then runs again alone)."""
+        group, call = self.group, deadline.current()
+        if group is not None and group.owner == threading.get_ident() and call is not None and call.joined:
+            group.committed.append(callback)
+        else:
+            callback()
 
     def commit_group(self) -> None:
         """Commit the group transaction, if one is open; the ledger's exceptions for a failed commit."""
