@@ -34,7 +34,7 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.dependencies.models import Dependant
-from fastapi.dependencies.utils import get_dependant, request_body_to_args, request_params_to_args
+from fastapi.dependencies.utils import request_body_to_args, request_params_to_args
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
@@ -60,9 +60,10 @@ class Plan:
         values: dict[str, Any] = {}
         overrides = request.app.dependency_overrides
         for plan in self.dependencies:
-            call = plan.dependant.call
+            call, name = plan.dependant.call, plan.dependant.name
             if call in solved:
-                values[plan.dependant.name or ""] = solved[call]
+                if name is not None:
+                    values[name] = solved[call]
                 continue
             if overrides and call in overrides:
                 found = overrides[call]()  # an override takes no arguments here (tests: a fixed resolver)
@@ -74,7 +75,8 @@ class Plan:
                     continue
                 assert call is not None
                 solved[call] = found = await call(**kwargs)
-            values[plan.dependant.name or ""] = found
+            if name is not None:  # a route's ``dependencies=[...]`` run for their effect only
+                values[name] = found
         if self.dependant.header_params:
             headers, bad = request_params_to_args(self.dependant.header_params, request.headers)
             values.update(headers)
@@ -99,7 +101,7 @@ def plan(dependant: Dependant, *, top: bool = False) -> Plan:
 
 def endpoint_of(route: APIRoute) -> Callable[[Request], Awaitable[Response]]:
     """``route``'s endpoint called with the arguments its signature asks for (as above)."""
-    top = plan(get_dependant(path=route.path_format, call=route.endpoint), top=True)
+    top = plan(route.dependant, top=True)
     body_fields = top.dependant.body_params
     if len(body_fields) != 1:
         raise NotHot(f"{route.path}: a hot route takes one JSON body")

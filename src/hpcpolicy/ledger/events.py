@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -123,6 +123,16 @@ def link(prev_hash: str, seq: int, body_digest: str) -> str:
     """The chain's hash of the ``seq``-th event: it covers its body (by digest), its place and the chain
     before it."""
     return hashlib.sha256(f"{prev_hash}:{seq}:{body_digest}".encode()).hexdigest()
+
+
+def links(seq: int, prev_hash: str, digests: Iterable[str]) -> Iterator[tuple[int, str, str]]:
+    """(seq, prev_hash, hash) of each event, by its body's digest, appended to a chain whose last event is
+    the ``seq``-th with hash ``prev_hash`` (0 and :data:`GENESIS` for an empty chain)."""
+    for body_digest in digests:
+        seq += 1
+        chain_hash = link(prev_hash, seq, body_digest)
+        yield seq, prev_hash, chain_hash
+        prev_hash = chain_hash
 
 
 def sealed(event: Event, seq: int, prev_hash: str) -> Event:

@@ -22,7 +22,7 @@ import orjson
 from sqlalchemy import ColumnElement, Connection, func, insert, literal, or_, select
 
 from hpcpolicy.ledger.checkpoints import Checkpoint, CheckpointPolicy
-from hpcpolicy.ledger.events import GENESIS, Event, link
+from hpcpolicy.ledger.events import GENESIS, Event, links
 from hpcpolicy.ledger.sql.connect import read_only
 from hpcpolicy.ledger.sql.ledger import SqlLedger, SqlSession, from_db, to_db
 from hpcpolicy.ledger.sql.rows import event_from_row
@@ -61,14 +61,12 @@ def seal(ledger: SqlLedger, batch: int = 5000, now: datetime | None = None) -> i
         pending = conn.execute(
             select(events.c.id, events.c.digest).where(events.c.seq.is_(None)).order_by(events.c.id).limit(batch)
         )
-        updates = []
-        for row_id, body_digest in pending:  # the writer digested each body: sealing hashes 64-byte strings
-            seq += 1
-            chained = link(previous, seq, body_digest)
-            updates.append((seq, previous, chained, row_id))
-            previous = chained
+        rows = pending.all()  # the writer digested each body: sealing hashes 64-byte strings
+        chain = links(seq, previous, (body_digest for _, body_digest in rows))
+        updates = [(*linked, row_id) for (row_id, _), linked in zip(rows, chain, strict=True)]
         if updates:
             session.executemany(_seal_sql(session.dialect), updates)
+            seq, _, previous = updates[-1][:3]  # the chain's new head
         if policy is not None and seq > 0:
             signed = _checkpoint_if_due(session, policy, seq, previous, now)
     if signed is not None and policy is not None and policy.export_file is not None:

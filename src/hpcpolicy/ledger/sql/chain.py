@@ -23,8 +23,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from hpcpolicy.ledger.events import GENESIS, link
+from hpcpolicy.ledger.events import GENESIS, links
 from hpcpolicy.ledger.sql.driver import fetch_bound
+from hpcpolicy.ledger.sql.rows import EVENT_COLUMNS
 
 #: The chain's head (seq and hash of the last sealed event; NULLs when none is) and whether any committed
 #: event still waits for the sealer: three lookups in the unique index on ``seq``, one statement.
@@ -34,7 +35,8 @@ HEAD = (
     " EXISTS (SELECT 1 FROM events WHERE seq IS NULL)"
 )
 #: Where :func:`~.rows.event_row` puts the body's digest; ``seq``, ``prev_hash`` and ``hash`` follow it.
-DIGEST = 8
+DIGEST = EVENT_COLUMNS.index("digest")
+assert EVENT_COLUMNS[DIGEST + 1:] == ("seq", "prev_hash", "hash")
 
 
 def chained(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> Sequence[tuple[Any, ...]]:
@@ -43,11 +45,5 @@ def chained(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> Sequence[tuple
     seq, previous, waiting = fetch_bound(conn, HEAD, ())[0]
     if waiting:
         return rows
-    seq, previous = int(seq or 0), str(previous or GENESIS)
-    out = []
-    for row in rows:
-        seq += 1
-        chain_hash = link(previous, seq, row[DIGEST])
-        out.append((*row[:DIGEST + 1], seq, previous, chain_hash))
-        previous = chain_hash
-    return out
+    chain = links(int(seq or 0), str(previous or GENESIS), (row[DIGEST] for row in rows))
+    return [(*row[:DIGEST + 1], *linked) for row, linked in zip(rows, chain, strict=True)]

@@ -244,13 +244,16 @@ def decision_row(record: DecisionRecord) -> dict[str, Any]:
     }
 
 
+#: The columns :func:`event_row` gives values for, in its order.
+EVENT_COLUMNS = ("event_id", "type", "subject", "time", "actor", "request_id", "scopes", "body", "digest", "seq",
+                 "prev_hash", "hash")  # fmt: skip
+
+
 def insert_event_sql(dialect: str) -> str:
     """The INSERT of :func:`event_row`'s values, in the driver's own placeholder style (``?`` for sqlite3,
     ``%s`` for psycopg and PyMySQL), with the columns in the order ``event_row`` lists them."""
-    columns = ("event_id", "type", "subject", "time", "actor", "request_id", "scopes", "body", "digest", "seq",
-               "prev_hash", "hash")  # fmt: skip
     mark = "?" if dialect == "sqlite" else "%s"
-    return f"INSERT INTO events ({', '.join(columns)}) VALUES ({', '.join(mark for _ in columns)})"
+    return f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join(mark for _ in EVENT_COLUMNS)})"
 
 
 def event_row(event: Event, *, text_time: bool = False) -> tuple[Any, ...]:
