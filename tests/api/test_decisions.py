@@ -68,6 +68,14 @@ def test_idempotency_key_header(client: TestClient) -> None:
     assert other.status_code == 409
 
 
+def test_an_idempotency_key_header_is_an_identifier_as_in_the_body(client: TestClient) -> None:
+    for bad in ("", " ", "k" * 192):  # an empty key would be one key shared by every caller that sends it
+        refused = client.post("/v1/decisions", json=JOB | {"reserve": True}, headers={"Idempotency-Key": bad})
+        assert refused.status_code == 422, bad
+        assert {e["path"] for e in refused.json()["errors"]} == {"header.idempotency-key"}, refused.json()
+    assert cpu_available(client) == 120  # nothing reserved
+
+
 def test_dry_run_writes_nothing(client: TestClient) -> None:
     body = client.post("/v1/decisions", json=JOB | {"reserve": True, "dry_run": True}).json()
     assert body["allow"] and body["lien_id"] is None and body["recorded"] is False

@@ -17,6 +17,7 @@ from hpcpolicy.api.dto import DecisionIn, DecisionOut, DecisionRecordOut, IdentP
 from hpcpolicy.api.hot import answer
 from hpcpolicy.api.queue_worker import Waiters
 from hpcpolicy.auth import Caller, Forbidden
+from hpcpolicy.engine.limits import Ident
 from hpcpolicy.ledger.base import LedgerUnavailable
 from hpcpolicy.service import Governance
 from hpcpolicy.service.errors import Conflict, NotFound
@@ -37,7 +38,7 @@ async def decide(
     gov: GovernanceDep,
     who: CallerDep,
     run: OffloadDep,
-    idempotency_key: Annotated[str | None, Header(max_length=191)] = None,
+    idempotency_key: Annotated[Ident | None, Header()] = None,  # as the body's: an empty key is no key
 ) -> Response:
     """Evaluate a workload. ``reserve: true`` takes a lien on admission; ``dry_run: true`` writes nothing;
     ``queue: true`` waits (HTTP 202, ``status: queued``) instead of being denied when only concurrency caps
