@@ -10,7 +10,7 @@ a solver planned once from the endpoint's FastAPI signature:
 
 - the JSON body, read and validated as FastAPI does (FastAPI's own ``request_body_to_args``: the same 422
   problems, field by field);
-- header parameters (FastAPI's ``request_params_to_args``);
+- header parameters (FastAPI's ``request_params_to_args``; their defaults when none is sent, :class:`Absent`);
 - the ``Request``;
 - dependencies that are coroutines of these same kinds, each called once per request, in FastAPI's order:
   a body that is not JSON answers first, then dependencies (authentication: who, before what), then the
@@ -26,6 +26,7 @@ differently. tests/api/test_hot_routes.py sends the same hostile requests throug
 from __future__ import annotations
 
 import email.message
+import functools
 import inspect
 import json
 from collections.abc import Awaitable, Callable
@@ -34,7 +35,12 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.dependencies.models import Dependant
-from fastapi.dependencies.utils import request_body_to_args, request_params_to_args
+from fastapi.dependencies.utils import (
+    _get_param_aliases,
+    _get_param_model,
+    request_body_to_args,
+    request_params_to_args,
+)
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
@@ -55,6 +61,8 @@ class Plan:
 
     dependant: Dependant
     dependencies: tuple[Plan, ...] = field(default=())
+    #: When none of these headers (lower-case names) is sent, the header parameters are their defaults.
+    absent: Absent | None = None
 
     async def solve(self, request: Request, solved: dict[Any, Any], errors: list[Any]) -> dict[str, Any]:
         values: dict[str, Any] = {}
@@ -77,13 +85,42 @@ class Plan:
                 solved[call] = found = await call(**kwargs)
             if name is not None:  # a route's ``dependencies=[...]`` run for their effect only
                 values[name] = found
-        if self.dependant.header_params:
+        if self.absent is not None and self.absent.holds(request):
+            values.update(self.absent.defaults)
+        elif self.dependant.header_params:
             headers, bad = request_params_to_args(self.dependant.header_params, request.headers)
             values.update(headers)
             errors.extend(bad)
         if self.dependant.request_param_name:
             values[self.dependant.request_param_name] = request
         return values
+
+
+@dataclass(frozen=True, slots=True)
+class Absent:
+    """Header parameters that are all optional with a constant default: when the request sends none of
+    them (the usual case: no ``Idempotency-Key``, no ``X-API-Key`` behind a token), FastAPI's solver
+    would only hand out the defaults, so they are handed out without it (they need no validation:
+    FastAPI does not validate a default either). A request that sends one goes through the solver."""
+
+    names: frozenset[bytes]
+    defaults: dict[str, Any]
+
+    def holds(self, request: Request) -> bool:
+        return not any(name in self.names for name, _ in request.scope["headers"])
+
+    @classmethod
+    def of(cls, dependant: Dependant) -> Absent | None:
+        names: set[bytes] = set()
+        defaults: dict[str, Any] = {}
+        for param in dependant.header_params:
+            info = param.field_info
+            constant = param.default is None or type(param.default) in (str, int, float, bool)
+            if _get_param_model(param) is not None or info.is_required() or info.validate_default or not constant:
+                return None
+            names |= {key.lower().encode("latin-1") for _, key in _get_param_aliases(param)}
+            defaults[param.name] = param.default
+        return cls(frozenset(names), defaults) if dependant.header_params else None
 
 
 def plan(dependant: Dependant, *, top: bool = False) -> Plan:
@@ -96,7 +133,7 @@ def plan(dependant: Dependant, *, top: bool = False) -> Plan:
         raise NotHot(f"{dependant.call}: only a body, headers, the request and dependencies of those kinds")
     if not top and not (inspect.iscoroutinefunction(dependant.call) and dependant.use_cache):
         raise NotHot(f"{dependant.call}: a dependency must be a plain coroutine function")
-    return Plan(dependant, tuple(plan(sub) for sub in dependant.dependencies))
+    return Plan(dependant, tuple(plan(sub) for sub in dependant.dependencies), Absent.of(dependant))
 
 
 def endpoint_of(route: APIRoute) -> Callable[[Request], Awaitable[Response]]:
@@ -131,12 +168,7 @@ async def _json_body(request: Request) -> Any:
         if not raw:
             return PydanticUndefined  # as FastAPI: the body is missing
         kind = request.headers.get("content-type")
-        if kind is None:
-            return raw
-        message = email.message.Message()
-        message["content-type"] = kind
-        subtype = message.get_content_subtype()
-        if message.get_content_maintype() != "application" or not (subtype == "json" or subtype.endswith("+json")):
+        if kind is None or not _is_json(kind):
             return raw
         return json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -147,6 +179,16 @@ async def _json_body(request: Request) -> Any:
         raise
     except Exception as exc:  # bytes that are not text, a refused or broken body
         raise HTTPException(400, "There was an error parsing the body") from exc
+
+
+@functools.lru_cache(maxsize=64)
+def _is_json(content_type: str) -> bool:
+    """Whether FastAPI reads a body of this ``Content-Type`` as JSON (its own test, through the e-mail parser;
+    remembered per header value: clients send the same one again and again)."""
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
 def answer(model: BaseModel, status_code: int = 200) -> Response:

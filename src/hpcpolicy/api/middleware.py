@@ -7,8 +7,8 @@ task and memory stream, which on a one-millisecond decision is a noticeable shar
 from __future__ import annotations
 
 import logging
+import random
 import time
-import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -68,4 +68,9 @@ def request_id(given: str | None) -> str:
     """The caller's id if it is a sane token (so it can be logged safely), else a new one."""
     if given and len(given) <= 128 and given.replace("-", "").replace("_", "").replace(".", "").isalnum():
         return given
-    return uuid.uuid4().hex
+    return f"{_random_bits(128):032x}"
+
+
+#: Request ids correlate log lines; they must be unique, not secret: the process's generator (reseeded in
+#: forked workers) makes them without a system call each.
+_random_bits = random.getrandbits
