@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from hpcpolicy.ledger import deadline
 from hpcpolicy.ledger.sql import audit, cursors
 from hpcpolicy.ledger.sql.lease import Lease
 from hpcpolicy.ledger.sql.ledger import SqlLedger
@@ -64,3 +65,22 @@ def test_a_read_answers_while_another_process_writes(ledger: SqlLedger, tmp_path
         writer.execute("ROLLBACK")
         writer.close()
     worker.join()
+
+
+def test_an_inline_read_takes_no_write_lock_and_keeps_its_connection(ledger: SqlLedger, tmp_path: Path) -> None:
+    """A read-only check on the event loop (an inline call) reads a snapshot on a connection kept for such
+    reads: it answers while another process writes, and sees what committed before it began."""
+    writer = sqlite3.connect(tmp_path / "ledger.db", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        with deadline.inline():
+            with ledger.reading() as first:
+                found = first.get_decision("d1")
+                with ledger.reading() as nested:  # the kept connection is busy: the pool's serves this one
+                    assert nested.conn is not first.conn
+            with ledger.reading() as again:
+                assert again.conn is first.conn
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert found is not None and found.lien_id == "l1"  # committed by history() before the read began

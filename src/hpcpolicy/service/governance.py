@@ -284,10 +284,11 @@ class Governance:
         return Outcome(self.ctx.ids(), body, None, self.ctx.clock(), recorded=False)
 
     def check(self, request: Request, active: ActivePolicy | None = None, now: datetime | None = None) -> Decision:
-        """Evaluate against current balances without writing anything (dry runs, compatibility endpoints)."""
+        """Evaluate against current balances without writing anything (dry runs, compatibility endpoints):
+        read over a snapshot that waits for no writer and holds up none (on SQLite no write lock is taken)."""
         active = active or self.ctx.policies.current
         now = now or self.ctx.clock()
-        with self.ctx.ledger.session() as tx:
+        with self.ctx.ledger.reading() as tx:
             return self._evaluate(tx, request, active, now, lock=False)
 
     def get_decision(self, decision_id: str) -> DecisionRecord:

@@ -107,7 +107,7 @@ class SqlLedger:
     def reading(self) -> Iterator[SqlSession]:
         """A session over one snapshot that no writer waits for (:func:`~.connect.read_only`)."""
         try:
-            with read_only(self.engine) as conn:
+            with self.transactions.reading() as conn:
                 yield SqlSession(conn)
         except DBAPIError as exc:
             raise LedgerUnavailable(f"database error: {type(exc.orig).__name__}: {exc.orig}") from exc
