@@ -6,9 +6,10 @@ kernel share the CPU with the app, and their noise hides a 5 % change. This scri
 lifespan running: checkpoints, sealing, the dispatcher), then calls it as an ASGI app from ``--clients``
 asyncio tasks, and prints each route's rate and process CPU per request (all threads, from
 ``time.process_time``), beside the floor ``GET /health``. ``--profile FILE`` writes cProfile stats of the
-decision runs (read them with ``python -m pstats FILE``).
+runs of one route (``--profiled``, the decisions by default; read them with ``python -m pstats FILE``).
 
-    python benchmarks/inprocess.py [--requests 6000] [--clients 16] [--rounds 3] [--profile decisions.prof]
+    python benchmarks/inprocess.py [--requests 6000] [--clients 16] [--rounds 3]
+                                   [--profile decisions.prof [--profiled /quota/check]]
 
 Use it to decide whether a change to the request path pays; use http.py for the figures README reports.
 """
@@ -122,7 +123,7 @@ async def run(args: argparse.Namespace, data_dir: Path) -> None:
         await drive(app, "POST", "/v1/decisions", decision, 300, 4)  # warm up
         for _ in range(args.rounds):
             for name, (method, path, body) in ROUTES.items():
-                profiling = profiler is not None and path == "/v1/decisions"
+                profiling = profiler is not None and path == args.profiled
                 if profiling:
                     profiler.enable()
                 figures[name].append(await drive(app, method, path, body, args.requests, args.clients))
@@ -145,7 +146,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=6000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--profile", help="write cProfile stats of the decision runs to this file")
+    parser.add_argument("--profile", help="write cProfile stats of the --profiled route's runs to this file")
+    parser.add_argument("--profiled", default="/v1/decisions", choices=[p for _, p, _ in ROUTES.values()])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         asyncio.run(run(args, Path(tmp)))
