@@ -219,14 +219,20 @@ def driver_values(table: Table, row: dict[str, Any], *, text_time: bool) -> tupl
     """``row`` in :func:`driver_insert`'s column order, with what SQLAlchemy's column types would have done
     to it: datetimes as SQLite's DATETIME text (``text_time``), JSON columns serialised."""
     values = []
-    for column in table.columns:
-        value = row[column.name]
+    for name, is_json in _kinds(table):
+        value = row[name]
         if isinstance(value, datetime) and text_time:
             value = value.isoformat(" ", "microseconds")
-        elif isinstance(column.type, JSON) and value is not None:
+        elif is_json and value is not None:
             value = orjson.dumps(value).decode()
         values.append(value)
     return tuple(values)
+
+
+@lru_cache(maxsize=32)
+def _kinds(table: Table) -> tuple[tuple[str, bool], ...]:
+    """Each column's name and whether it holds JSON, in the table's order (asked per row of the hot path)."""
+    return tuple((column.name, isinstance(column.type, JSON)) for column in table.columns)
 
 
 def decision_row(record: DecisionRecord) -> dict[str, Any]:
