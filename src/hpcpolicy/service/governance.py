@@ -169,10 +169,11 @@ class Governance:
                     if reserve
                     else None
                 )
-                if lien is not None:
-                    tx.add_lien(lien)
                 body = decision.to_dict()
-                tx.add_decision(decision_record(decision_id, now, caller, request, decision, body, lien, key))
+                with tx.writes():  # one round trip on PostgreSQL
+                    if lien is not None:
+                        tx.add_lien(lien)
+                    tx.add_decision(decision_record(decision_id, now, caller, request, decision, body, lien, key))
                 return Outcome(decision_id, body, lien.id if lien else None, now)
         except DuplicateKey:
             # A concurrent retry with the same key (or the same job id) committed first.

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import date, datetime, timedelta
 
 from hpcpolicy.engine import Active, Amounts, QuotaRef, UsageSnapshot
@@ -254,6 +254,9 @@ class MemoryLedger(MemoryQueue, MemoryAlerts):
     def find_adjustment(self, key: str) -> Adjustment | None:
         adjustment_id = self._adjustments_by_key.get(key)
         return self.adjustments.get(adjustment_id) if adjustment_id else None
+
+    def writes(self) -> AbstractContextManager[None]:
+        return nullcontext()
 
     def add_decision(self, record: DecisionRecord) -> None:
         self.decisions[record.id] = record

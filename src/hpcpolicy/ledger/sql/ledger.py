@@ -11,7 +11,7 @@ Locking, per backend (see docs/design/ledger-concurrency.md):
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
 from typing import Any
 
@@ -31,7 +31,7 @@ from hpcpolicy.ledger.sql import buckets, held, totals
 from hpcpolicy.ledger.sql.alert_rows import AlertRows
 from hpcpolicy.ledger.sql.chain import chained
 from hpcpolicy.ledger.sql.connect import read_only
-from hpcpolicy.ledger.sql.driver import execute_many
+from hpcpolicy.ledger.sql.driver import execute_many, pipelined
 from hpcpolicy.ledger.sql.group import Group
 from hpcpolicy.ledger.sql.lien_rows import LienRows
 from hpcpolicy.ledger.sql.queue_rows import QueueRows
@@ -215,6 +215,11 @@ class SqlSession(LienRows, QueueRows, AlertRows, GroupedReads):
         (the events of a transaction are inserted together when it ends, one statement for all)."""
         self._events.append(event_row(event, text_time=self.dialect == "sqlite"))
 
+    def writes(self) -> AbstractContextManager[None]:
+        """A block of writes sent together (PostgreSQL: one round trip, :func:`~.driver.pipelined`), the
+        events they record included."""
+        return _writes(self)
+
     def flush_events(self) -> None:
         if self._events:
             rows = chained(self.conn, self._events) if self.seal else self._events
@@ -339,3 +344,10 @@ class SqlSession(LienRows, QueueRows, AlertRows, GroupedReads):
 
 # Statements built once, with bind parameters: building SQLAlchemy expressions per call cost more than
 # running them (about 1.5 ms of a 2.5 ms decision before this).
+
+
+@contextmanager
+def _writes(session: SqlSession) -> Iterator[None]:
+    with pipelined(session.conn):
+        yield
+        session.flush_events()
