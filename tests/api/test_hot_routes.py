@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from starlette.routing import Route
 
 from hpcpolicy.api import create_app, hot
+from hpcpolicy.api.app import _telemetry
 from hpcpolicy.api.limits import BodyLimits
 from hpcpolicy.auth import Authenticator
 from hpcpolicy.service import Governance
@@ -163,3 +164,9 @@ def test_a_chunked_body_over_the_limit_is_413_on_both_paths_and_logs_no_error(
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     served.close()
     plain.close()
+
+
+def test_fastapis_opentelemetry_is_on_only_where_the_environment_configures_it() -> None:
+    assert _telemetry({"PATH": "/bin", "HPCPOLICY_PORT": "8003"}) == {"tracing": False, "metrics": False, "logs": False}
+    assert _telemetry({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}) is None  # FastAPI's defaults
+    assert _telemetry({"FASTAPI_OTEL_AUTO_CONFIGURE": "true"}) is None

@@ -8,12 +8,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import AsyncIterator, Sequence
+import os
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 
 from fastapi import FastAPI, Response
 from fastapi.routing import APIRoute
+from fastapi.telemetry import TelemetryConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
@@ -95,6 +97,7 @@ def create_app(
         title="hpc-policy-engine",
         version=__version__,
         description="May this job run here, now, and at whose expense? Explainable decisions, budgets, liens.",
+        telemetry=_telemetry(os.environ),
     )
     app.state.governance = governance
     app.state.waiters = waiters = Waiters()
@@ -175,6 +178,15 @@ async def _follow_keys_file(authenticator: Authenticator, interval: float = 0.5)
             authenticator.refresh()
         except Exception:  # never let the watch die: the next look tries again
             log.exception("checking the keys file failed")
+
+
+def _telemetry(env: Mapping[str, str]) -> TelemetryConfig | None:
+    """FastAPI's OpenTelemetry instrumentation as FastAPI sets it up when the environment configures
+    OpenTelemetry (``OTEL_*``, ``FASTAPI_OTEL_AUTO_CONFIGURE``); otherwise off, so that no request asks the
+    global providers whether they are configured (Prometheus' /metrics is the service's own telemetry)."""
+    if any(name.startswith("OTEL_") or name == "FASTAPI_OTEL_AUTO_CONFIGURE" for name in env):
+        return None
+    return {"tracing": False, "metrics": False, "logs": False}
 
 
 def _on_sqlite(governance: Governance) -> bool:
