@@ -31,7 +31,7 @@ from hpcpolicy.ledger.sql import buckets, held, totals
 from hpcpolicy.ledger.sql.alert_rows import AlertRows
 from hpcpolicy.ledger.sql.chain import chained
 from hpcpolicy.ledger.sql.connect import read_only
-from hpcpolicy.ledger.sql.driver import execute_many, pipelined
+from hpcpolicy.ledger.sql.driver import execute_many, fetch_bound, pipelined
 from hpcpolicy.ledger.sql.group import Group
 from hpcpolicy.ledger.sql.lien_rows import LienRows
 from hpcpolicy.ledger.sql.queue_rows import QueueRows
@@ -39,7 +39,6 @@ from hpcpolicy.ledger.sql.reports import read_period
 from hpcpolicy.ledger.sql.rows import (
     DECISION_BY_KEY,
     INSERT_CHARGE,
-    LOCK_SCOPES,
     UPDATE_LIEN,
     charge_from_row,
     decision_from_row,
@@ -51,6 +50,7 @@ from hpcpolicy.ledger.sql.rows import (
     from_db,
     insert_event_sql,
     lien_row,
+    lock_scopes,
     to_db,
 )
 from hpcpolicy.ledger.sql.tables import adjustments, charges, decisions, liens, scope_locks
@@ -159,7 +159,8 @@ class SqlSession(LienRows, QueueRows, AlertRows, GroupedReads):
         if self.dialect == "sqlite" or not scopes:
             return  # BEGIN IMMEDIATE already holds the database write lock
         wanted = sorted(set(scopes))
-        locked = self.conn.execute(LOCK_SCOPES, {"scopes": wanted}).scalars().all()
+        sql, params = lock_scopes(self.conn.dialect, wanted)
+        locked = [row[0] for row in fetch_bound(self.conn, sql, params)]
         if len(locked) == len(wanted):
             return  # the usual case: every scope has its row, now locked in sorted order
         missing = [{"scope": s} for s in wanted if s not in set(locked)]
@@ -175,7 +176,7 @@ class SqlSession(LienRows, QueueRows, AlertRows, GroupedReads):
             stmt = insert(scope_locks).prefix_with("IGNORE")
         with self.conn.engine.begin() as own:
             own.execute(stmt, missing)
-        self.conn.execute(LOCK_SCOPES, {"scopes": wanted}).all()
+        fetch_bound(self.conn, sql, params)
 
     def settled(self, target: Target, start: datetime, end: datetime) -> Amounts:
         """Charges from the running totals of the window's whole days and months, and from the charges

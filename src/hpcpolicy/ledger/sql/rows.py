@@ -18,6 +18,7 @@ from hpcpolicy.engine import Amounts
 from hpcpolicy.ledger.counters import Counter
 from hpcpolicy.ledger.events import Event, digest
 from hpcpolicy.ledger.model import Charge, DecisionFilter, DecisionRecord, Lien, LienState
+from hpcpolicy.ledger.sql.driver import DriverStatement, compiled
 from hpcpolicy.ledger.sql.tables import charges, decisions, liens, scope_locks
 
 
@@ -65,14 +66,21 @@ def in_list(column: Any, name: str, count: int, tag: str) -> Any:
     return column.in_([bindparam(f"{name}_{k}{tag}") for k in range(count)])
 
 
-#: The scope rows of an admission, locked in sorted order (built once: building it per call cost more than
-#: running it).
-LOCK_SCOPES = (
-    select(scope_locks.c.scope)
-    .where(scope_locks.c.scope.in_(bindparam("scopes", expanding=True)))
-    .order_by(scope_locks.c.scope)
-    .with_for_update()
-)
+def lock_scopes(dialect: Dialect, scopes: list[str]) -> tuple[str, Any]:
+    """The statement locking ``scopes`` (sorted) of an admission in that order, and its parameters, in the
+    driver's SQL (:mod:`~hpcpolicy.ledger.sql.driver`: SQLAlchemy's execution of it cost a decision on a
+    database server more than the statement did). Its rows are the scopes that have a row."""
+    statement = _lock_scopes(dialect, len(scopes))
+    return statement.sql, statement.params({f"scope_{k}": scope for k, scope in enumerate(scopes)})
+
+
+@lru_cache(maxsize=32)
+def _lock_scopes(dialect: Dialect, count: int) -> DriverStatement:
+    scope = scope_locks.c.scope
+    return compiled(select(scope).where(in_list(scope, "scope", count, "")).order_by(scope).with_for_update(),
+                    dialect)  # fmt: skip
+
+
 UPDATE_LIEN = update(liens).where(liens.c.id == bindparam("lien_id"))
 INSERT_CHARGE = insert(charges)
 DECISION_BY_KEY = select(decisions).where(decisions.c.key == bindparam("key"))
