@@ -38,7 +38,7 @@ async def decide(
     gov: GovernanceDep,
     who: CallerDep,
     run: OffloadDep,
-    idempotency_key: Annotated[Ident | None, Header()] = None,  # as the body's: an empty key is no key
+    idempotency_key: Annotated[Ident | None, Header()] = None,  # checked as the body's key (not empty)
 ) -> Response:
     """Evaluate a workload. ``reserve: true`` takes a lien on admission; ``dry_run: true`` writes nothing;
     ``queue: true`` waits (HTTP 202, ``status: queued``) instead of being denied when only concurrency caps

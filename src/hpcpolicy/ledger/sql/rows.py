@@ -66,12 +66,11 @@ def in_list(column: Any, name: str, count: int, tag: str) -> Any:
     return column.in_([bindparam(f"{name}_{k}{tag}") for k in range(count)])
 
 
-def lock_scopes(dialect: Dialect, scopes: list[str]) -> tuple[str, Any]:
-    """The statement locking ``scopes`` (sorted) of an admission in that order, and its parameters, in the
+def lock_scopes(dialect: Dialect, scopes: list[str]) -> tuple[DriverStatement, dict[str, str]]:
+    """The statement locking ``scopes`` (sorted) of an admission in that order, and its values, in the
     driver's SQL (:mod:`~hpcpolicy.ledger.sql.driver`: SQLAlchemy's execution of it cost a decision on a
     database server more than the statement did). Its rows are the scopes that have a row."""
-    statement = _lock_scopes(dialect, len(scopes))
-    return statement.sql, statement.params({f"scope_{k}": scope for k, scope in enumerate(scopes)})
+    return _lock_scopes(dialect, len(scopes)), {f"scope_{k}": scope for k, scope in enumerate(scopes)}
 
 
 @lru_cache(maxsize=32)
