@@ -12,6 +12,7 @@ from urllib.parse import quote
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hpcpolicy.adapters.slurm.identity import DEFAULT_NSS_CACHE_SECONDS
 from hpcpolicy.delivery.urls import HttpUrl, NatsUrls
 from hpcpolicy.ledger.sql.connect import sqlite_url
 from hpcpolicy.policy.schema.alerts import Email
@@ -97,6 +98,8 @@ class ServiceSettings(BaseSettings):
     max_policy_bytes: int = Field(default=8 * 1024 * 1024, gt=0)  # PUT /v1/policy
     header_timeout_seconds: float = Field(default=10.0, gt=0)  # request line and headers, from connect or first byte
     body_timeout_seconds: float = Field(default=30.0, gt=0)  # the whole body, from the end of the headers
+    #: How long an answer of NSS (a Slurm submitter's user and groups) is reused, as nscd or SSSD would (0: never).
+    nss_cache_seconds: float = Field(default=DEFAULT_NSS_CACHE_SECONDS, ge=0, le=86_400)
     #: The dashboard's session cookie is ``Secure`` even on plain http (TLS ends at a proxy; docs/dashboard.md).
     ui_secure_cookies: bool = False
 

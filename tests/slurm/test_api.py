@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hpcpolicy.adapters.slurm.admission import submit_key, token_of
+from hpcpolicy.adapters.slurm.identity import CachedResolver
 from hpcpolicy.api import create_app
 from hpcpolicy.api.routes.slurm import unix_users
 from hpcpolicy.auth import Authenticator, AuthSettings, create_key
@@ -243,3 +244,21 @@ def test_a_unix_group_grants_project_membership_and_the_default_account(v2_gov: 
         assert named["allow"] and named["account"] is None
         daemon = client.post(SUBMIT, json=job(NO_PARTITION, account="ml")).json()  # daemon is not in group sys
         assert not daemon["allow"] and "project.not_member" in daemon["messages"][1]
+
+
+def test_the_route_resolves_through_the_apps_cached_resolver(gov: Governance) -> None:
+    """Without an override the route asks ``create_app``'s resolver: one NSS lookup per minute per uid."""
+    asked: list[int | None] = []
+
+    def nss(uid: int | None, name: str | None) -> Any:
+        asked.append(uid)
+        return fake_users(uid, name)
+
+    clock = [0.0]
+    app = create_app(gov, Authenticator(dev_auth()), unix_users=CachedResolver(nss, 60, clock=lambda: clock[0]))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for _ in range(3):
+            assert client.post(SUBMIT, json=job(NO_PARTITION)).json()["allow"]
+        clock[0] = 61.0
+        assert client.post(SUBMIT, json=job(NO_PARTITION)).json()["allow"]
+    assert asked == [NO_PARTITION["user_id"]] * 2

@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from hpcpolicy import __version__, ui
+from hpcpolicy.adapters.slurm.identity import DEFAULT_NSS_CACHE_SECONDS, CachedResolver, Resolver, system_user
 from hpcpolicy.api import hot, openapi, problems
 from hpcpolicy.api.alert_worker import AlertWorker
 from hpcpolicy.api.deps import Offload
@@ -64,12 +65,14 @@ def create_app(
     limits: BodyLimits = BodyLimits(),
     deliveries: Sequence[DeliveryWorker] = (),
     secure_cookies: bool = False,
+    unix_users: Resolver | None = None,
 ) -> FastAPI:
     """``ledger_workers``: threads running ledger calls (default 1 on SQLite, 8 on a database server);
     ``request_timeout``: seconds a request may wait for the ledger before a 503 (None: no limit);
     ``limits``: body size and time (413 and 408 before any route runs, authentication included);
     ``deliveries``: audit delivery workers to run in the background (hpcpolicy.delivery.setup);
-    ``secure_cookies``: the dashboard's session cookie is ``Secure`` even on http (TLS ends at a proxy)."""
+    ``secure_cookies``: the dashboard's session cookie is ``Secure`` even on http (TLS ends at a proxy);
+    ``unix_users``: how the Slurm routes resolve uids (default: NSS, answers kept a minute)."""
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         housekeeping = asyncio.create_task(_checkpoint_every_second(governance))
@@ -104,6 +107,7 @@ def create_app(
     queue_worker = QueueWorker(governance, waiters)
     alert_worker = AlertWorker(governance)
     app.state.authenticator = authenticator
+    app.state.unix_users = unix_users or CachedResolver(system_user, DEFAULT_NSS_CACHE_SECONDS)
     sql = isinstance(governance.ctx.ledger, SqlLedger)
     inline = _on_sqlite(governance)
     groups = governance.ctx.ledger if inline and isinstance(governance.ctx.ledger, SqlLedger) else None

@@ -94,6 +94,7 @@ def serve(
     """Run the decision service (embedded default: SQLite in ./.hpcpolicy, the example policy, port 8003)."""
     import uvicorn
 
+    from hpcpolicy.adapters.slurm.identity import CachedResolver, system_user
     from hpcpolicy.api import create_app
     from hpcpolicy.api.limits import BodyLimits
     from hpcpolicy.api.protocol import with_header_timeout
@@ -130,7 +131,8 @@ def serve(
 
     deliveries = delivery_workers(settings, gov.ctx.ledger)  # audit sinks, if configured
     app = create_app(gov, authenticator, request_timeout=settings.request_timeout_seconds, limits=limits,
-                     deliveries=deliveries, secure_cookies=settings.ui_secure_cookies)  # fmt: skip
+                     deliveries=deliveries, secure_cookies=settings.ui_secure_cookies,
+                     unix_users=CachedResolver(system_user, settings.nss_cache_seconds))  # fmt: skip
     http = with_header_timeout(settings.header_timeout_seconds)  # uvicorn has no header timeout of its own
     # Python's full collections walked every object of the process: the loop stalled 120-135 ms every few
     # thousand decisions (the p99 of a busy server). What is alive now (modules, the app, the policy) lives

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from hpcpolicy.adapters.slurm.admission import ModifyIn, SlurmAdmission, SlurmReply, SubmitIn
-from hpcpolicy.adapters.slurm.identity import Resolver, system_user
+from hpcpolicy.adapters.slurm.identity import Resolver
 from hpcpolicy.api.deps import CallerDep, GovernanceDep, OffloadDep
 from hpcpolicy.api.hot import answer
 from hpcpolicy.auth import Caller, Forbidden
@@ -22,9 +22,11 @@ from hpcpolicy.auth.caller import SCOPE_DECIDE, require_scope
 router = APIRouter(prefix="/v1/adapters/slurm", tags=["slurm"])
 
 
-async def unix_users() -> Resolver:
-    """How uids become users and groups: the host's NSS (tests override this dependency)."""
-    return system_user
+async def unix_users(request: Request) -> Resolver:
+    """How uids become users and groups: the host's NSS, its answers kept a while (``create_app``'s
+    ``unix_users``; tests override this dependency)."""
+    resolver: Resolver = request.app.state.unix_users
+    return resolver
 
 
 ResolverDep = Annotated[Resolver, Depends(unix_users)]
