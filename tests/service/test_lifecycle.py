@@ -6,7 +6,10 @@ import pytest
 
 from hpcpolicy.engine import Request
 from hpcpolicy.ledger import JobUsage, LienState
-from hpcpolicy.service import Conflict, Governance, NotFound
+from hpcpolicy.ledger.sql.ledger import SqlSession
+from hpcpolicy.service import Conflict, Governance, NotFound, PolicyStore
+from hpcpolicy.service.context import Context
+from tests.ledger.conftest import sqlite_ledger
 
 NEWBIE = Request(user_id="newbie", partition="cpu", cpus=4, walltime_hours=10)  # default quota: 120 CPU-h
 
@@ -110,6 +113,23 @@ def test_idempotent_reserve_returns_the_first_answer(gov: Governance) -> None:
     assert available(gov, "user:newbie") == 80
     with pytest.raises(Conflict):
         gov.decide(Request(user_id="newbie", cpus=1), "test", reserve=True, key="abc")
+
+
+def test_a_new_key_is_not_looked_up_and_a_taken_one_still_replays(tmp_path, clock, monkeypatch) -> None:
+    """``new_key`` (a submit token drawn for this call) skips the reads of the key; were it taken after all,
+    the key's unique index still turns the write into the first answer's replay, and nothing is reserved
+    twice (SQL: the failed write rolls back; the memory ledger has no client keys to guard)."""
+    gov = Governance(Context(sqlite_ledger(tmp_path), PolicyStore.from_file(None, env={}), clock=clock))
+    looked: list[str] = []
+    original = SqlSession.find_decision
+    monkeypatch.setattr(SqlSession, "find_decision", lambda tx, key: looked.append(key) or original(tx, key))
+    first = gov.decide(NEWBIE, "test", reserve=True, key="token-1", new_key=True)
+    assert looked == [] and first.lien_id is not None
+    again = gov.decide(NEWBIE, "test", reserve=True, key="token-1", new_key=True)
+    assert again.replayed and again.decision_id == first.decision_id and again.lien_id == first.lien_id
+    assert looked == ["token-1"]  # only after the unique key refused the write
+    assert available(gov, "user:newbie") == 80
+    gov.ctx.ledger.engine.dispose()  # type: ignore[attr-defined]
 
 
 def test_dry_run_writes_nothing(gov: Governance) -> None:

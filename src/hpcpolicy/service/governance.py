@@ -109,9 +109,12 @@ class Governance:
         key: str | None = None,
         job_id: str | None = None,
         hold: Hold | None = None,
+        new_key: bool = False,
     ) -> Outcome:
         """``hold``: wait in the admission queue if only transient limits refuse the request (implies
-        ``reserve``: an admission takes the lien)."""
+        ``reserve``: an admission takes the lien). ``new_key``: ``key`` was drawn at random for this call
+        (a Slurm submit token), not sent by a client that may be retrying: nothing can hold it yet, so it is
+        not looked up (two reads of the submit hook's)."""
         started = time.perf_counter()
         decision_id = self.ctx.ids()
         active = self.ctx.policies.current
@@ -119,7 +122,9 @@ class Governance:
         reserve = reserve or hold is not None
         try:
             outcome = retrying(
-                lambda: self._decide(decision_id, active, now, request, caller, reserve, dry_run, key, job_id, hold)
+                lambda: self._decide(
+                    decision_id, active, now, request, caller, reserve, dry_run, key, job_id, hold, new_key
+                )
             )
         except LedgerUnavailable as exc:
             self.ctx.observers.ledger_failed(exc)
@@ -145,14 +150,16 @@ class Governance:
         key: str | None,
         job_id: str | None,
         hold: Hold | None = None,
+        new_key: bool = False,
     ) -> Outcome:
         if dry_run:
             return Outcome(decision_id, self.check(request, active, now).to_dict(), None, now, recorded=False)
         try:
             with self.ctx.ledger.session() as tx:
-                if key is not None and (previous := tx.find_decision(key)) is not None:
+                replayable = None if new_key else key
+                if replayable is not None and (previous := tx.find_decision(replayable)) is not None:
                     return _replay(previous, request)
-                if key is not None and hold is not None and (waiting := tx.find_queued(key)) is not None:
+                if replayable is not None and hold is not None and (waiting := tx.find_queued(replayable)) is not None:
                     return _replay_held(waiting, request)
                 decision = self._evaluate(tx, request, active, now, lock=reserve)
                 if hold is not None:

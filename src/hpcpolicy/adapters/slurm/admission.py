@@ -103,7 +103,8 @@ class SlurmAdmission:
         hold = Hold() if self.gov.ctx.queue.slurm_hold else None
         try:
             request = self._first_admissible(request)
-            outcome = self.gov.decide(request, caller, reserve=True, key=submit_key(token), hold=hold)
+            outcome = self.gov.decide(request, caller, reserve=True, key=submit_key(token), hold=hold,
+                                      new_key=True)  # fmt: skip
         except LedgerUnavailable as exc:  # re-raised (503: the plugin's own failure mode) unless the
             outcome = self.gov.decide_fail_open(request, exc)  # partition fails open; no lien then
         if outcome.held is not None:
