@@ -55,6 +55,8 @@ ODD: list[tuple[str, bytes | None, dict[str, str]]] = [
     ("empty idempotency key", json.dumps(DECISION).encode(), JSON | {"idempotency-key": ""}),
     ("empty API key", json.dumps(DECISION).encode(), JSON | {"x-api-key": ""}),
     ("underscored header name", json.dumps(DECISION).encode(), JSON | {"x_api_key": "nonsense"}),
+    ("API key padded with spaces", json.dumps(DECISION).encode(), JSON | {"x-api-key": "  nonsense  "}),
+    ("a NUL-free control character in the API key", json.dumps(DECISION).encode(), JSON | {"x-api-key": "a\tb"}),
 ]
 
 
@@ -138,6 +140,37 @@ def test_header_defaults_are_handed_out_only_when_no_such_header_is_sent() -> No
     absent = hot.plan(optional_route.dependant, top=True).absent
     assert absent is not None and absent.names == {b"x-tag"} and absent.defaults == {"x_tag": None}
     assert hot.plan(required_route.dependant, top=True).absent is None  # a required header: FastAPI's 422
+
+
+def test_plain_string_headers_are_read_as_they_are_and_only_those() -> None:
+    router = APIRouter()
+
+    @router.post("/plain")
+    async def plain(body: dict[str, int], x_a: str | None = Header(None), x_b: str | None = Header(None)) -> None: ...
+
+    @router.post("/limited")
+    async def limited(body: dict[str, int], x_a: str | None = Header(None, max_length=3)) -> None: ...
+
+    @router.post("/typed")
+    async def typed(body: dict[str, int], x_a: int | None = Header(None)) -> None: ...
+
+    plain_route, *others = router.routes
+    assert isinstance(plain_route, APIRoute)
+    found = hot.plan(plain_route.dependant, top=True).plain
+    assert found is not None and found.fields == (("x_a", ("x-a",)), ("x_b", ("x-b",)))
+    for route in others:  # a constraint or another type: FastAPI validates it (its 422)
+        assert isinstance(route, APIRoute) and hot.plan(route.dependant, top=True).plain is None
+
+
+def test_a_credential_sent_twice_is_read_as_fastapi_reads_it(pair: Any) -> None:
+    served, plain, keys = pair
+    (name, good), = keys["scheduler"].items()
+    body = json.dumps(BODIES["/v1/decisions"]).encode()
+    for twice in ([(name, good), (name, "hpk_bad_key")], [(name, "hpk_bad_key"), (name, good)]):
+        first = served.post("/v1/decisions", content=body, headers=[("content-type", "application/json"), *twice])
+        second = plain.post("/v1/decisions", content=body, headers=[("content-type", "application/json"), *twice])
+        assert first.status_code == second.status_code, twice
+        assert first.status_code == (200 if twice[0][1] == good else 401)
 
 
 def test_the_hot_routes_come_first_and_the_document_is_fastapis(gov: Governance) -> None:

@@ -63,6 +63,8 @@ class Plan:
     dependencies: tuple[Plan, ...] = field(default=())
     #: When none of these headers (lower-case names) is sent, the header parameters are their defaults.
     absent: Absent | None = None
+    #: Header parameters read as they are (all plain optional strings), or None: FastAPI's solver.
+    plain: Plain | None = None
 
     async def solve(self, request: Request, solved: dict[Any, Any], errors: list[Any]) -> dict[str, Any]:
         values: dict[str, Any] = {}
@@ -85,7 +87,9 @@ class Plan:
                 solved[call] = found = await call(**kwargs)
             if name is not None:  # a route's ``dependencies=[...]`` run for their effect only
                 values[name] = found
-        if self.absent is not None and self.absent.holds(request):
+        if self.plain is not None:
+            self.plain.read(request, values)
+        elif self.absent is not None and self.absent.holds(request):
             values.update(self.absent.defaults)
         elif self.dependant.header_params:
             headers, bad = request_params_to_args(self.dependant.header_params, request.headers)
@@ -123,6 +127,33 @@ class Absent:
         return cls(frozenset(names), defaults) if dependant.header_params else None
 
 
+@dataclass(frozen=True, slots=True)
+class Plain:
+    """Header parameters that are all ``str | None`` with no constraint and a default of None (the
+    credentials: ``Authorization``, ``X-API-Key``): FastAPI's solver would hand out the first value of the
+    header its aliases find first, which validates as itself (a header is text), or None. Read here as it
+    does; every request of a service with authentication sends one."""
+
+    #: (parameter name, its header names in FastAPI's order of preference).
+    fields: tuple[tuple[str, tuple[str, ...]], ...]
+
+    def read(self, request: Request, values: dict[str, Any]) -> None:
+        headers = request.headers
+        for name, keys in self.fields:
+            values[name] = next((headers[key] for key in keys if key in headers), None)
+
+    @classmethod
+    def of(cls, dependant: Dependant) -> Plain | None:
+        fields = []
+        for param in dependant.header_params:
+            info = param.field_info
+            plain = info.annotation == str | None and not info.metadata  # Optional[str] compares equal
+            if not plain or param.default is not None or info.validate_default or _get_param_model(param) is not None:
+                return None
+            fields.append((param.name, tuple(key for _, key in _get_param_aliases(param))))
+        return cls(tuple(fields)) if fields else None
+
+
 def plan(dependant: Dependant, *, top: bool = False) -> Plan:
     """The plan of ``dependant``, or :class:`NotHot` if it needs more than the kinds listed above."""
     unsupported = [dependant.path_params, dependant.query_params, dependant.cookie_params,
@@ -133,7 +164,8 @@ def plan(dependant: Dependant, *, top: bool = False) -> Plan:
         raise NotHot(f"{dependant.call}: only a body, headers, the request and dependencies of those kinds")
     if not top and not (inspect.iscoroutinefunction(dependant.call) and dependant.use_cache):
         raise NotHot(f"{dependant.call}: a dependency must be a plain coroutine function")
-    return Plan(dependant, tuple(plan(sub) for sub in dependant.dependencies), Absent.of(dependant))
+    return Plan(dependant, tuple(plan(sub) for sub in dependant.dependencies), Absent.of(dependant),
+                Plain.of(dependant))  # fmt: skip
 
 
 def endpoint_of(route: APIRoute) -> Callable[[Request], Awaitable[Response]]:
