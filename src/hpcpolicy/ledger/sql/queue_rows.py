@@ -7,14 +7,17 @@ decision record they go with. Every state change records its audit event in the 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.engine import Dialect
 
 from hpcpolicy.ledger.events import Event, queue_event
 from hpcpolicy.ledger.queue import RESOLVED, QueuedRequest, QueueState, blocked_key, init_fields
-from hpcpolicy.ledger.sql.rows import from_db, to_db
+from hpcpolicy.ledger.sql.driver import DriverStatement, compiled, fetch
+from hpcpolicy.ledger.sql.rows import from_db, in_list, to_db
 from hpcpolicy.ledger.sql.tables import queue, queue_blocks
 from hpcpolicy.observability.logs import request_id
 
@@ -88,8 +91,8 @@ class QueueRows:
         if not quota_ids:
             return []
         keys = {blocked_key([q]): q for q in quota_ids}
-        query = select(queue_blocks.c.quota_key).where(queue_blocks.c.quota_key.in_(list(keys))).distinct()
-        return sorted(keys[k] for k in self.conn.execute(query).scalars())
+        values = {f"key_{k}": key for k, key in enumerate(keys)}
+        return sorted(keys[key] for key, in fetch(self.conn, _waited_for(self.conn.dialect, len(keys)), values))
 
     def _block(self, entry: QueuedRequest) -> None:
         rows = [{"quota_key": blocked_key([q]), "entry_id": entry.id} for q in entry.blocked_by]
@@ -110,6 +113,14 @@ class QueueRows:
         self.conn.execute(
             update(queue).where(queue.c.id == entry_id).values(callback_due=to_db(due), callback_attempts=attempts)
         )
+
+
+@lru_cache(maxsize=32)
+def _waited_for(dialect: Dialect, count: int) -> DriverStatement:
+    """The held requests' quota keys among ``count`` keys, compiled once per count (every held-capable
+    admission asks: Slurm's submit hook, ``queue: true``; SQLAlchemy's execution cost it more than the read)."""
+    c = queue_blocks.c
+    return compiled(select(c.quota_key).where(in_list(c.quota_key, "key", count, "")).distinct(), dialect)
 
 
 def _row(entry: QueuedRequest) -> dict[str, Any]:
