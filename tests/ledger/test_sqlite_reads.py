@@ -84,3 +84,43 @@ def test_an_inline_read_takes_no_write_lock_and_keeps_its_connection(ledger: Sql
         writer.execute("ROLLBACK")
         writer.close()
     assert found is not None and found.lien_id == "l1"  # committed by history() before the read began
+
+
+def test_an_inline_read_ends_its_snapshot_whatever_ran_in_it(ledger: SqlLedger, tmp_path: Path) -> None:
+    """The kept reader's snapshot is begun and ended on the driver: after a read, with or without a
+    statement run through SQLAlchemy and with or without an error, nothing stays open (an open snapshot
+    would hold the WAL from every checkpoint), and the next read sees what committed since."""
+    writer = sqlite3.connect(tmp_path / "ledger.db", isolation_level=None)
+    try:
+        with deadline.inline():
+            with ledger.reading() as tx:
+                assert tx.get_decision("d1") is not None  # through SQLAlchemy: it joins the snapshot
+                raw = tx.conn.connection.dbapi_connection
+                assert raw is not None and raw.in_transaction
+            assert not tx.conn.in_transaction() and not raw.in_transaction
+            writer.execute("UPDATE decisions SET caller = 'changed' WHERE id = 'd1'")
+            with pytest.raises(RuntimeError), ledger.reading() as failing:
+                assert failing.conn is tx.conn
+                failing.get_decision("d1")
+                raise RuntimeError("a read that fails")
+            assert not raw.in_transaction
+            with ledger.reading() as again:
+                assert again.conn is tx.conn
+                found = again.get_decision("d1")
+            assert not raw.in_transaction
+    finally:
+        writer.close()
+    assert found is not None and found.caller == "changed"
+
+
+def test_an_inline_read_is_one_snapshot(ledger: SqlLedger, tmp_path: Path) -> None:
+    """Two statements of one read see the same state, though another process commits between them."""
+    writer = sqlite3.connect(tmp_path / "ledger.db", isolation_level=None)
+    try:
+        with deadline.inline(), ledger.reading() as tx:
+            first = tx.get_decision("d1")
+            writer.execute("UPDATE decisions SET caller = 'changed' WHERE id = 'd1'")
+            second = tx.get_decision("d1")
+    finally:
+        writer.close()
+    assert first is not None and second is not None and first.caller == second.caller != "changed"

@@ -128,20 +128,22 @@ def _sqlite_transactions(engine: Engine) -> None:
     def _on_begin(conn: Any) -> None:
         options = conn.get_execution_options()
         if options.get(READ_ONLY):
-            _begin_sql(conn, "BEGIN")
+            if not conn.connection.dbapi_connection.in_transaction:  # else the kept reader's snapshot, begun
+                begin_sql(conn, "BEGIN")
         elif options.get(NOWAIT):  # refused at once if another process holds the write lock
-            _begin_sql(conn, "PRAGMA busy_timeout=0")
+            begin_sql(conn, "PRAGMA busy_timeout=0")
             try:
-                _begin_sql(conn, "BEGIN IMMEDIATE")
+                begin_sql(conn, "BEGIN IMMEDIATE")
             finally:
-                _begin_sql(conn, f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+                begin_sql(conn, f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         else:
-            _begin_sql(conn, "BEGIN IMMEDIATE")
+            begin_sql(conn, "BEGIN IMMEDIATE")
 
 
-def _begin_sql(conn: Any, sql: str) -> None:
-    """``sql`` on the DB-API connection itself, a driver error raised as SQLAlchemy's: SQLAlchemy's own
-    execution (``exec_driver_sql``) cost a read-only check a tenth of its time for a ``BEGIN``."""
+def begin_sql(conn: Any, sql: str) -> None:
+    """``sql`` (a transaction's BEGIN or end) on the DB-API connection itself, a driver error raised as
+    SQLAlchemy's: SQLAlchemy's own execution (``exec_driver_sql``) cost a read-only check a tenth of its
+    time for a ``BEGIN``."""
     try:
         conn.connection.dbapi_connection.execute(sql)
     except conn.dialect.loaded_dbapi.Error as exc:
