@@ -41,3 +41,23 @@ def test_a_duplicate_among_the_writes_is_a_duplicate_key_and_nothing_is_written(
         assert tx.get_decision("d1") is not None and tx.get_decision("d2") is None
         _, active = tx.reserved("user:alice", T0)
     assert active.jobs == 1  # the first lien, once: the second one's running totals went with it
+
+
+@pytest.mark.parametrize("failing", [False, True], ids=["committed", "a duplicate"])
+def test_the_last_writes_carry_the_commit(ledger: SqlLedger, failing: bool) -> None:
+    """``writes(last=True)``: the session's commit goes with them (PostgreSQL); what they wrote is
+    committed once, or, after an error among them, not at all, and the connection serves the next session."""
+    with ledger.session() as tx, tx.writes(last=True):
+        tx.add_lien(lien("l1"))
+    if failing:
+        with pytest.raises(DuplicateKey), ledger.session() as tx, tx.writes(last=True):
+            tx.add_decision(record("d2", "l1"))
+            tx.add_lien(lien("l1"))
+    else:
+        with ledger.session() as tx, tx.writes(last=True):
+            tx.add_decision(record("d2", "l1"))
+    for _ in range(3):  # every pooled connection idle again, none left inside a transaction
+        with ledger.session() as tx:
+            assert (tx.get_decision("d2") is None) is failing
+            _, active = tx.reserved("user:alice", T0)
+        assert active.jobs == 1

@@ -83,9 +83,10 @@ class LedgerSession(Protocol):
 
     def add_decision(self, record: DecisionRecord) -> None: ...
 
-    def writes(self) -> AbstractContextManager[None]:
+    def writes(self, *, last: bool = False) -> AbstractContextManager[None]:
         """A block of writes (and the events they record) that may go to the database together: nothing
-        written in it is read back before it ends."""
+        written in it is read back before it ends. ``last``: the session does nothing after them (its
+        commit may go with them)."""
         ...
 
     def get_decision(self, decision_id: str) -> DecisionRecord | None: ...

@@ -177,7 +177,7 @@ class Governance:
                     else None
                 )
                 body = decision.to_dict()
-                with tx.writes():  # one round trip on PostgreSQL
+                with tx.writes(last=True):  # one round trip on PostgreSQL, its commit included
                     if lien is not None:
                         tx.add_lien(lien)
                     tx.add_decision(decision_record(decision_id, now, caller, request, decision, body, lien, key))

@@ -255,7 +255,7 @@ class MemoryLedger(MemoryQueue, MemoryAlerts):
         adjustment_id = self._adjustments_by_key.get(key)
         return self.adjustments.get(adjustment_id) if adjustment_id else None
 
-    def writes(self) -> AbstractContextManager[None]:
+    def writes(self, *, last: bool = False) -> AbstractContextManager[None]:
         return nullcontext()
 
     def add_decision(self, record: DecisionRecord) -> None:

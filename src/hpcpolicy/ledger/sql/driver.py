@@ -91,11 +91,15 @@ def _cursor(conn: Connection, sql: str, params: Any) -> Iterator[Any]:
 
 
 @contextmanager
-def pipelined(conn: Connection) -> Iterator[None]:
+def pipelined(conn: Connection, *, commit: bool = False) -> Iterator[None]:
     """The statements run in this block on ``conn``'s DB-API cursor (:func:`execute_many`) go to the server
     together, their results awaited once at the end (psycopg's pipeline mode: one round trip for a
     decision's writes instead of one each); on other drivers they run as ever. Only for writes whose
-    results nobody reads inside the block. A statement's error comes out at the end, as SQLAlchemy's."""
+    results nobody reads inside the block. A statement's error comes out at the end, as SQLAlchemy's.
+
+    ``commit``: they are the transaction's last, and with psycopg its ``COMMIT`` goes with them (one round
+    trip less; the transaction's own commit then finds nothing to do). After an error the server skips the
+    rest of the pipeline, the ``COMMIT`` included: the transaction is rolled back as ever."""
     if conn.dialect.driver != "psycopg":
         yield
         return
@@ -103,6 +107,9 @@ def pipelined(conn: Connection) -> Iterator[None]:
     try:
         with raw.pipeline():  # type: ignore[union-attr]
             yield
+            if commit:
+                with raw.cursor() as cursor:  # type: ignore[union-attr]
+                    cursor.execute("COMMIT", prepare=False)
     except conn.dialect.loaded_dbapi.Error as exc:
         raise wrapped(conn.dialect, "(pipelined writes)", (), exc) from exc
 

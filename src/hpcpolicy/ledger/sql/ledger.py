@@ -217,12 +217,15 @@ class SqlSession(LienRows, QueueRows, AlertRows, GroupedReads):
         self._events.append(event_row(event, text_time=self.dialect == "sqlite"))
 
     @contextmanager
-    def writes(self) -> Iterator[None]:
+    def writes(self, *, last: bool = False) -> Iterator[None]:
         """A block of writes sent together (PostgreSQL: one round trip, :func:`~.driver.pipelined`), the
-        events they record included."""
-        with pipelined(self.conn):
+        events they record included; ``last``: nothing follows them in this session, and on PostgreSQL its
+        commit goes in the same round trip."""
+        with pipelined(self.conn, commit=last):
             yield
             self.flush_events()
+            if last:
+                deadline.check()  # as before the session's own commit: a call past its deadline commits nothing
 
     def flush_events(self) -> None:
         if self._events:
