@@ -85,9 +85,11 @@ def upsert(dialect: str) -> Any:
 
 
 @lru_cache(maxsize=16)
-def upsert_into(table: Table, summed: tuple[str, ...], dialect: str) -> Any:
+def upsert_into(table: Table, summed: tuple[str, ...], dialect: str, rows: int = 0) -> Any:
     """INSERT into a table of running totals that adds the ``summed`` columns to the row when its primary key
-    exists: ``ON CONFLICT DO UPDATE`` (SQLite, PostgreSQL), ``ON DUPLICATE KEY UPDATE`` (MariaDB, MySQL)."""
+    exists: ``ON CONFLICT DO UPDATE`` (SQLite, PostgreSQL), ``ON DUPLICATE KEY UPDATE`` (MariaDB, MySQL).
+    ``rows`` (PostgreSQL): that many rows in one statement, their parameters named ``<column>_<row>`` (no two
+    rows of one key)."""
     if dialect in ("mysql", "mariadb"):
         from sqlalchemy.dialects.mysql import insert as mysql_insert
 
@@ -97,6 +99,8 @@ def upsert_into(table: Table, summed: tuple[str, ...], dialect: str) -> Any:
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         pg = pg_insert(table)
+        if rows:
+            pg = pg.values([{c.name: bindparam(f"{c.name}_{k}") for c in table.columns} for k in range(rows)])
         added = {name: table.c[name] + pg.excluded[name] for name in summed}
         return pg.on_conflict_do_update(index_elements=list(table.primary_key.columns), set_=added)
     if dialect == "sqlite":

@@ -230,7 +230,10 @@ class SqlSession(LienRows, QueueRows, AlertRows, GroupedReads):
     def flush_events(self) -> None:
         if self._events:
             rows = chained(self.conn, self._events) if self.seal else self._events
-            self.executemany(insert_event_sql(self.dialect), rows)
+            if 1 < len(rows) <= held.MULTI_ROW and self.conn.dialect.driver == "psycopg":  # one statement
+                self.executemany(insert_event_sql(self.dialect, len(rows)), [tuple(v for row in rows for v in row)])
+            else:
+                self.executemany(insert_event_sql(self.dialect), rows)
             self._events = []
 
     def insert(self, table: Table, row: dict[str, Any]) -> None:

@@ -262,11 +262,14 @@ EVENT_COLUMNS = ("event_id", "type", "subject", "time", "actor", "request_id", "
                  "prev_hash", "hash")  # fmt: skip
 
 
-def insert_event_sql(dialect: str) -> str:
+@lru_cache(maxsize=64)
+def insert_event_sql(dialect: str, count: int = 1) -> str:
     """The INSERT of :func:`event_row`'s values, in the driver's own placeholder style (``?`` for sqlite3,
-    ``%s`` for psycopg and PyMySQL), with the columns in the order ``event_row`` lists them."""
+    ``%s`` for psycopg and PyMySQL), with the columns in the order ``event_row`` lists them; ``count`` rows
+    in one statement (their values one after the other)."""
     mark = "?" if dialect == "sqlite" else "%s"
-    return f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join(mark for _ in EVENT_COLUMNS)})"
+    row = f"({', '.join(mark for _ in EVENT_COLUMNS)})"
+    return f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES {', '.join(row for _ in range(count))}"
 
 
 def event_row(event: Event, *, text_time: bool = False) -> tuple[Any, ...]:
