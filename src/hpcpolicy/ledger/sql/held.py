@@ -28,7 +28,7 @@ from hpcpolicy.ledger.counters import entry_scopes
 from hpcpolicy.ledger.model import Lien, LienState
 from hpcpolicy.ledger.rules import OPEN_STATES
 from hpcpolicy.ledger.sql.buckets import upsert_into
-from hpcpolicy.ledger.sql.driver import DriverStatement, compiled, run_many
+from hpcpolicy.ledger.sql.driver import MULTI_ROW, DriverStatement, compiled, one_statement, run_many
 from hpcpolicy.ledger.sql.rows import Dim, in_list
 from hpcpolicy.ledger.sql.tables import held_totals, liens
 
@@ -90,17 +90,12 @@ def merged(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
-#: psycopg sends up to this many rows as one statement: a reservation's four to seven rows each sent on
-#: their own cost more in the driver than at the server. More (a sweep's) go one statement per row.
-MULTI_ROW = 32
-
-
 def _apply(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Add ``rows`` to the table, those of one key merged first and those that came to nothing left out, in
     key order (two transactions changing the same rows take their locks in the same order)."""
     by_key = merged(rows)
     changed = [by_key[key] for key in sorted(by_key) if any(by_key[key][name] for name in SUMS)]
-    if 1 < len(changed) <= MULTI_ROW and conn.dialect.driver == "psycopg":
+    if one_statement(conn, len(changed)):
         numbered = {f"{name}_{k}": value for k, row in enumerate(changed) for name, value in row.items()}
         run_many(conn, _upsert_rows(conn.dialect, len(changed)), [numbered])
     elif changed:

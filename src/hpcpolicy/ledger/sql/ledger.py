@@ -31,7 +31,7 @@ from hpcpolicy.ledger.sql import buckets, held, totals
 from hpcpolicy.ledger.sql.alert_rows import AlertRows
 from hpcpolicy.ledger.sql.chain import chained
 from hpcpolicy.ledger.sql.connect import read_only
-from hpcpolicy.ledger.sql.driver import execute_many, fetch, pipelined
+from hpcpolicy.ledger.sql.driver import execute_many, fetch, one_statement, pipelined
 from hpcpolicy.ledger.sql.group import Group
 from hpcpolicy.ledger.sql.lien_rows import LienRows
 from hpcpolicy.ledger.sql.queue_rows import QueueRows
@@ -230,7 +230,7 @@ class SqlSession(LienRows, QueueRows, AlertRows, GroupedReads):
     def flush_events(self) -> None:
         if self._events:
             rows = chained(self.conn, self._events) if self.seal else self._events
-            if 1 < len(rows) <= held.MULTI_ROW and self.conn.dialect.driver == "psycopg":  # one statement
+            if one_statement(self.conn, len(rows)):
                 self.executemany(insert_event_sql(self.dialect, len(rows)), [tuple(v for row in rows for v in row)])
             else:
                 self.executemany(insert_event_sql(self.dialect), rows)
