@@ -168,15 +168,17 @@ def allowed(status: int, payload: bytes) -> bool:
     return status == 200 and b'"allow":true' in payload.replace(b" ", b"")
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU seconds of these processes so far, from /proc (Linux); gone processes count 0."""
+def cpu_seconds(pids: list[int], *, children: bool = False) -> float:
+    """User + system CPU seconds of these processes so far, from /proc (Linux); gone processes count 0.
+    ``children``: with their children that have exited and been waited for (a server's finished workers)."""
     total = 0.0
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        used = fields[11:15] if children else fields[11:13]
+        total += sum(int(f) for f in used) / os.sysconf("SC_CLK_TCK")
     return total
 
 
