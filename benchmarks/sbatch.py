@@ -2,16 +2,19 @@
 
 Starts a throw-away cluster (the test harness in tests/slurm/cluster.py; root, Debian's Slurm packages,
 installed if missing) and times ``sbatch --hold`` end to end as a user sees it (process start included),
-in three configurations, each on a freshly started controller:
+in three configurations, each on a freshly started controller, taken in turn over ``--rounds`` rounds (the
+machine's speed drifts by milliseconds within a minute here: three phases run one after the other once each
+measured the drift as much as the plugin):
 
 - ``none``: ``JobSubmitPlugins`` unset;
 - ``lua-noop``: job_submit.lua that only returns SUCCESS (the cost of Slurm's Lua hook itself);
 - ``hpcpolicy``: the generated plugin calling ``hpcpolicy serve`` on loopback (SQLite ledger, an API key,
   a lien reserved per job), as deployed.
 
-    sudo .venv/bin/python benchmarks/sbatch.py [--jobs 100] [--warmup 5]
+    sudo .venv/bin/python benchmarks/sbatch.py [--jobs 100] [--rounds 5] [--warmup 5]
 
-Jobs are held, so the node's load does not change between submissions; they are cancelled afterwards.
+``--jobs`` per configuration, spread evenly over the rounds. Jobs are held, so the node's load does not
+change between submissions; they are cancelled afterwards.
 Target: the plugin adds at most 2 ms at p95 over ``none``.
 """
 
@@ -100,8 +103,11 @@ def run_phase(base: Path, name: str, plugin: str | None, jobs: int, warmup: int)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=5)
     args = parser.parse_args()
+    if args.rounds < 1 or args.jobs < args.rounds:
+        raise SystemExit("--rounds must be at least 1 and at most --jobs")
     if os.geteuid() != 0:
         raise SystemExit("run as root: the benchmark starts slurmctld, slurmd and munged")
     install_packages(with_dbd=False)
@@ -112,17 +118,21 @@ def main() -> None:
     proc, url, key_file = start_service(service_dir)
     try:
         plugin = render(PluginConfig(url, 1.0, False, "testcluster", key_file))
-        results = {
-            "none": run_phase(base, "none", None, args.jobs, args.warmup),
-            "lua-noop": run_phase(base, "noop", NOOP, args.jobs, args.warmup),
-            "hpcpolicy": run_phase(base, "hpcpolicy", plugin, args.jobs, args.warmup),
-        }
+        phases = {"none": None, "lua-noop": NOOP, "hpcpolicy": plugin}
+        results: dict[str, list[float]] = {name: [] for name in phases}
+        for round_ in range(args.rounds):
+            jobs = args.jobs // args.rounds + (round_ < args.jobs % args.rounds)
+            for name, script in phases.items():
+                results[name] += run_phase(base, f"{name}-{round_}", script, jobs, args.warmup)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
         shutil.rmtree(base, ignore_errors=True)
     baseline = results["none"]
-    print(f"sbatch --hold, {args.jobs} submissions per row ({args.warmup} warm-up not counted), milliseconds")
+    print(
+        f"sbatch --hold, {args.jobs} submissions per row over {args.rounds} rounds "
+        f"({args.warmup} warm-up per round not counted), milliseconds"
+    )
     print(f"{'plugin':<10} {'mean':>7} {'p50':>7} {'p95':>7} {'max':>7} {'+mean':>7} {'+p95':>7}")
     for name, times in results.items():
         mean, p95 = statistics.fmean(times), percentile(times, 0.95)
