@@ -149,19 +149,19 @@ def run(url: str, script: Path, seconds: int) -> tuple[float, float]:
                parts.database or ""]  # fmt: skip
     env = os.environ | ({"PGPASSWORD": parts.password} if parts.password else {})
     # The backends pgbench opens exit with it: their CPU is then the postmaster's children's (cutime).
-    found = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True, check=False).stdout
-    server = [int(pid) for pid in found.split()]
+    listed = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True, check=False).stdout
+    server = [int(pid) for pid in listed.split()]
     before = cpu_seconds(server, children=True)
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     time.sleep(0.5)  # until the postmaster has waited for the exited backends
     used = cpu_seconds(server, children=True) - before
     if done.returncode != 0 or "aborted" in done.stderr:
         raise SystemExit(f"pgbench failed:\n{done.stdout}\n{done.stderr}")
-    found = re.search(r"number of transactions actually processed: (\d+)", done.stdout)
+    processed = re.search(r"number of transactions actually processed: (\d+)", done.stdout)
     rate = re.search(r"tps = ([\d.]+)", done.stdout)
-    if not found or not rate or int(found.group(1)) == 0:
+    if not processed or not rate or int(processed.group(1)) == 0:
         raise SystemExit(f"pgbench reported no transactions:\n{done.stdout}")
-    return float(rate.group(1)), used / int(found.group(1)) * 1000
+    return float(rate.group(1)), used / int(processed.group(1)) * 1000
 
 
 def main() -> None:
